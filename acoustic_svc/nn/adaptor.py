@@ -1,0 +1,147 @@
+"""Variance adaptor: pitch/energy predictors, AR duration predictor, length regulation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from acoustic_svc.nn.config import SambertConfig
+from acoustic_svc.nn.layers import FsmnEncoder, Prenet
+
+__all__ = ["Alignment", "VarianceAdaptor", "dur_inv_timescales"]
+
+
+def dur_inv_timescales(depth: int) -> torch.Tensor:
+    """``10000^(2*floor(i/2)/depth)``: the duration position encoding's divisors."""
+    i = torch.arange(depth, dtype=torch.float64)
+    return torch.pow(10000.0, 2 * torch.div(i, 2, rounding_mode="floor") / depth).float()
+
+
+class FsmnRnnPredictor(nn.Module):
+    """Phone-level pitch or energy: FSMN -> BiLSTM -> Linear(1)."""
+
+    def __init__(self, cfg: SambertConfig, d_in: int) -> None:
+        super().__init__()
+        self.fsmn = FsmnEncoder(cfg.predictor_filter_size, cfg.predictor_fsmn_num_layers,
+                                d_in, cfg.predictor_num_memory_units,
+                                cfg.predictor_ffn_inner_dim, cfg.predictor_shift)
+        self.blstm = nn.LSTM(cfg.predictor_num_memory_units, cfg.predictor_lstm_units,
+                             batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(2 * cfg.predictor_lstm_units, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [1, T, d_in] -> [1, T]."""
+        return self.fc(self.blstm(self.fsmn(x))[0]).squeeze(-1)
+
+
+class DurationPredictor(nn.Module):
+    """Autoregressive over phones: each step sees the previous log-duration."""
+
+    def __init__(self, cfg: SambertConfig, d_cond: int) -> None:
+        super().__init__()
+        units = list(cfg.dur_pred_prenet_units)
+        self.prenet = Prenet(1, units)
+        self.lstm = nn.LSTM(units[-1] + d_cond, cfg.dur_pred_lstm_units, num_layers=2,
+                            batch_first=True)
+        self.fc = nn.Linear(cfg.dur_pred_lstm_units, 1)
+
+    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+        """cond: [1, T, d_cond] -> predicted log(dur + 1), [1, T]."""
+        prev = cond.new_zeros(1, 1, 1)
+        state: tuple[torch.Tensor, torch.Tensor] | None = None
+        out = []
+        for t in range(cond.shape[1]):
+            x = torch.cat([self.prenet(prev), cond[:, t : t + 1]], dim=-1)
+            z, state = self.lstm(x, state)
+            prev = F.relu(self.fc(z))
+            out.append(prev)
+        return torch.cat(out, dim=1).view(1, -1)
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """What the decoder needs, plus the intermediate values the golden tests check."""
+
+    text_hid: torch.Tensor
+    """[T, d_proj] encoder output."""
+    pitch: torch.Tensor
+    """[T] phone-level normalised pitch."""
+    energy: torch.Tensor
+    """[T] phone-level normalised energy."""
+    log_dur: torch.Tensor
+    """[T] predicted log(dur + 1), before speed scaling."""
+    dur: torch.Tensor
+    """[T] frames per phone after speed scaling, unrounded."""
+    reps: torch.Tensor
+    """[T] int64 rounded frames per phone."""
+    memory: torch.Tensor
+    """[N, memory_dim] decoder memory, one row per decoder step (r frames)."""
+    n_frames: int
+    """Sum of ``reps``: the mel length (the last step may be padding-filled)."""
+    band_width: int
+    """PNCA attention half-window in decoder steps."""
+
+
+class VarianceAdaptor(nn.Module):
+    """Predicts prosody and expands phones to frames packed into decoder steps."""
+
+    def __init__(self, cfg: SambertConfig) -> None:
+        super().__init__()
+        d_proj = cfg.encoder_projection_units
+        d_in = d_proj + cfg.emotion_units + cfg.speaker_units
+        self.r = cfg.outputs_per_step
+        self.pitch_predictor = FsmnRnnPredictor(cfg, d_in)
+        self.energy_predictor = FsmnRnnPredictor(cfg, d_in)
+        self.duration_predictor = DurationPredictor(cfg, d_in)
+        self.dur_position_encoder = nn.Module()
+        self.dur_position_encoder.inv_timescales = nn.Parameter(
+            dur_inv_timescales(d_proj), requires_grad=False
+        )
+        self.pitch_emb = nn.Conv1d(1, d_proj, kernel_size=9, padding=4)
+        self.energy_emb = nn.Conv1d(1, d_proj, kernel_size=9, padding=4)
+
+    def forward(
+        self, text_hid: torch.Tensor, spk: torch.Tensor, emo: torch.Tensor, speed: float
+    ) -> Alignment:
+        """All inputs [1, T, *]; ``speed`` > 1 shortens every phone by that factor."""
+        vin = torch.cat([text_hid, spk, emo], dim=-1)
+        pitch = self.pitch_predictor(vin)
+        energy = self.energy_predictor(vin)
+        aug = (text_hid + self.pitch_emb(pitch[:, None]).transpose(1, 2)
+               + self.energy_emb(energy[:, None]).transpose(1, 2))
+        log_dur = self.duration_predictor(torch.cat([aug, spk, emo], dim=-1))[0]
+        dur = torch.exp(log_dur) - 1
+        if speed != 1.0:
+            dur = dur / speed
+        reps = (dur + 0.5).long()
+        n_frames = int(reps.sum())
+        band_width = int(dur.max() / self.r + 0.5)
+        memory = self._pack(aug[0], spk[0], emo[0], reps, n_frames)
+        return Alignment(text_hid[0], pitch[0], energy[0], log_dur, dur, reps, memory,
+                         n_frames, band_width)
+
+    def _pack(self, aug: torch.Tensor, spk: torch.Tensor, emo: torch.Tensor,
+              reps: torch.Tensor, n_frames: int) -> torch.Tensor:
+        """Length-regulate to frames, add duration positions, pack r frames per step."""
+        r = self.r
+        n_steps = -(-n_frames // r)
+        pad = n_steps * r - n_frames
+        text = torch.repeat_interleave(aug, reps, dim=0)
+        starts = torch.cumsum(reps, 0) - reps
+        pos = torch.arange(n_frames) - torch.repeat_interleave(starts, reps) + 1
+        # Padding frames get position 0, i.e. the vector [0, 1, 0, 1, ...].
+        pos = F.pad(pos.to(text.dtype), (0, pad))
+        angle = pos[:, None] / self.dur_position_encoder.inv_timescales[None, :]
+        pe = torch.empty_like(angle)
+        pe[:, 0::2] = torch.sin(angle[:, 0::2])
+        pe[:, 1::2] = torch.cos(angle[:, 1::2])
+        text = F.pad(text, (0, 0, 0, pad)) + pe
+        first = torch.arange(n_steps) * r  # speaker/emotion of each step's first frame
+        idx = torch.repeat_interleave(torch.arange(len(reps)), reps)
+        idx = F.pad(idx, (0, pad), value=-1)[first]
+        spk_steps = torch.where(idx[:, None] >= 0, spk[idx.clamp(min=0)], 0.0)
+        emo_steps = torch.where(idx[:, None] >= 0, emo[idx.clamp(min=0)], 0.0)
+        return torch.cat([text.view(n_steps, -1), spk_steps, emo_steps], dim=-1)

@@ -1,0 +1,152 @@
+"""PNCA autoregressive mel decoder with incremental, fixed-window attention.
+
+The reference rebuilds full attention masks and concatenates key/value caches at every
+step. Here each layer owns one preallocated buffer holding both attention sides:
+
+    kv[l] : [2 (key/value), H, 2 (x self-cache / h memory), bw + N, d_head]
+
+The x side stores step j at position j + bw (positions < bw stay masked), the h side
+stores memory step j at position j (positions >= N stay masked), so at step i both
+windows are the *same* slice ``[i, i + bw]`` and one batched matmul serves both
+attentions. The two outputs go through ``[fc_x | fc_h]`` fused into one Linear.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from acoustic_svc.nn.config import SambertConfig
+from acoustic_svc.nn.layers import LN_EPS, Prenet
+
+__all__ = ["PncaDecoder"]
+
+
+class PncaAttention(nn.Module):
+    """Parameters of one layer's two attentions (self over steps, cross over memory)."""
+
+    def __init__(self, n_head: int, d_model: int, d_mem: int, d_head: int) -> None:
+        super().__init__()
+        self.layer_norm = nn.LayerNorm(d_model, eps=LN_EPS)
+        self.w_x_qkv = nn.Linear(d_model, 3 * n_head * d_head)
+        self.fc_x = nn.Linear(n_head * d_head, d_model)
+        self.w_h_kv = nn.Linear(d_mem, 2 * n_head * d_head)
+        self.fc_h = nn.Linear(n_head * d_head, d_model)
+
+
+class PncaFFN(nn.Module):
+    """Pre-LN 1x1-conv feed-forward (kept as Conv1d for the checkpoint's shapes)."""
+
+    def __init__(self, d_model: int, d_inner: int) -> None:
+        super().__init__()
+        self.w_1 = nn.Conv1d(d_model, d_inner, 1)
+        self.w_2 = nn.Conv1d(d_inner, d_model, 1)
+        self.layer_norm = nn.LayerNorm(d_model, eps=LN_EPS)
+
+
+class PncaBlock(nn.Module):
+    def __init__(self, cfg: SambertConfig) -> None:
+        super().__init__()
+        d, h = cfg.decoder_num_units, cfg.decoder_num_heads
+        self.pnca_attn = PncaAttention(h, d, cfg.memory_dim, d // h)
+        self.pos_ffn = PncaFFN(d, cfg.decoder_ffn_inner_dim)
+
+
+class HybridAttentionDecoder(nn.Module):
+    """``mel_dec`` in the state dict: prenet, input projection, PNCA layers, output."""
+
+    def __init__(self, cfg: SambertConfig) -> None:
+        super().__init__()
+        d = cfg.decoder_num_units
+        self.prenet = Prenet(cfg.num_mels, list(cfg.decoder_prenet_units), d)
+        self.dec_in_proj = nn.Linear(d + cfg.memory_dim, d)
+        self.pnca = nn.ModuleList(PncaBlock(cfg) for _ in range(cfg.decoder_num_layers))
+        self.ln = nn.LayerNorm(d, eps=LN_EPS)
+        self.dec_out_proj = nn.Linear(d, cfg.num_mels * cfg.outputs_per_step)
+
+
+class PncaDecoder(nn.Module):
+    """``mel_decoder``: runs ``mel_dec`` step by step, yielding r frames per step."""
+
+    def __init__(self, cfg: SambertConfig) -> None:
+        super().__init__()
+        self.mel_dec = HybridAttentionDecoder(cfg)
+        self.n_head = cfg.decoder_num_heads
+        self.d_head = cfg.decoder_num_units // cfg.decoder_num_heads
+        self.d_model = cfg.decoder_num_units
+        self.num_mels = cfg.num_mels
+        self._fused: list[tuple[torch.Tensor, ...]] | None = None
+
+    def fuse(self) -> None:
+        """Precompute the fused per-layer weights used by :meth:`steps`.
+
+        Call after loading weights (and again if they change).
+        """
+        fused = []
+        for block in self.mel_dec.pnca:
+            att, ffn = block.pnca_attn, block.pos_ffn
+            fc_w = torch.cat([att.fc_x.weight, att.fc_h.weight], dim=1).contiguous()
+            fused.append((
+                fc_w, att.fc_x.bias + att.fc_h.bias,
+                ffn.w_1.weight[..., 0].contiguous(), ffn.w_1.bias,
+                ffn.w_2.weight[..., 0].contiguous(), ffn.w_2.bias,
+            ))
+        self._fused = fused
+
+    def _caches(self, memory: torch.Tensor, bw: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-layer K/V buffers with the memory side filled, and the window bias."""
+        n, h, dh = memory.shape[0], self.n_head, self.d_head
+        layers = self.mel_dec.pnca
+        kv = memory.new_zeros(len(layers), 2, h, 2, n + bw, dh)
+        for l, block in enumerate(layers):
+            mem_kv = block.pnca_attn.w_h_kv(memory).view(n, 2, h, dh)
+            kv[l, :, :, 1, :n] = mem_kv.permute(1, 2, 0, 3)
+        # Additive window bias [N, 2, 1, bw+1]: x-window slot p is step i-bw+p (invalid
+        # below 0); h-window slot p is memory step i+p (invalid from N on).
+        slot = torch.arange(bw + 1)
+        step = torch.arange(n)[:, None]
+        bias = memory.new_zeros(n, 2, 1, bw + 1)
+        bias[:, 0, 0].masked_fill_(step - bw + slot < 0, float("-inf"))
+        bias[:, 1, 0].masked_fill_(step + slot >= n, float("-inf"))
+        return kv, bias
+
+    def steps(self, memory: torch.Tensor, band_width: int) -> Iterator[torch.Tensor]:
+        """Yield each step's output, [r, num_mels], for memory [N, memory_dim]."""
+        if self._fused is None:
+            self.fuse()
+        assert self._fused is not None
+        dec, h, dh, bw = self.mel_dec, self.n_head, self.d_head, band_width
+        kv, bias = self._caches(memory, bw)
+        hd = h * dh
+        scale = math.sqrt(self.d_model)
+        temperature = math.sqrt(dh)
+        in_mem = F.linear(memory, dec.dec_in_proj.weight[:, : memory.shape[1]])
+        w_in = dec.dec_in_proj.weight[:, memory.shape[1] :]
+        prev = memory.new_zeros(1, self.num_mels)
+        for i in range(memory.shape[0]):
+            u = (in_mem[i : i + 1] + F.linear(dec.prenet(prev), w_in, dec.dec_in_proj.bias))
+            u = u * scale
+            for l, block in enumerate(dec.pnca):
+                att = block.pnca_attn
+                fc_w, fc_b, w1, b1, w2, b2 = self._fused[l]
+                qkv = F.linear(F.layer_norm(u, (self.d_model,), att.layer_norm.weight,
+                                            att.layer_norm.bias, LN_EPS),
+                               att.w_x_qkv.weight, att.w_x_qkv.bias)
+                kv[l, :, :, 0, i + bw] = qkv[0, hd:].view(2, h, dh)
+                win = kv[l, :, :, :, i : i + bw + 1]  # [2, H, 2, W, dh]
+                q = qkv[0, :hd].view(h, 1, 1, dh)
+                scores = torch.matmul(q, win[0].transpose(-1, -2)) / temperature
+                probs = torch.softmax(scores + bias[i], dim=-1)
+                ctx = torch.matmul(probs, win[1])  # [H, 2, 1, dh]
+                u = u + F.linear(ctx.permute(2, 1, 0, 3).reshape(1, 2 * hd), fc_w, fc_b)
+                ffn = block.pos_ffn
+                y = F.layer_norm(u, (self.d_model,), ffn.layer_norm.weight,
+                                 ffn.layer_norm.bias, LN_EPS)
+                u = u + F.linear(F.relu(F.linear(y, w1, b1)), w2, b2)
+            out = dec.dec_out_proj(dec.ln(u)).view(-1, self.num_mels)
+            prev = out[-1:]
+            yield out

@@ -1,0 +1,57 @@
+"""Domain exceptions shared by every stage, each carrying the gRPC status it maps to.
+
+Model code and adapters raise these; the servers' status interceptor turns them into
+``context.abort(code, message)``. The code is kept as a status *name* so that this
+module (and the model code importing it) needs no gRPC import.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "InvalidInput",
+    "ModelLoadError",
+    "NotReady",
+    "Overloaded",
+    "TtsError",
+    "VoiceNotFound",
+]
+
+
+class TtsError(Exception):
+    """Base of all domain errors; ``status`` names the gRPC status code."""
+
+    status = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(TtsError, ValueError):
+    """The request itself is wrong (empty text, unknown phone, bad mel shape...)."""
+
+    status = "INVALID_ARGUMENT"
+
+
+class VoiceNotFound(TtsError, LookupError):
+    """The named voice does not exist in the model directory."""
+
+    status = "NOT_FOUND"
+
+
+class NotReady(TtsError):
+    """The stage cannot serve now (loading, draining, downstream unreachable)."""
+
+    status = "UNAVAILABLE"
+
+
+class Overloaded(TtsError):
+    """The bounded inference queue is full; the caller should back off and retry."""
+
+    status = "RESOURCE_EXHAUSTED"
+
+
+class ModelLoadError(TtsError):
+    """A model directory or checkpoint cannot be used; the message names the file."""
+
+    status = "FAILED_PRECONDITION"
