@@ -3,7 +3,7 @@
 The reference rebuilds full attention masks and concatenates key/value caches at every
 step. Here each layer owns one preallocated buffer holding both attention sides:
 
-    kv[l] : [2 (key/value), H, 2 (x self-cache / h memory), bw + N, d_head]
+    kv[l] : [2 (key/value), 2 (x self-cache / h memory), H, bw + N, d_head]
 
 The x side stores step j at position j + bw (positions < bw stay masked), the h side
 stores memory step j at position j (positions >= N stay masked), so at step i both
@@ -84,14 +84,20 @@ class PncaDecoder(nn.Module):
     def fuse(self) -> None:
         """Precompute the fused per-layer weights used by :meth:`steps`.
 
-        Call after loading weights (and again if they change).
+        ``qkv`` gets its query rows twice, so one matmul yields the query for both
+        attention sides already laid out as a [2H, 1, d_head] batch; ``fc`` is
+        ``[fc_x | fc_h]`` with the biases summed. Call again if weights change.
         """
+        d = self.d_model
         fused = []
         for block in self.mel_dec.pnca:
             att, ffn = block.pnca_attn, block.pos_ffn
-            fc_w = torch.cat([att.fc_x.weight, att.fc_h.weight], dim=1).contiguous()
+            w, b = att.w_x_qkv.weight, att.w_x_qkv.bias
             fused.append((
-                fc_w, att.fc_x.bias + att.fc_h.bias,
+                torch.cat([w[:d], w[:d], w[d:]]).contiguous(),
+                torch.cat([b[:d], b[:d], b[d:]]).contiguous(),
+                torch.cat([att.fc_x.weight, att.fc_h.weight], dim=1).contiguous(),
+                att.fc_x.bias + att.fc_h.bias,
                 ffn.w_1.weight[..., 0].contiguous(), ffn.w_1.bias,
                 ffn.w_2.weight[..., 0].contiguous(), ffn.w_2.bias,
             ))
@@ -101,29 +107,28 @@ class PncaDecoder(nn.Module):
         """Per-layer K/V buffers with the memory side filled, and the window bias."""
         n, h, dh = memory.shape[0], self.n_head, self.d_head
         layers = self.mel_dec.pnca
-        kv = memory.new_zeros(len(layers), 2, h, 2, n + bw, dh)
+        kv = memory.new_zeros(len(layers), 2, 2, h, n + bw, dh)
         for l, block in enumerate(layers):
             mem_kv = block.pnca_attn.w_h_kv(memory).view(n, 2, h, dh)
-            kv[l, :, :, 1, :n] = mem_kv.permute(1, 2, 0, 3)
-        # Additive window bias [N, 2, 1, bw+1]: x-window slot p is step i-bw+p (invalid
-        # below 0); h-window slot p is memory step i+p (invalid from N on).
+            kv[l, :, 1, :, :n] = mem_kv.permute(1, 2, 0, 3)
+        # Additive window bias: x-window slot p is step i-bw+p (invalid below 0);
+        # h-window slot p is memory step i+p (invalid from N on).
         slot = torch.arange(bw + 1)
         step = torch.arange(n)[:, None]
-        bias = memory.new_zeros(n, 2, 1, bw + 1)
-        bias[:, 0, 0].masked_fill_(step - bw + slot < 0, float("-inf"))
-        bias[:, 1, 0].masked_fill_(step + slot >= n, float("-inf"))
-        return kv, bias
+        bias = memory.new_zeros(n, 2, 1, 1, bw + 1)
+        bias[:, 0, 0, 0].masked_fill_(step - bw + slot < 0, float("-inf"))
+        bias[:, 1, 0, 0].masked_fill_(step + slot >= n, float("-inf"))
+        return kv, bias.expand(n, 2, h, 1, bw + 1).reshape(n, 2 * h, 1, bw + 1)
 
     def steps(self, memory: torch.Tensor, band_width: int) -> Iterator[torch.Tensor]:
         """Yield each step's output, [r, num_mels], for memory [N, memory_dim]."""
         if self._fused is None:
             self.fuse()
         assert self._fused is not None
-        dec, h, dh, bw = self.mel_dec, self.n_head, self.d_head, band_width
+        dec, h, dh, bw, d = self.mel_dec, self.n_head, self.d_head, band_width, self.d_model
         kv, bias = self._caches(memory, bw)
-        hd = h * dh
-        scale = math.sqrt(self.d_model)
-        temperature = math.sqrt(dh)
+        win = bw + 1
+        scale, inv_temp = math.sqrt(d), 1.0 / math.sqrt(dh)
         in_mem = F.linear(memory, dec.dec_in_proj.weight[:, : memory.shape[1]])
         w_in = dec.dec_in_proj.weight[:, memory.shape[1] :]
         prev = memory.new_zeros(1, self.num_mels)
@@ -131,21 +136,19 @@ class PncaDecoder(nn.Module):
             u = (in_mem[i : i + 1] + F.linear(dec.prenet(prev), w_in, dec.dec_in_proj.bias))
             u = u * scale
             for l, block in enumerate(dec.pnca):
-                att = block.pnca_attn
-                fc_w, fc_b, w1, b1, w2, b2 = self._fused[l]
-                qkv = F.linear(F.layer_norm(u, (self.d_model,), att.layer_norm.weight,
-                                            att.layer_norm.bias, LN_EPS),
-                               att.w_x_qkv.weight, att.w_x_qkv.bias)
-                kv[l, :, :, 0, i + bw] = qkv[0, hd:].view(2, h, dh)
-                win = kv[l, :, :, :, i : i + bw + 1]  # [2, H, 2, W, dh]
-                q = qkv[0, :hd].view(h, 1, 1, dh)
-                scores = torch.matmul(q, win[0].transpose(-1, -2)) / temperature
-                probs = torch.softmax(scores + bias[i], dim=-1)
-                ctx = torch.matmul(probs, win[1])  # [H, 2, 1, dh]
-                u = u + F.linear(ctx.permute(2, 1, 0, 3).reshape(1, 2 * hd), fc_w, fc_b)
-                ffn = block.pos_ffn
-                y = F.layer_norm(u, (self.d_model,), ffn.layer_norm.weight,
-                                 ffn.layer_norm.bias, LN_EPS)
+                w_qkv, b_qkv, fc_w, fc_b, w1, b1, w2, b2 = self._fused[l]
+                ln = block.pnca_attn.layer_norm
+                qqkv = F.linear(F.layer_norm(u, (d,), ln.weight, ln.bias, LN_EPS),
+                                w_qkv, b_qkv)
+                kv[l, :, 0, :, i + bw] = qqkv[0, 2 * d :].view(2, h, dh)
+                keys = kv[l, 0, :, :, i : i + win].view(2 * h, win, dh)
+                values = kv[l, 1, :, :, i : i + win].view(2 * h, win, dh)
+                scores = torch.baddbmm(bias[i], qqkv[0, : 2 * d].view(2 * h, 1, dh),
+                                       keys.transpose(1, 2), alpha=inv_temp)
+                ctx = torch.bmm(torch.softmax(scores, dim=-1), values)  # [2H, 1, dh]
+                u = u + F.linear(ctx.view(1, 2 * d), fc_w, fc_b)
+                ln = block.pos_ffn.layer_norm
+                y = F.layer_norm(u, (d,), ln.weight, ln.bias, LN_EPS)
                 u = u + F.linear(F.relu(F.linear(y, w1, b1)), w2, b2)
             out = dec.dec_out_proj(dec.ln(u)).view(-1, self.num_mels)
             prev = out[-1:]

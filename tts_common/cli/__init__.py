@@ -1,0 +1,48 @@
+"""``ttsctl``: the one command-line tool (benchmarks, model download, local stack...)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ttsctl", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    bench = sub.add_parser("bench", help="run a benchmark (by hand, not in CI)")
+    bench_sub = bench.add_subparsers(dest="target", required=True)
+    model = bench_sub.add_parser(
+        "model", help="acoustic and vocoder real-time factors, full-size random weights")
+    model.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    model.add_argument("--repeats", type=int, default=5, help="timed runs (median)")
+    model.add_argument("--symbols-file", default=None,
+                       help="file with a symbol string (default: a 39-token sentence)")
+
+    download = sub.add_parser(
+        "download", help="fetch a ModelScope model directory (needs network + modelscope)")
+    download.add_argument("model_id", help="e.g. damo/speech_sambert-hifigan_tts_zh-cn_16k")
+    download.add_argument("--to", required=True, help="target directory")
+    download.add_argument("--revision", default=None, help="model revision (tag or commit)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    if args.command == "bench" and args.target == "model":
+        from tts_common.cli.bench_model import run
+
+        return run(args)
+    if args.command == "download":
+        from tts_common.cli.download import run as run_download
+
+        return run_download(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""``ttsctl bench model``: real-time factors of the full-size models, random weights.
+
+Builds a ModelScope-layout directory with the full-size KAN-TTS configs
+(``sambert_16k.yaml``, ``hifigan_v1_16k.yaml``) and random weights, loads it through
+the same entry points the services use, and times one sentence. The duration head is
+set so every phone lasts 6 frames, like real speech (random weights alone give
+degenerate durations). Reference numbers (KAN-TTS code, same machine kind, 2 threads,
+the same 39-token sentence): acoustic 0.27 s, vocoder 0.15 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+_SENTENCE = Path(__file__).with_name("bench_sentence.txt")
+"""39 tokens, 9 words (今天天气很好我们一起去公园散步吧): the reference timings' sentence."""
+FRAMES_PER_PHONE = 6
+_VOC_PARAMS = {
+    "in_channels": 80, "out_channels": 1, "channels": 256, "kernel_size": 7,
+    "upsample_scales": [10, 5, 2, 2], "upsample_kernal_sizes": [20, 10, 4, 4],
+    "resblock_kernel_sizes": [3, 7, 11], "resblock_dilations": [[1, 3, 5, 7]] * 3,
+    "bias": True, "causal": True, "nonlinear_activation": "LeakyReLU",
+    "nonlinear_activation_params": {"negative_slope": 0.1}, "use_weight_norm": True,
+}
+_AUDIO = {"sampling_rate": 16000, "hop_length": 200, "n_mels": 80}
+
+
+def _write_voice(root: Path) -> None:
+    """Full-size random-weight voice in the ModelScope layout under ``root``."""
+    from acoustic_svc.encoding import SymbolEncoder
+    from acoustic_svc.nn.config import SambertConfig
+    from acoustic_svc.nn.sambert import Sambert
+    from vocoder_svc.nn.kantts_hifigan import KanttsGenerator, KanttsGeneratorConfig
+
+    voice = root / "voices" / "bench"
+    (voice / "am" / "ckpt").mkdir(parents=True)
+    (voice / "voc" / "ckpt").mkdir(parents=True)
+    (root / "configuration.json").write_text(json.dumps(
+        {"framework": "pytorch", "task": "text-to-speech",
+         "model": {"type": "sambert-hifigan", "sample_rate": 16000}}))
+    (root / "voices" / "voices.json").write_text('{"voices": ["bench"]}')
+    torch.manual_seed(0)
+    am = Sambert(SambertConfig.from_params({}, SymbolEncoder(["F7"]).sizes()))
+    fc = am.variance_adaptor.duration_predictor.fc
+    with torch.no_grad():
+        fc.weight.zero_()
+        fc.bias.fill_(math.log(FRAMES_PER_PHONE + 1))
+    torch.save({"model": am.state_dict()}, voice / "am" / "ckpt" / "checkpoint_0.pth")
+    (voice / "am" / "config.yaml").write_text(yaml.safe_dump({
+        "model_type": "sambert", "Model": {"KanTtsSAMBERT": {"params": {}}},
+        "linguistic_unit": {"speaker_list": "F7"}, "audio_config": _AUDIO}))
+    voc = KanttsGenerator(KanttsGeneratorConfig.from_params(_VOC_PARAMS))
+    torch.save({"model": {"generator": voc.state_dict()}},
+               voice / "voc" / "ckpt" / "checkpoint_0.pth")
+    (voice / "voc" / "config.yaml").write_text(yaml.safe_dump({
+        "model_type": "hifigan", "Model": {"Generator": {"params": _VOC_PARAMS}},
+        "audio_config": _AUDIO}))
+
+
+def _median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run(args: argparse.Namespace) -> int:
+    from acoustic_svc import load_acoustic_model
+    from vocoder_svc import load_vocoder
+
+    torch.set_num_threads(args.threads)
+    symbols = (Path(args.symbols_file).read_text().strip() if args.symbols_file
+               else _SENTENCE.read_text().strip())
+    with tempfile.TemporaryDirectory() as tmp:
+        _write_voice(Path(tmp))
+        am = load_acoustic_model(tmp)
+        voc = load_vocoder(tmp)
+    mel = am.mel(symbols)
+    seconds = mel.shape[0] * am.hop_length / am.sample_rate
+    t_am = _median_time(lambda: am.mel(symbols), args.repeats)
+    t_voc = _median_time(lambda: voc.wave(mel), args.repeats)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"sentence: {len(symbols.split())} tokens, {mel.shape[0]} frames, "
+          f"{seconds:.2f} s audio; {args.threads} threads, median of {args.repeats}")
+    print(f"acoustic: {t_am * 1e3:7.1f} ms  RTF {t_am / seconds:.4f}  (reference 270 ms)")
+    print(f"vocoder:  {t_voc * 1e3:7.1f} ms  RTF {t_voc / seconds:.4f}  (reference 150 ms)")
+    print(f"peak RSS: {peak_mib:.0f} MiB")
+    return 0
