@@ -1,0 +1,1 @@
+"""Generated from protos/tts by protos/generate.py; do not edit."""

@@ -1,0 +1,1 @@
+"""In-process gRPC server tests (build_server on port 0)."""

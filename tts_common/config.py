@@ -1,0 +1,191 @@
+"""Environment-variable helpers and the server settings every stage shares."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigError",
+    "ServerConfig",
+    "env_bool",
+    "env_float",
+    "env_int",
+    "env_str",
+    "require_env",
+]
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_LOG_FORMATS = ("json", "text")
+_MIB = 1 << 20
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable.
+
+    Raised at start-up only, so it is not a :class:`tts_common.errors.TtsError`
+    (it never reaches a client as a gRPC status).
+    """
+
+
+def env_str(environ: Mapping[str, str], name: str, default: str) -> str:
+    """The variable's value, stripped, or ``default`` if unset or empty."""
+    value = environ.get(name, "").strip()
+    return value if value else default
+
+
+def require_env(environ: Mapping[str, str], name: str) -> str:
+    """The variable's value, stripped; for settings with no sensible default.
+
+    Raises:
+        ConfigError: The variable is unset or empty; the message names it.
+    """
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} environment variable not set")
+    return value
+
+
+def env_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    """The variable as an int, or ``default`` if unset.
+
+    Raises:
+        ConfigError: The value is not an integer.
+    """
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def env_float(environ: Mapping[str, str], name: str, default: float) -> float:
+    """The variable as a float, or ``default`` if unset.
+
+    Raises:
+        ConfigError: The value is not a number.
+    """
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def env_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    """The variable as a bool (1/0, true/false, yes/no, on/off; any case).
+
+    Raises:
+        ConfigError: The value is none of those words.
+    """
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be 1/0, true/false, yes/no or on/off; got {raw!r}")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How one stage's gRPC server runs; every stage reads the same variables."""
+
+    host: str = "[::]"
+    """Interface to bind (``HOST``); ``[::]`` listens on every IPv4 and IPv6 address."""
+    port: int = 50051
+    """gRPC port (``PORT``); 0 picks a free one (tests)."""
+    metrics_port: int = 0
+    """Prometheus HTTP port (``METRICS_PORT``); 0 turns the endpoint off."""
+    max_message_bytes: int = 64 * _MIB
+    """Send and receive limit per message (``MAX_MESSAGE_BYTES``); gRPC's 4 MiB default
+    is less than a minute of float32 audio."""
+    grace_s: float = 30.0
+    """Seconds in-flight RPCs may run on after SIGTERM (``GRACE_S``)."""
+    drain_delay_s: float = 0.0
+    """Seconds between reporting NOT_SERVING and refusing new RPCs (``DRAIN_DELAY_S``),
+    so probes and load balancers move traffic away before the listener closes."""
+    log_level: str = "INFO"
+    """Root log level name (``LOG_LEVEL``)."""
+    log_format: str = "json"
+    """``json`` (one object a line) or ``text`` (``LOG_FORMAT``)."""
+    max_workers: int = 1
+    """Inference threads (``MAX_WORKERS``); one per model copy."""
+    max_queue: int = 8
+    """Inference jobs that may wait for a thread (``MAX_QUEUE``); more are refused with
+    RESOURCE_EXHAUSTED instead of waiting without bound."""
+
+    def __post_init__(self) -> None:
+        """Reject values that would only fail later; messages use the variable names."""
+        for name in ("port", "metrics_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise ConfigError(f"{name.upper()} must be in 0..65535")
+        if self.max_message_bytes < _MIB:
+            raise ConfigError(f"MAX_MESSAGE_BYTES must be at least {_MIB}")
+        if self.grace_s < 0 or self.drain_delay_s < 0:
+            raise ConfigError("GRACE_S and DRAIN_DELAY_S must not be negative")
+        if self.log_format not in _LOG_FORMATS:
+            raise ConfigError(f"LOG_FORMAT must be one of {_LOG_FORMATS}")
+        if not isinstance(logging.getLevelName(self.log_level), int):
+            raise ConfigError(f"LOG_LEVEL {self.log_level!r} is not a level name")
+        if self.max_workers < 1 or self.max_queue < 0:
+            raise ConfigError("MAX_WORKERS must be at least 1 and MAX_QUEUE at least 0")
+
+    @property
+    def address(self) -> str:
+        """``host:port`` to bind."""
+        return f"{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str],
+        prefix: str = "",
+        *,
+        default_port: int = 50051,
+        default_metrics_port: int = 0,
+    ) -> ServerConfig:
+        """Read ``<prefix>PORT``, ``<prefix>METRICS_PORT``, ... from ``environ``.
+
+        Args:
+            environ: The environment (pass ``os.environ``; tests pass a dict).
+            prefix: Prepended verbatim to each name, e.g. ``"ACOUSTIC_"``.
+            default_port: Port when ``<prefix>PORT`` is unset (each stage has its own).
+            default_metrics_port: Metrics port when ``<prefix>METRICS_PORT`` is unset.
+
+        Raises:
+            ConfigError: A value is malformed or out of range; the message names it.
+        """
+        d = cls()
+        try:
+            return cls(
+                host=env_str(environ, f"{prefix}HOST", d.host),
+                port=env_int(environ, f"{prefix}PORT", default_port),
+                metrics_port=env_int(
+                    environ, f"{prefix}METRICS_PORT", default_metrics_port
+                ),
+                max_message_bytes=env_int(
+                    environ, f"{prefix}MAX_MESSAGE_BYTES", d.max_message_bytes
+                ),
+                grace_s=env_float(environ, f"{prefix}GRACE_S", d.grace_s),
+                drain_delay_s=env_float(
+                    environ, f"{prefix}DRAIN_DELAY_S", d.drain_delay_s
+                ),
+                log_level=env_str(environ, f"{prefix}LOG_LEVEL", d.log_level).upper(),
+                log_format=env_str(
+                    environ, f"{prefix}LOG_FORMAT", d.log_format
+                ).lower(),
+                max_workers=env_int(environ, f"{prefix}MAX_WORKERS", d.max_workers),
+                max_queue=env_int(environ, f"{prefix}MAX_QUEUE", d.max_queue),
+            )
+        except ConfigError as exc:
+            if prefix:
+                raise ConfigError(f"{exc} (variable prefix {prefix!r})") from None
+            raise
