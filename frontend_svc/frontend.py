@@ -1,0 +1,173 @@
+"""The Mandarin text frontend: normalization, G2P, sandhi, prosody and KAN-TTS symbols."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tts_common.errors import InvalidInput
+from tts_common.symbols import EMOTIONS
+
+_LOGGER = logging.getLogger(__name__)
+
+_SPEAKER_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+MAX_TEXT_CHARS = 1_000_000
+"""Longest input accepted; the servicer is expected to enforce a smaller limit."""
+
+
+@dataclass
+class Sentence:
+    """One synthesis unit: a sentence (or a piece of an over-long one)."""
+
+    text: str
+    """Normalized text of the sentence."""
+    symbols: str
+    """KAN-TTS symbol string, ending with ``#4``."""
+    pinyin: list[str] = field(default_factory=list)
+    """Surface pinyin of the sentence's syllables (letters spelled), for debugging."""
+    break_after_ms: int = 0
+    """Extra silence after the sentence (SSML ``<break>``), milliseconds."""
+    rate: float = 1.0
+    """Speaking-rate factor (SSML ``<prosody rate>``), 1.0 = normal."""
+    volume: float = 1.0
+    """Loudness factor (SSML ``<prosody volume>``), 1.0 = normal."""
+    emotion: str | None = None
+    """Emotion name written on the tokens (``None`` = default neutral)."""
+
+
+class Frontend:
+    """Text -> sentences of KAN-TTS symbols. Build once; not thread-safe per call.
+
+    Args:
+        lexicon_path: Optional deployment pronunciation dictionary
+            (``word<TAB>pin1 yin1`` lines), applied before the models.
+    """
+
+    def __init__(self, lexicon_path: str | Path | None = None) -> None:
+        from frontend_svc.g2p import G2P, load_lexicon
+        from frontend_svc.normalizer import TextNormalizer
+        from frontend_svc.phones import PhoneMapper
+        from frontend_svc.sandhi import ToneSandhi
+
+        try:
+            lexicon = load_lexicon(lexicon_path)
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"cannot use lexicon {lexicon_path}: {exc}") from exc
+        self._normalize = TextNormalizer()
+        self._g2p = G2P(lexicon)
+        self._sandhi = ToneSandhi(self._g2p.is_word)
+        self._phones = PhoneMapper()
+        _LOGGER.info("frontend ready (lexicon: %s)", lexicon_path or "none")
+
+    def normalize(self, text: str) -> str:
+        """Written text -> spoken Chinese text (numbers, units, symbols read out)."""
+        return self._normalize(_check_text(text))
+
+    def g2p(self, text: str, sandhi: bool = True) -> list[str]:
+        """One tone-number pinyin per Chinese character of ``text`` (no normalization).
+
+        Tone 5 is neutral, ü is ``v``; 儿 always keeps its own syllable (``er5`` when
+        it is the erhua suffix). Other characters are skipped.
+        """
+        words = self._g2p.annotate(_check_text(text))
+        if sandhi:
+            self._sandhi.apply(words)
+        return [s for w in words if w.kind == "han" for s in w.syllables]
+
+    def analyze(
+        self,
+        text: str,
+        emotion: str | None = None,
+        speaker: str | None = None,
+        lexicon: Mapping[str, str] | None = None,
+    ) -> list[Sentence]:
+        """Normalize, split and convert ``text`` into sentences of KAN-TTS symbols.
+
+        ``text`` may be SSML (starting with ``<speak``). Returns an empty list when
+        nothing in the text can be spoken.
+
+        Raises:
+            InvalidInput: unknown emotion, malformed speaker, lexicon or SSML.
+        """
+        _check_text(text)
+        _check_voice(emotion, speaker)
+        if lexicon:
+            self._g2p.validate_lexicon(lexicon)
+        if text.lstrip().startswith(("<speak", "<?xml")):
+            from frontend_svc.ssml import analyze_ssml
+
+            return analyze_ssml(self, text, emotion, speaker, lexicon)
+        return self.analyze_plain(self._normalize(text), emotion, speaker, lexicon)
+
+    def analyze_plain(
+        self,
+        normalized: str,
+        emotion: str | None,
+        speaker: str | None,
+        lexicon: Mapping[str, str] | None = None,
+    ) -> list[Sentence]:
+        """Sentences for already-normalized text (also used by the SSML path)."""
+        from frontend_svc.prosody import split_sentences
+
+        out: list[Sentence] = []
+        for sent in split_sentences(normalized):
+            out.extend(self._sentence(sent, emotion, speaker, lexicon))
+        return out
+
+    def _sentence(
+        self,
+        text: str,
+        emotion: str | None,
+        speaker: str | None,
+        lexicon: Mapping[str, str] | None,
+    ) -> list[Sentence]:
+        from frontend_svc.prosody import (
+            assign_breaks,
+            break_for_punct,
+            joined_text,
+            split_long,
+        )
+        from frontend_svc.tokens import render, word_to_units
+
+        words = self._g2p.annotate(text, lexicon)
+        self._sandhi.apply(words)
+        units, explicit = [], []
+        for word in words:
+            new = word_to_units(word, self._phones)
+            if new:
+                units.extend(new)
+                explicit.extend([0] * len(new))
+            elif units and word.kind in ("punct", "space"):
+                level = 1 if word.kind == "space" else break_for_punct(word.text)
+                explicit[-1] = max(explicit[-1], level)
+        if not units:
+            return []
+        pieces = split_long(assign_breaks(units, explicit))
+        return [
+            Sentence(
+                text=text if len(pieces) == 1 else joined_text(piece),
+                symbols=render(piece, emotion, speaker),
+                pinyin=[p for u in piece for p in u.pinyin],
+                emotion=emotion,
+            )
+            for piece in pieces
+        ]
+
+
+def _check_text(text: object) -> str:
+    if not isinstance(text, str):
+        raise InvalidInput("text must be a string")
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidInput(f"text has {len(text)} characters; at most {MAX_TEXT_CHARS}")
+    return text
+
+
+def _check_voice(emotion: str | None, speaker: str | None) -> None:
+    if emotion is not None and f"emotion_{emotion}" not in EMOTIONS[1:]:
+        names = ", ".join(e.removeprefix("emotion_") for e in EMOTIONS[1:9])
+        raise InvalidInput(f"unknown emotion {emotion[:40]!r}; use one of {names}, ...")
+    if speaker is not None and not _SPEAKER_RE.match(speaker):
+        raise InvalidInput("speaker must be 1-64 letters, digits, '_', '-' or '.'")

@@ -1,0 +1,59 @@
+"""Text normalization: written Chinese (digits, symbols, units...) to spoken Chinese.
+
+Library parts: OpenCC tables (traditional -> simplified, ``chars.py``) and cn2an
+(integer reading, ``numbers.py``). Hand-written parts: the ordered regex rules in
+``dates.py`` and ``measures.py`` and the house conventions (see CONVENTIONS.md).
+"""
+
+from __future__ import annotations
+
+import re
+
+from frontend_svc.normalizer import dates, measures
+from frontend_svc.normalizer.chars import CharNormalizer, strip_unpronounceable
+
+__all__ = ["TextNormalizer"]
+
+# Short lowercase letter runs inside Chinese text are acronyms (nba, vip, wto).
+_ACRONYM_RE = re.compile(r"(?<![A-Za-z])[a-z]{2,4}(?![A-Za-z])")
+_HAN_SPACE_RE = re.compile(
+    r"(?<=[\u4e00-\u9fff，。！？：；、])\s+|\s+(?=[\u4e00-\u9fff，。！？：；、])"
+)
+_MAX_RULE_INPUT = 2000
+"""Texts are normalized in pieces of about this many characters (bounds regex work)."""
+_PIECE_RE = re.compile(
+    r".{1,%d}(?:[。！？!?；;\n]|$)|.{%d}" % (_MAX_RULE_INPUT, _MAX_RULE_INPUT), re.S
+)
+
+
+class TextNormalizer:
+    """Callable ``text -> spoken text``; build once (loads the OpenCC tables)."""
+
+    def __init__(self) -> None:
+        self._chars = CharNormalizer()
+        self._rules = dates.RULES + measures.RULES
+
+    def __call__(self, text: str) -> str:
+        """Normalize ``text``; never raises on odd input, returns ``""`` for nothing."""
+        text = self._chars(text)
+        return "".join(self._piece(m.group()) for m in _PIECE_RE.finditer(text))
+
+    def _piece(self, text: str) -> str:
+        for pattern, fn in self._rules:
+            text = pattern.sub(fn, text)
+        if _has_han(text):  # after the unit rules, which need lowercase (kg, ms)
+            text = _ACRONYM_RE.sub(lambda m: _acronym(m, text), text)
+        text = strip_unpronounceable(text)
+        return _HAN_SPACE_RE.sub("", text)
+
+
+def _has_han(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def _acronym(m: re.Match[str], text: str) -> str:
+    """Uppercase a short lowercase run only where it touches Chinese text."""
+    before = text[m.start() - 1] if m.start() else ""
+    after = text[m.end()] if m.end() < len(text) else ""
+    touches = any("\u4e00" <= c <= "\u9fff" for c in (before, after))
+    return m.group().upper() if touches else m.group()

@@ -1,0 +1,164 @@
+"""Rules for money, percentages, units, fractions, maths, ranges and plain numbers."""
+
+from __future__ import annotations
+
+import re
+
+from frontend_svc.normalizer.dates import Rule
+from frontend_svc.normalizer.numbers import read_decimal, read_digits, read_int
+
+_NB = r"(?<![\d.])"
+_NUM = r"(?P<n>\d+(?:\.\d+)?)"
+_CURRENCY = {
+    "¥": "元", "RMB": "人民币", "CNY": "人民币", "US$": "美元", "$": "美元",
+    "USD": "美元", "HK$": "港元", "HKD": "港元", "€": "欧元", "EUR": "欧元",
+    "£": "英镑", "GBP": "英镑", "JPY": "日元", "₩": "韩元", "KRW": "韩元",
+}  # fmt: skip
+_UNITS = {
+    "km²": "平方公里", "m²": "平方米", "cm²": "平方厘米", "mm²": "平方毫米",
+    "m³": "立方米", "cm³": "立方厘米", "°C": "摄氏度", "℃": "摄氏度",
+    "°F": "华氏度", "℉": "华氏度", "km": "公里", "kg": "千克", "mg": "毫克",
+    "ml": "毫升", "mL": "毫升", "cm": "厘米", "mm": "毫米", "nm": "纳米",
+    "μm": "微米", "ms": "毫秒", "kW": "千瓦", "kw": "千瓦", "kWh": "千瓦时",
+    "kHz": "千赫兹", "MHz": "兆赫兹", "GHz": "吉赫兹", "Hz": "赫兹", "mph": "英里每小时",
+    "min": "分钟", "g": "克", "m": "米", "s": "秒", "h": "小时", "t": "吨",
+    "L": "升", "W": "瓦", "w": "万", "°": "度", "kcal": "千卡", "cal": "卡",
+    "dB": "分贝", "kPa": "千帕", "MPa": "兆帕", "Pa": "帕",
+}  # fmt: skip
+_UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
+# Measure words after which a lone 2 is read 两 (两个, 两年后, 两点).
+_LIANG_BEFORE = (
+    "个只条件本张次位名天年种台辆双把块岁小时分钟周家门层间片句口头匹座支架艘顶封"
+    "颗粒根瓶杯碗斤公斤千克米公里倍点项批类份套段场节集部首万亿千百"
+)
+_QUANTITY_AFTER = frozenset(_LIANG_BEFORE + "元人余多")
+_MONEY_WORDS = "元|块|美元|欧元|港元|英镑|日元|韩元|人民币"
+_MATH = {"=": "等于", "+": "加", "×": "乘", "*": "乘", "÷": "除以", "<": "小于",
+         ">": "大于", "≤": "小于等于", "≥": "大于等于", "<=": "小于等于",
+         ">=": "大于等于", "≠": "不等于", "!=": "不等于", "≈": "约等于"}  # fmt: skip
+_MATH_RE = "|".join(re.escape(k) for k in sorted(_MATH, key=len, reverse=True))
+
+
+def _money(m: re.Match[str]) -> str:
+    cur = _CURRENCY[m["cur"].upper() if m["cur"].isalpha() else m["cur"]]
+    amount = m["n"].rstrip("0").rstrip(".") if "." in m["n"] else m["n"]
+    return read_decimal(amount) + (m["mag"] or "") + cur
+
+
+def _percent(m: re.Match[str]) -> str:
+    sign = {"-": "负", "负": "负", "±": "正负", "+": "正"}.get(m["sign"] or "", "")
+    head = "千分之" if m["pct"] == "‰" else "百分之"
+    return sign + head + read_decimal(m["n"], liang=False)
+
+
+def _unit(m: re.Match[str]) -> str:
+    unit = _UNITS[m["u"]]
+    sign = m["sign"] or ""
+    if sign and unit in ("摄氏度", "华氏度", "度"):
+        return "零下" + read_decimal(m["n"]) + unit  # house: -10°C -> 零下十摄氏度
+    return ("负" if sign else "") + read_decimal(m["n"]) + unit
+
+
+def _speed(m: re.Match[str]) -> str:
+    return "每小时" + read_decimal(m["n"]) + _UNITS[m["u"]]
+
+
+def _fraction(m: re.Match[str]) -> str:
+    sign = "负" if m["sign"] else ""
+    return sign + read_int(m["den"], False) + "分之" + read_int(m["num"], False)
+
+
+def _math(m: re.Match[str]) -> str:
+    return _MATH[m["op"]]
+
+
+def _range(m: re.Match[str]) -> str:
+    return m["n"] + (m["pct"] or "") + (m["u"] or "") + "到"
+
+
+def _long_int(m: re.Match[str]) -> str:
+    """Long non-round integers (IDs, phone-like) digit by digit; others cardinal.
+
+    An ordinal (第...) or a count (followed by a measure word or 万/亿) is a quantity
+    whatever its length.
+    """
+    digits, text = m.group(), m.string
+    before = text[m.start() - 1] if m.start() else ""
+    after = text[m.end()] if m.end() < len(text) else ""
+    quantity = before == "第" or (after and after in _QUANTITY_AFTER)
+    if len(digits) >= 8 and not digits.endswith("0000") and not quantity:
+        return read_digits(digits)
+    return read_int(digits)
+
+
+RULES: list[Rule] = [
+    (re.compile(r"(?<=\d),(?=\d{3}(?!\d))"), lambda m: ""),  # 1,000,000
+    # Money amounts drop trailing decimal zeros: 14.60元 -> 十四点六元.
+    (
+        re.compile(r"(?P<k>\d+\.\d*?)0+(?=\s*(?:" + _MONEY_WORDS + "))"),
+        lambda m: m["k"].rstrip("."),
+    ),
+    # Version numbers: 3.2.1 -> 三点二点一 (IPs with four parts are handled earlier).
+    (
+        re.compile(_NB + r"\d+(?:\.\d+){2,}(?![\d.])"),
+        lambda m: "点".join(read_int(p, False) for p in m.group().split(".")),
+    ),
+    (
+        re.compile(
+            r"(?P<cur>US\$|HK\$|[¥$€£₩]|(?:RMB|CNY|USD|HKD|EUR|GBP|JPY|KRW)(?![A-Za-z]))\s*"
+            + _NUM
+            + r"(?P<mag>[万亿千百]*)",
+            re.I,
+        ),
+        _money,
+    ),  # fmt: skip
+    (
+        re.compile(
+            _NB
+            + _NUM
+            + r"(?P<pct>[%‰]?)(?P<u>(?:"
+            + _UNIT_RE
+            + r")?)\s*[~～\-–—至]\s*(?=\d)"
+        ),
+        _range,
+    ),
+    (re.compile(r"(?P<sign>[-+±负])?" + _NB + _NUM + r"\s*(?P<pct>[%‰])"), _percent),
+    (
+        re.compile(
+            _NB + _NUM + r"\s*(?P<u>km|m|公里|千米|米)\s*/\s*(?:h|小时)(?![A-Za-z])"
+        ),
+        _speed,
+    ),
+    (
+        re.compile(
+            r"(?P<sign>(?<![A-Za-z0-9_.])-)?"
+            + _NB
+            + _NUM
+            + r"\s*(?P<u>"
+            + _UNIT_RE
+            + r")(?![A-Za-z²³])"
+        ),
+        _unit,
+    ),
+    (
+        re.compile(
+            r"(?P<sign>(?<![A-Za-z0-9_.])-|负)?"
+            + _NB
+            + r"(?P<num>\d+)\s*/\s*(?P<den>\d+)(?![\d.])"
+        ),
+        _fraction,
+    ),
+    (re.compile(r"(?<=[\d\s])(?P<op>" + _MATH_RE + r")(?=\s*[-\d])"), _math),
+    (re.compile(r"(?P<op>[≤≥≠≈])(?=\s*[-\d])"), _math),
+    (re.compile(r"±(?=\d)"), lambda m: "正负"),
+    (re.compile(r"(?<=\d)\s*-\s*(?=\d+\s*等于)"), lambda m: "减"),
+    (re.compile(_NB + r"2(?=[" + _LIANG_BEFORE + r"])(?![\d])"), lambda m: "两"),
+    (re.compile(r"(?<![A-Za-z0-9_.])-(?=\d+(?:\.\d+)?度)"), lambda m: "零下"),
+    (re.compile(r"(?<![A-Za-z0-9_.])-(?=\d)"), lambda m: "负"),
+    (re.compile(r"(?<![A-Za-z0-9_])\.(?=\d)"), lambda m: "0."),
+    (re.compile(_NB + r"\d+\.\d+"), lambda m: read_decimal(m.group())),
+    (re.compile(r"\d+"), _long_int),
+    (re.compile(r"(?<=[\u4e00-\u9fff])/(?=[\u4e00-\u9fff])"), lambda m: "每"),
+    (re.compile(r"[~～](?=[\u4e00-\u9fff])"), lambda m: "到"),
+]
+"""Applied in order after the date/time rules."""

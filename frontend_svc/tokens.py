@@ -1,0 +1,103 @@
+"""Words with surface pinyin -> prosodic units -> KAN-TTS symbol strings (§3.2)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from frontend_svc.phones import LETTERS, PhoneMapper
+from frontend_svc.words import Word
+from tts_common.symbols import Token, format_symbols
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class Unit:
+    """A prosodic word: its syllables as phones, and the break that follows it."""
+
+    text: str
+    syllables: list[tuple[tuple[str, ...], int]]
+    """(phones, tone 1-5) per spoken syllable, erhua already merged."""
+    brk: int = 0
+    """Break level after the unit: 0 = none yet, 1..4 = ``#1``..``#4``."""
+    pinyin: list[str] = field(default_factory=list)
+    """Surface pinyin of the unit (for debugging and tests)."""
+
+    def token_count(self) -> int:
+        """Phones plus the break token (if any)."""
+        return sum(len(p) for p, _ in self.syllables) + (1 if self.brk else 0)
+
+
+def word_to_units(word: Word, mapper: PhoneMapper) -> list[Unit]:
+    """Phones for one han or latin word (latin letters become one unit each)."""
+    if word.kind == "latin":
+        units = []
+        for letter in word.text.upper():
+            sylls = LETTERS.get(letter)
+            if sylls:
+                units.append(_unit(letter, list(sylls), [False] * len(sylls), mapper))
+        return units
+    if word.kind == "han" and word.syllables:
+        unit = _unit(word.text, word.syllables, word.erhua, mapper)
+        return [unit] if unit.syllables else []
+    return []
+
+
+def _unit(text: str, sylls: list[str], erhua: list[bool], mapper: PhoneMapper) -> Unit:
+    out: list[tuple[tuple[str, ...], int]] = []
+    prev_base = ""
+    for syl, erh in zip(sylls, erhua or [False] * len(sylls)):
+        base, tone = syl[:-1], int(syl[-1])
+        if erh and out:
+            merged = mapper.erhua(prev_base)
+            if merged is not None:
+                out[-1] = (merged, out[-1][1])
+                continue
+        phones = mapper.phones(base)
+        if phones is None:
+            _LOGGER.warning("no phones for syllable %r; skipped", syl)
+            continue
+        out.append((phones, tone))
+        prev_base = base
+    return Unit(text, out, pinyin=list(sylls))
+
+
+def render(
+    units: Sequence[Unit], emotion: str | None = None, speaker: str | None = None
+) -> str:
+    """The KAN-TTS symbol string for ``units`` (the last one must carry ``#4``)."""
+    phone_emo = f"emotion_{emotion}" if emotion else "emotion_neutral"
+    break_emo = f"emotion_{emotion}" if emotion else "emotion_none"
+    spk = speaker or "F7"
+    tokens: list[Token] = []
+    for unit in units:
+        flat = [(ph, tone, i, len(phones)) for phones, tone in unit.syllables
+                for i, ph in enumerate(phones)]  # fmt: skip
+        for j, (phone, tone, i, n) in enumerate(flat):
+            tokens.append(
+                Token(
+                    phone,
+                    f"tone{tone}",
+                    _position("s", i, n),
+                    _position("word", j, len(flat)),
+                    phone_emo,
+                    spk,
+                )
+            )
+        if unit.brk:
+            tokens.append(
+                Token(
+                    f"#{unit.brk}", "tone_none", "s_none", "word_none", break_emo, spk
+                )
+            )
+    return format_symbols(tokens)
+
+
+def _position(prefix: str, i: int, n: int) -> str:
+    if n == 1:
+        return f"{prefix}_both"
+    if i == 0:
+        return f"{prefix}_begin"
+    return f"{prefix}_end" if i == n - 1 else f"{prefix}_middle"
