@@ -1,0 +1,129 @@
+"""Gateway settings, read from the environment once at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from tts_common.config import (
+    ConfigError,
+    ServerConfig,
+    env_float,
+    env_int,
+    env_str,
+    require_env,
+)
+
+__all__ = ["DEFAULT_PORT", "GatewayConfig", "parse_replicas"]
+
+DEFAULT_PORT = 50050
+"""Port the gateway listens on when ``GATEWAY_PORT`` is unset."""
+
+
+def parse_replicas(name: str, raw: str) -> tuple[str, ...]:
+    """Split a comma-separated ``host:port`` list, rejecting empty or portless items.
+
+    Raises:
+        ConfigError: An item is empty or has no port; the message names ``name``.
+    """
+    items = tuple(item.strip() for item in raw.split(","))
+    for item in items:
+        host, sep, port = item.rpartition(":")
+        if not item or not sep or not host or not port.isdigit():
+            raise ConfigError(
+                f"{name} must be a comma-separated list of host:port, got {raw!r}"
+            )
+    # Duplicates would only double one replica's share of the round robin.
+    return tuple(dict.fromkeys(items))
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Everything the gateway needs besides the shared server settings."""
+
+    frontend_addrs: tuple[str, ...]
+    """Frontend replicas, ``host:port`` each (``FRONTEND_ADDR``, comma-separated)."""
+    acoustic_addrs: tuple[str, ...]
+    """Acoustic-stage replicas (``ACOUSTIC_ADDR``, comma-separated)."""
+    vocoder_addrs: tuple[str, ...]
+    """Vocoder-stage replicas (``VOCODER_ADDR``, comma-separated)."""
+    server: ServerConfig = field(default_factory=ServerConfig)
+    """Port, limits, logging (``GATEWAY_PORT``, ``GATEWAY_LOG_LEVEL``, ...)."""
+    max_text_chars: int = 2000
+    """Longest text accepted, in code points (``GATEWAY_MAX_TEXT_CHARS``); the
+    frontend's own limit applies too when it is lower."""
+    sentences_in_flight: int = 2
+    """Sentences synthesized at once per request (``GATEWAY_SENTENCES_IN_FLIGHT``): 2
+    lets sentence N+1 run in the acoustic stage while N is vocoded."""
+    retries: int = 2
+    """Extra attempts of a downstream call that failed UNAVAILABLE before its first
+    response, each on the next replica (``GATEWAY_RETRIES``)."""
+    retry_backoff_s: float = 0.05
+    """First retry delay in seconds, doubled per retry (``GATEWAY_RETRY_BACKOFF_S``)."""
+    retry_max_backoff_s: float = 1.0
+    """Cap on one retry delay, in seconds (``GATEWAY_RETRY_MAX_BACKOFF_S``)."""
+    default_deadline_s: float = 300.0
+    """Deadline for callers that set none, in seconds (``GATEWAY_DEFAULT_DEADLINE_S``),
+    so no downstream call ever runs unbounded."""
+    startup_timeout_s: float = 120.0
+    """How long warm-up waits for every stage to report SERVING
+    (``GATEWAY_STARTUP_TIMEOUT_S``); stages load models, so this is generous."""
+    redis_url: str | None = None
+    """Phrase cache location (``REDIS_URL``); unused until the Redis cache lands."""
+
+    def __post_init__(self) -> None:
+        """Reject values that would only fail later; messages name the variables."""
+        if self.max_text_chars < 1:
+            raise ConfigError("GATEWAY_MAX_TEXT_CHARS must be at least 1")
+        if self.sentences_in_flight < 1:
+            raise ConfigError("GATEWAY_SENTENCES_IN_FLIGHT must be at least 1")
+        if self.retries < 0:
+            raise ConfigError("GATEWAY_RETRIES must not be negative")
+        if not 0 <= self.retry_backoff_s <= self.retry_max_backoff_s:
+            raise ConfigError(
+                "GATEWAY_RETRY_BACKOFF_S must be in 0..GATEWAY_RETRY_MAX_BACKOFF_S"
+            )
+        if self.default_deadline_s <= 0 or self.startup_timeout_s <= 0:
+            raise ConfigError(
+                "GATEWAY_DEFAULT_DEADLINE_S and GATEWAY_STARTUP_TIMEOUT_S must be > 0"
+            )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> GatewayConfig:
+        """Read the gateway's variables from ``environ`` (pass ``os.environ``).
+
+        Raises:
+            ConfigError: A stage address is missing, or a value is malformed; the
+                message names the variable.
+        """
+        d = cls(frontend_addrs=(), acoustic_addrs=(), vocoder_addrs=())
+        p = "GATEWAY_"
+        return cls(
+            frontend_addrs=_replicas(environ, "FRONTEND_ADDR"),
+            acoustic_addrs=_replicas(environ, "ACOUSTIC_ADDR"),
+            vocoder_addrs=_replicas(environ, "VOCODER_ADDR"),
+            server=ServerConfig.from_env(environ, p, default_port=DEFAULT_PORT),
+            max_text_chars=env_int(environ, f"{p}MAX_TEXT_CHARS", d.max_text_chars),
+            sentences_in_flight=env_int(
+                environ, f"{p}SENTENCES_IN_FLIGHT", d.sentences_in_flight
+            ),
+            retries=env_int(environ, f"{p}RETRIES", d.retries),
+            retry_backoff_s=env_float(
+                environ, f"{p}RETRY_BACKOFF_S", d.retry_backoff_s
+            ),
+            retry_max_backoff_s=env_float(
+                environ, f"{p}RETRY_MAX_BACKOFF_S", d.retry_max_backoff_s
+            ),
+            default_deadline_s=env_float(
+                environ, f"{p}DEFAULT_DEADLINE_S", d.default_deadline_s
+            ),
+            startup_timeout_s=env_float(
+                environ, f"{p}STARTUP_TIMEOUT_S", d.startup_timeout_s
+            ),
+            redis_url=env_str(environ, "REDIS_URL", "") or None,
+        )
+
+
+def _replicas(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A required replica list; fails fast naming the variable."""
+    return parse_replicas(name, require_env(environ, name))

@@ -1,0 +1,265 @@
+"""Per-request orchestration: analyze once, then sentences through the stage chain.
+
+The chain each sentence runs is data (:data:`SENTENCE_STEPS`), as in a Triton
+ensemble: after a cache lookup, the acoustic step streams the mel header and chunks,
+and the vocoder step forwards each chunk into its stream as it arrives and yields
+PCM as it comes back. A few sentences run at once (``sentences_in_flight``), so
+sentence N+1 is in the acoustic stage while N is vocoded; their audio is handed on
+strictly in order. Closing the output (the caller left, or failed) cancels every
+sentence task, and each step cancels its downstream call on the way out. The
+cache sees a lookup per sentence before synthesis and a commit after it completes;
+nothing is committed for a sentence that failed or was cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tts.v1 import acoustic_service_pb2, frontend_service_pb2, gateway_service_pb2
+
+from gateway.cache import CachedSentence, PhraseCache, SentenceKey
+from gateway.clients import AcousticClient, FrontendClient, VocoderClient
+from gateway.retry import Deadline
+from gateway.stats import CacheCounters
+from gateway.steps import SentenceRun, Step, acoustic_step, no_input, vocoder_step
+from gateway.voices import VoiceEntry
+from tts_common.audio import Int16Array, pcm16_from_bytes, pcm16_to_bytes
+from tts_common.errors import InvalidInput
+
+__all__ = ["SENTENCE_STEPS", "Pipeline", "SentencePiece", "SynthesisJob"]
+
+_LOGGER = logging.getLogger(__name__)
+
+SENTENCE_STEPS: tuple[Step, ...] = (acoustic_step, vocoder_step)
+"""The chain a sentence that missed the cache runs, each step fed by the previous."""
+
+_Emit = Callable[["SentencePiece"], None]
+
+
+@dataclass(frozen=True)
+class SynthesisJob:
+    """A validated request."""
+
+    text: str
+    ssml: bool
+    voice: VoiceEntry
+    emotion: str
+    speaker: str
+    speed: float
+    """Resolved multiplier (1.0 when the request said 0)."""
+    volume_gain_db: float
+    use_cache: bool
+    request_id: str
+    deadline: Deadline
+
+
+@dataclass(frozen=True)
+class SentencePiece:
+    """Model-rate PCM of one sentence, handed out in order."""
+
+    index: int
+    pcm: Int16Array
+    gain_db: float
+    """Request gain plus the sentence's own (SSML), applied at the edge."""
+    info: gateway_service_pb2.SentenceInfo | None = None
+    """Set on the sentence's last piece only."""
+
+
+class Pipeline:
+    """Runs requests through the stages; one object serves every request."""
+
+    def __init__(
+        self,
+        frontend: FrontendClient,
+        acoustic: AcousticClient,
+        vocoder: VocoderClient,
+        cache: PhraseCache,
+        counters: CacheCounters,
+        sentences_in_flight: int,
+        steps: Sequence[Step] = SENTENCE_STEPS,
+    ) -> None:
+        """Wire the clients, the cache and the concurrency limit."""
+        self.frontend, self.acoustic, self.vocoder = frontend, acoustic, vocoder
+        self._cache, self._counters = cache, counters
+        self._in_flight = sentences_in_flight
+        self._steps = tuple(steps)
+
+    async def analyze(self, job: SynthesisJob) -> frontend_service_pb2.AnalyzeResponse:
+        """Split and analyze the text (one frontend call).
+
+        Raises:
+            StageError: The frontend's status (e.g. bad SSML), passed through.
+            InvalidInput: The text has nothing to speak.
+        """
+        request = frontend_service_pb2.AnalyzeRequest(
+            text=job.text,
+            voice=job.voice.name,
+            emotion=job.emotion,
+            speaker=job.speaker,
+            ssml=job.ssml,
+        )
+        analysis = await self.frontend.analyze(request, job.deadline, job.request_id)
+        if not analysis.sentences:
+            raise InvalidInput("text has nothing to speak; send words, not only marks")
+        return analysis
+
+    async def pieces(
+        self, job: SynthesisJob, analysis: frontend_service_pb2.AnalyzeResponse
+    ) -> AsyncGenerator[SentencePiece, None]:
+        """Every sentence's PCM in order, with ``sentences_in_flight`` running ahead."""
+        sentences = list(analysis.sentences)
+        queues: list[asyncio.Queue[SentencePiece | Exception]] = [
+            asyncio.Queue() for _ in sentences
+        ]
+        tasks: list[asyncio.Task[None]] = []
+
+        def start(i: int) -> None:
+            if i < len(sentences):
+                coro = self._produce(job, analysis.revision, sentences[i], queues[i])
+                tasks.append(asyncio.create_task(coro))
+
+        try:
+            for i in range(self._in_flight):
+                start(i)
+            for i in range(len(sentences)):
+                while True:
+                    item = await queues[i].get()
+                    if isinstance(item, Exception):
+                        raise item
+                    yield item
+                    if item.info is not None:
+                        break
+                start(i + self._in_flight)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _produce(
+        self,
+        job: SynthesisJob,
+        frontend_revision: str,
+        sentence: frontend_service_pb2.AnalyzedSentence,
+        queue: asyncio.Queue[SentencePiece | Exception],
+    ) -> None:
+        """Run one sentence into ``queue``; a failure goes in as the last item."""
+        try:
+            await self._sentence(job, frontend_revision, sentence, queue.put_nowait)
+        except Exception as exc:
+            queue.put_nowait(exc)
+
+    async def _sentence(
+        self,
+        job: SynthesisJob,
+        frontend_revision: str,
+        sentence: frontend_service_pb2.AnalyzedSentence,
+        emit: _Emit,
+    ) -> None:
+        """Cache lookup, else the step chain; then the break and the SentenceInfo."""
+        speed = job.speed * (sentence.extras.speed or 1.0)
+        gain = job.volume_gain_db + sentence.extras.volume_gain_db
+        voice = job.voice
+        key = SentenceKey(
+            voice.name, voice.acoustic_revision, voice.vocoder_revision,
+            sentence.symbols, sentence.emotion, sentence.speaker, speed,
+            voice.sample_rate_hz,
+        )  # fmt: skip
+        info = gateway_service_pb2.SentenceInfo(
+            index=sentence.index,
+            normalized_text=sentence.normalized_text,
+            revisions=voice.revisions(),
+        )
+        info.revisions.frontend = frontend_revision
+        cached = await self._lookup(key) if job.use_cache else None
+        if cached is not None:
+            pcm = pcm16_from_bytes(cached.pcm)
+            emit(SentencePiece(sentence.index, pcm, gain))
+            samples, info.cached = pcm.size, True
+        else:
+            samples = await self._synthesize(job, key, info, gain, emit)
+        rate = voice.sample_rate_hz
+        pause = np.zeros(rate * sentence.extras.break_after_ms // 1000, np.int16)
+        info.duration_ms = round((samples + pause.size) * 1000 / rate)
+        emit(SentencePiece(sentence.index, pause, gain, info))
+
+    async def _synthesize(
+        self,
+        job: SynthesisJob,
+        key: SentenceKey,
+        info: gateway_service_pb2.SentenceInfo,
+        gain: float,
+        emit: _Emit,
+    ) -> int:
+        """Run the step chain, emitting PCM as it comes; commit it when complete.
+
+        Returns:
+            The number of samples made.
+        """
+        started = time.perf_counter()
+        request = acoustic_service_pb2.StreamMelRequest(
+            symbols=key.symbols, voice=key.voice, emotion=key.emotion,
+            speaker=key.speaker, speed=key.speed,
+        )  # fmt: skip
+        run = SentenceRun(
+            request, job.deadline, job.request_id, key.sample_rate_hz,
+            self.acoustic, self.vocoder,
+        )  # fmt: skip
+        parts: list[Int16Array] = []
+        stream = no_input()
+        for step in self._steps:
+            stream = step(run, stream)
+        async with contextlib.aclosing(stream) as chunks:
+            async for pcm in chunks:
+                parts.append(pcm)
+                emit(SentencePiece(info.index, pcm, gain))
+        # Key and info carry the revisions that really made the audio: a stage may
+        # have been redeployed since the voice catalog was read.
+        if run.mel_header is not None and run.mel_header.revision:
+            info.revisions.acoustic = run.mel_header.revision
+        if run.vocode_header is not None and run.vocode_header.revision:
+            info.revisions.vocoder = run.vocode_header.revision
+        audio = np.concatenate(parts) if parts else np.zeros(0, np.int16)
+        if job.use_cache:
+            actual = dataclasses.replace(
+                key,
+                acoustic_revision=info.revisions.acoustic,
+                vocoder_revision=info.revisions.vocoder,
+            )
+            elapsed = time.perf_counter() - started
+            await self._commit(actual, CachedSentence(pcm16_to_bytes(audio), elapsed))
+        return int(audio.size)
+
+    async def _lookup(self, key: SentenceKey) -> CachedSentence | None:
+        """Look a sentence up; counted only when a real cache is plugged in.
+
+        A cache that raises despite its contract is treated as an outage: the
+        sentence is synthesized, never failed.
+        """
+        try:
+            entry = await self._cache.lookup(key)
+        except Exception:
+            _LOGGER.warning("cache lookup failed; synthesizing", exc_info=True)
+            if self._cache.enabled:
+                self._counters.record(key.voice, "error")
+            return None
+        if self._cache.enabled:
+            if entry is None:
+                self._counters.record(key.voice, "miss")
+            else:
+                audio_s = len(entry.pcm) / 2 / key.sample_rate_hz
+                self._counters.record(key.voice, "hit", audio_s, entry.compute_s)
+        return entry
+
+    async def _commit(self, key: SentenceKey, entry: CachedSentence) -> None:
+        """Store a finished sentence; a failing cache only costs the entry."""
+        try:
+            await self._cache.commit(key, entry)
+        except Exception:
+            _LOGGER.warning("cache commit failed; entry dropped", exc_info=True)
