@@ -24,10 +24,15 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 import soundfile as sf
-import soxr
 from tts.v1 import audio_pb2
 
-from tts_common.audio import Int16Array, apply_gain_db, encode_audio, pcm16_to_bytes
+from tts_common.audio import (
+    Int16Array,
+    StreamResampler,
+    apply_gain_db,
+    encode_audio,
+    pcm16_to_bytes,
+)
 
 __all__ = ["AudioEdge", "resolve_encoding"]
 
@@ -164,33 +169,6 @@ class _SoundFileStreamEncoder:
         return self._sink.take()
 
 
-class _Resampler:
-    """Chunked resampling that gives the same samples however audio is chunked.
-
-    ``tts_common.audio.StreamResampler`` runs soxr on int16, which dithers: two
-    runs over the same audio differ by a bit, so unary and streamed output (and a
-    cache hit and its miss) would not match. Here soxr works on float32 and the
-    rounding back to int16 is ours, which is deterministic.
-    """
-
-    def __init__(self, from_hz: int, to_hz: int) -> None:
-        self._stream = (
-            None
-            if from_hz == to_hz
-            else soxr.ResampleStream(from_hz, to_hz, 1, dtype="float32", quality="HQ")
-        )
-
-    def process(self, pcm: Int16Array, last: bool = False) -> Int16Array:
-        if self._stream is None:
-            return pcm
-        out = np.asarray(
-            self._stream.resample_chunk(pcm.astype(np.float32), last=last),
-            dtype=np.float32,
-        )
-        pcm16: Int16Array = np.clip(np.rint(out), -32768, 32767).astype(np.int16)
-        return pcm16
-
-
 class AudioEdge:
     """One request's output: gain, then resampling, then encoding.
 
@@ -216,7 +194,7 @@ class AudioEdge:
         self.encoding = resolve_encoding(encoding)
         self.sample_rate_hz = out_rate_hz or model_rate_hz
         self.num_samples = 0
-        self._resampler = _Resampler(model_rate_hz, self.sample_rate_hz)
+        self._resampler = StreamResampler(model_rate_hz, self.sample_rate_hz)
         self._parts: list[Int16Array] = []
         self._encoder: _StreamEncoder | None = None
         if streaming:

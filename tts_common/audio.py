@@ -182,8 +182,17 @@ def _check_codec_rate(encoding: int, sample_rate_hz: int) -> None:
         )
 
 
+def _round_pcm16(samples: np.ndarray) -> Int16Array:
+    out: Int16Array = np.clip(np.rint(samples), -32768, 32767).astype(np.int16)
+    return out
+
+
 def resample(pcm: npt.ArrayLike, from_hz: int, to_hz: int) -> Int16Array:
     """Resample a whole mono int16 signal with soxr (high quality).
+
+    soxr works in float32 and the rounding to int16 is ours: soxr's own int16 path
+    dithers, so two runs over the same audio would differ (and a cache hit would not
+    equal its miss).
 
     Raises:
         InvalidInput: A rate is not positive.
@@ -193,15 +202,17 @@ def resample(pcm: npt.ArrayLike, from_hz: int, to_hz: int) -> Int16Array:
     array = np.asarray(pcm, dtype=np.int16)
     if from_hz == to_hz or array.size == 0:
         return array
-    out = soxr.resample(array, from_hz, to_hz, quality="HQ")
-    return np.asarray(out, dtype=np.int16)
+    return _round_pcm16(soxr.resample(array.astype(np.float32), from_hz, to_hz,
+                                      quality="HQ"))
 
 
 class StreamResampler:
     """Resamples a signal that arrives in chunks, with no seams between them.
 
     Resampling each chunk on its own would restart the filter at every chunk edge
-    and click; this keeps the filter state across :meth:`process` calls.
+    and click; this keeps the filter state across :meth:`process` calls. Like
+    :func:`resample` it runs in float32 and rounds deterministically, so the output
+    does not depend on how the input was chunked or on the run.
     """
 
     def __init__(self, from_hz: int, to_hz: int) -> None:
@@ -218,7 +229,7 @@ class StreamResampler:
         self._stream = (
             None
             if self.passthrough
-            else soxr.ResampleStream(from_hz, to_hz, 1, dtype="int16", quality="HQ")
+            else soxr.ResampleStream(from_hz, to_hz, 1, dtype="float32", quality="HQ")
         )
 
     def process(self, pcm: npt.ArrayLike, last: bool = False) -> Int16Array:
@@ -226,4 +237,5 @@ class StreamResampler:
         array = np.asarray(pcm, dtype=np.int16)
         if self._stream is None:
             return array
-        return np.asarray(self._stream.resample_chunk(array, last=last), dtype=np.int16)
+        out = self._stream.resample_chunk(array.astype(np.float32), last=last)
+        return _round_pcm16(np.asarray(out, dtype=np.float32))

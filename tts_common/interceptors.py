@@ -187,7 +187,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # gr
             return
         if not isinstance(exc, Exception):
             return  # KeyboardInterrupt, SystemExit, GeneratorExit: not ours to map
-        trailing = ((REQUEST_ID_HEADER, call.request_id),)
+        # A servicer may have adopted the request's own id (a request_id field) in the
+        # context var after the interceptor read the metadata: echo what is current.
+        request_id = REQUEST_ID.get() or call.request_id
+        trailing = ((REQUEST_ID_HEADER, request_id),)
         if isinstance(exc, TtsError):
             code = _status_code(exc.status)
             call.code = code.name
@@ -199,7 +202,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # gr
         _LOGGER.error("%s failed with an unexpected error", call.method, exc_info=exc)
         await context.abort(
             grpc.StatusCode.INTERNAL,
-            f"internal error (request id {call.request_id})",
+            f"internal error (request id {request_id})",
             trailing_metadata=trailing,
         )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 from tts.v1 import audio_pb2, gateway_service_pb2, gateway_service_pb2_grpc
 
-DEFAULT_SERVER = "localhost:50051"
+DEFAULT_SERVER = "localhost:50050"
 _ENCODINGS = {
     ".wav": audio_pb2.AUDIO_ENCODING_WAV, ".flac": audio_pb2.AUDIO_ENCODING_FLAC,
     ".ogg": audio_pb2.AUDIO_ENCODING_OGG_OPUS, ".opus": audio_pb2.AUDIO_ENCODING_OGG_OPUS,

@@ -17,7 +17,7 @@ BUNDLED_VOICES = (_REPO / "voices" / "demo", _REPO / "voices" / "noise_test")
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     up = sub.add_parser("up", help="start Redis and the four services on this machine")
-    up.add_argument("--port", type=int, default=50051, help="gateway port")
+    up.add_argument("--port", type=int, default=50050, help="gateway port")
     up.add_argument("--model-dir", default=None,
                     help="ModelScope-layout model directory (default: the bundled voice)")
     up.add_argument("--log-dir", default=None, help="keep each process's log here")
