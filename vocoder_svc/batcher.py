@@ -1,0 +1,300 @@
+"""Exact per-stream mel windows, and dynamic batching of them across vocoder streams."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from prometheus_client import Histogram
+
+from tts_common.errors import InvalidInput, NotReady, Overloaded
+from tts_common.executor import BoundedExecutor
+from tts_common.metrics import Metrics
+from vocoder_svc.model import Vocoder
+
+__all__ = [
+    "MelWindow",
+    "StreamWindows",
+    "StreamingVocoder",
+    "VocodeBatcher",
+    "build_batchers",
+]
+
+_BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
+
+
+class StreamingVocoder(Vocoder, Protocol):
+    """A :class:`~vocoder_svc.model.Vocoder` that also states its receptive field."""
+
+    @property
+    def context_frames(self) -> tuple[int, int]:
+        """Input frames (before, after) that each output frame's audio depends on."""
+        ...
+
+
+@dataclass(frozen=True)
+class MelWindow:
+    """Frames to vocode for one stream step, and which part of the audio is new."""
+
+    mel: np.ndarray
+    """float32 [frames, num_mels]: left context, the new frames, any look-ahead."""
+    skip: int
+    """Leading context frames whose audio was already sent."""
+    frames: int
+    """Frames after ``skip`` whose audio is final now."""
+
+    def cut(self, audio: np.ndarray, hop_length: int) -> np.ndarray:
+        """The new samples out of the window's audio (``frames * hop_length`` long)."""
+        return audio[self.skip * hop_length : (self.skip + self.frames) * hop_length]
+
+
+class StreamWindows:
+    """Exact streaming state of one sentence: which frames to vocode at each step.
+
+    A frame's audio depends on ``before`` earlier and ``after`` later frames, so a
+    window is (up to ``before`` frames already vocoded) + the new frames, and the
+    last ``after`` frames are held back until more mel or the end of the stream
+    arrives. Taking only the new frames' samples from each window makes the
+    concatenated audio equal to the whole-mel audio.
+    """
+
+    def __init__(self, context_frames: tuple[int, int], num_mels: int) -> None:
+        """Start an empty stream for a vocoder with this receptive field."""
+        self._before, self._after = context_frames
+        self._buf = np.empty((0, num_mels), np.float32)
+        self._start = 0  # index in the sentence of the first frame held in _buf
+        self._done = 0  # frames whose audio has been handed out
+        self._total = 0  # frames received
+        self._chunks = 0  # chunks received
+
+    def push(
+        self, frames: np.ndarray, chunk_index: int, start_frame: int
+    ) -> MelWindow | None:
+        """Add the next chunk, float32 [n, num_mels]; the window to vocode now, if any.
+
+        Raises:
+            InvalidInput: ``chunk_index`` or ``start_frame`` is not the next one.
+        """
+        if (chunk_index, start_frame) != (self._chunks, self._total):
+            raise InvalidInput(
+                f"mel chunk out of order: got chunk_index {chunk_index} at start_frame "
+                f"{start_frame}, expected {self._chunks} at {self._total}"
+            )
+        self._chunks += 1
+        if not len(frames):
+            return None
+        self._buf = np.concatenate([self._buf, frames])
+        self._total += len(frames)
+        ready = self._total - self._after  # frames whose look-ahead has arrived
+        return self._take(ready) if ready > self._done else None
+
+    def finish(self) -> MelWindow | None:
+        """End of stream: the window for the held-back frames, if any.
+
+        Raises:
+            InvalidInput: The stream had no frames at all.
+        """
+        if self._total == 0:
+            raise InvalidInput("mel stream had no frames: send at least one frame")
+        # At the end, the model's zero padding is what the whole-mel run sees too.
+        return self._take(self._total) if self._done < self._total else None
+
+    def _take(self, upto: int) -> MelWindow:
+        lo = max(self._done - self._before, self._start)
+        window = MelWindow(
+            self._buf[lo - self._start :], self._done - lo, upto - self._done
+        )
+        self._done = upto
+        keep = max(self._done - self._before, self._start)
+        self._buf = self._buf[keep - self._start :]
+        self._start = keep
+        return window
+
+
+@dataclass
+class _Job:
+    mel: np.ndarray
+    future: asyncio.Future[np.ndarray]
+    enqueued: float
+
+
+class VocodeBatcher:
+    """Gathers mel windows from many streams and runs them in one ``wave_batch``.
+
+    A batch is dispatched when ``max_batch`` windows are pending or the oldest has
+    waited ``max_wait_s``, whichever comes first, and only when one of the
+    executor's workers is free: while every worker is busy, new windows pile up
+    and the next batch takes them all (up to ``max_batch``). Pending windows are
+    capped at ``max_batch`` per executor slot; beyond that :meth:`vocode` raises
+    :class:`~tts_common.errors.Overloaded`. A window whose caller was cancelled
+    before its batch started is dropped.
+    """
+
+    def __init__(
+        self,
+        vocoder: StreamingVocoder,
+        executor: BoundedExecutor,
+        *,
+        max_batch: int = 16,
+        max_wait_s: float = 0.002,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        """Create the batcher; its dispatch task starts with the first window.
+
+        Args:
+            vocoder: Runs the batches (``wave_batch``) in the executor's threads.
+            executor: Shared inference pool; one job per batch.
+            max_batch: Most windows in one forward pass.
+            max_wait_s: Longest the oldest pending window waits for company.
+            on_batch: Called with each dispatched batch's size (metrics).
+        """
+        if max_batch < 1 or max_wait_s < 0:
+            raise ValueError("max_batch must be >= 1 and max_wait_s >= 0")
+        self.vocoder = vocoder
+        """The model this batcher runs."""
+        self._executor = executor
+        self._max_batch = max_batch
+        self._max_wait_s = max_wait_s
+        self._max_pending = max_batch * executor.capacity
+        self._on_batch = on_batch or (lambda size: None)
+        self._pending: collections.deque[_Job] = collections.deque()
+        self._wakeup = asyncio.Event()
+        self._slots = asyncio.Semaphore(executor.max_workers)
+        self._task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self.batch_sizes: collections.Counter[int] = collections.Counter()
+        """Number of forward passes run so far, by batch size."""
+
+    @property
+    def pending(self) -> int:
+        """Windows waiting for a batch (cancelled ones included until dropped)."""
+        return len(self._pending)
+
+    async def vocode(self, mel: np.ndarray) -> np.ndarray:
+        """Audio (float32 [frames * hop_length]) of one window, batched with others.
+
+        Raises:
+            Overloaded: Too many windows are pending.
+            NotReady: The batcher is closed.
+        """
+        if self._closed:
+            raise NotReady("vocoder is shutting down")
+        if len(self._pending) >= self._max_pending:
+            raise Overloaded(
+                f"vocoder queue is full ({len(self._pending)} windows pending); "
+                "retry with backoff"
+            )
+        loop = asyncio.get_running_loop()
+        if self._task is None:
+            self._task = loop.create_task(self._dispatch(), name="vocode-batcher")
+        job = _Job(mel, loop.create_future(), loop.time())
+        self._pending.append(job)
+        self._wakeup.set()
+        return await job.future
+
+    async def close(self) -> None:
+        """Stop dispatching; pending callers get NotReady, running batches finish."""
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        while self._pending:
+            job = self._pending.popleft()
+            if not job.future.done():
+                job.future.set_exception(NotReady("vocoder is shutting down"))
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _dispatch(self) -> None:
+        """Forever: take a worker slot, collect a batch, start it."""
+        while True:
+            await self._slots.acquire()
+            try:
+                batch = await self._collect()
+            except BaseException:
+                self._slots.release()
+                raise
+            task = asyncio.create_task(self._run(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _collect(self) -> list[_Job]:
+        """Wait for work, then until the batch is full or the oldest has waited."""
+        loop = asyncio.get_running_loop()
+        while True:
+            self._drop_cancelled()
+            if not self._pending:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            remaining = self._pending[0].enqueued + self._max_wait_s - loop.time()
+            if len(self._pending) >= self._max_batch or remaining <= 0:
+                break
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), remaining)
+        count = min(self._max_batch, len(self._pending))
+        return [self._pending.popleft() for _ in range(count)]
+
+    def _drop_cancelled(self) -> None:
+        if any(job.future.done() for job in self._pending):
+            live = [job for job in self._pending if not job.future.done()]
+            self._pending = collections.deque(live)
+
+    async def _run(self, batch: list[_Job]) -> None:
+        """Vocode ``batch`` in one job and hand each result to its caller."""
+        self.batch_sizes[len(batch)] += 1
+        self._on_batch(len(batch))
+        try:
+            mels = [job.mel for job in batch]
+            results = await self._executor.submit(self.vocoder.wave_batch, mels)
+        except Exception as exc:
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+        else:
+            for job, audio in zip(batch, results, strict=True):
+                if not job.future.done():
+                    job.future.set_result(audio)
+        finally:
+            self._slots.release()
+
+
+def build_batchers(
+    vocoders: Mapping[str, StreamingVocoder],
+    executor: BoundedExecutor,
+    max_batch: int = 16,
+    max_wait_s: float = 0.002,
+    metrics: Metrics | None = None,
+) -> dict[str, VocodeBatcher]:
+    """One batcher per voice, all on ``executor``.
+
+    With ``metrics``, each batch's size is recorded in a ``tts_vocoder_batch_size``
+    histogram (label ``voice``) on its registry.
+    """
+    histogram = None
+    if metrics is not None:
+        histogram = Histogram(
+            "tts_vocoder_batch_size",
+            "Mel windows per vocoder forward pass.",
+            ["voice"],
+            buckets=_BATCH_BUCKETS,
+            registry=metrics.registry,
+        )
+    return {
+        name: VocodeBatcher(
+            voc,
+            executor,
+            max_batch=max_batch,
+            max_wait_s=max_wait_s,
+            on_batch=histogram.labels(name).observe if histogram else None,
+        )
+        for name, voc in vocoders.items()
+    }

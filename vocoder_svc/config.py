@@ -1,0 +1,91 @@
+"""Settings of the vocoder stage, read from ``VOCODER_*`` environment variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tts_common.config import (
+    ConfigError,
+    ServerConfig,
+    env_float,
+    env_int,
+    env_str,
+    require_env,
+)
+from tts_common.modeldir import list_voices
+
+__all__ = ["ENV_PREFIX", "VocoderConfig"]
+
+ENV_PREFIX = "VOCODER_"
+"""Prefix of every variable this stage reads, server settings included."""
+DEFAULT_PORT = 50054
+DEFAULT_METRICS_PORT = 9104
+
+
+@dataclass(frozen=True)
+class VocoderConfig:
+    """How the vocoder stage runs; see :meth:`from_env` for the variable names."""
+
+    model_dir: str
+    """ModelScope model directory (``VOCODER_MODEL_DIR``, required)."""
+    voices: tuple[str, ...] = ()
+    """Voices to load (``VOCODER_VOICES``, comma-separated); empty = every voice in
+    voices.json. The first one loaded is the default voice."""
+    device: str = "cpu"
+    """Torch device of the models (``VOCODER_DEVICE``), e.g. ``cpu`` or ``cuda:0``."""
+    torch_threads: int = 0
+    """Intra-op torch threads (``VOCODER_TORCH_THREADS``); 0 = torch's default."""
+    max_batch: int = 16
+    """Most mel windows run in one forward pass (``VOCODER_MAX_BATCH``)."""
+    max_wait_ms: float = 2.0
+    """Longest a window waits for others to join its batch, in milliseconds
+    (``VOCODER_MAX_WAIT_MS``); 0 = run whatever is pending at once."""
+    server: ServerConfig = ServerConfig()
+    """gRPC server, metrics and executor settings (``VOCODER_PORT``,
+    ``VOCODER_MAX_WORKERS``, ``VOCODER_MAX_QUEUE``, ...). A job is one batch, so at
+    most ``max_batch * (MAX_WORKERS + MAX_QUEUE)`` windows may be pending."""
+
+    def __post_init__(self) -> None:
+        """Reject values that would only fail later; messages name the variable."""
+        if self.torch_threads < 0:
+            raise ConfigError(f"{ENV_PREFIX}TORCH_THREADS must not be negative")
+        if self.max_batch < 1:
+            raise ConfigError(f"{ENV_PREFIX}MAX_BATCH must be at least 1")
+        if not 0 <= self.max_wait_ms <= 1000:
+            raise ConfigError(f"{ENV_PREFIX}MAX_WAIT_MS must be in 0..1000")
+
+    @property
+    def max_wait_s(self) -> float:
+        """``max_wait_ms`` in seconds."""
+        return self.max_wait_ms / 1000
+
+    def voice_names(self) -> tuple[str, ...]:
+        """Voices to load, default first: as configured, else all in voices.json."""
+        return self.voices or tuple(list_voices(self.model_dir))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> VocoderConfig:
+        """Read the settings from ``environ`` (pass ``os.environ``; tests pass a dict).
+
+        Raises:
+            ConfigError: ``VOCODER_MODEL_DIR`` is unset, or a value is malformed.
+        """
+        p = ENV_PREFIX
+        raw_voices = env_str(environ, f"{p}VOICES", "")
+        return cls(
+            model_dir=require_env(environ, f"{p}MODEL_DIR"),
+            voices=tuple(
+                dict.fromkeys(v.strip() for v in raw_voices.split(",") if v.strip())
+            ),
+            device=env_str(environ, f"{p}DEVICE", "cpu"),
+            torch_threads=env_int(environ, f"{p}TORCH_THREADS", 0),
+            max_batch=env_int(environ, f"{p}MAX_BATCH", 16),
+            max_wait_ms=env_float(environ, f"{p}MAX_WAIT_MS", 2.0),
+            server=ServerConfig.from_env(
+                environ,
+                p,
+                default_port=DEFAULT_PORT,
+                default_metrics_port=DEFAULT_METRICS_PORT,
+            ),
+        )

