@@ -1,0 +1,38 @@
+"""``python -m acoustic_svc``: load the voices, warm up, serve until SIGTERM."""
+
+import asyncio
+import os
+
+import torch
+
+from acoustic_svc import load_acoustic_model
+from acoustic_svc.config import AcousticConfig
+from acoustic_svc.servicer import AcousticServicer
+from tts_common.executor import BoundedExecutor
+from tts_common.logging import configure_logging
+from tts_common.metrics import Metrics
+from tts_common.server import serve
+
+
+async def main() -> None:
+    """Read ``ACOUSTIC_*`` settings, load every configured voice and serve."""
+    cfg = AcousticConfig.from_env(os.environ)
+    srv = cfg.server
+    configure_logging("acoustic", srv.log_level, srv.log_format)
+    torch.set_num_threads(cfg.torch_threads or torch.get_num_threads())
+    names = cfg.voice_names()
+    models = {v: load_acoustic_model(cfg.model_dir, v, cfg.device) for v in names}
+    executor = BoundedExecutor(srv.max_workers, srv.max_queue, "acoustic")
+    servicer = AcousticServicer(models, executor, chunk_steps=cfg.chunk_steps)
+    await serve(
+        srv,
+        servicer.register,
+        Metrics("acoustic"),
+        warmup=servicer.warm_up,
+        on_close=servicer.close,
+        queue=executor,
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

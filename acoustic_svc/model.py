@@ -1,0 +1,108 @@
+"""The acoustic adapter contract that the servicer programs against (no torch here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+import numpy as np
+
+__all__ = ["AcousticModel"]
+
+
+class AcousticModel(Protocol):
+    """A loaded symbols-to-mel model for one voice.
+
+    Built by a factory such as :func:`acoustic_svc.load_acoustic_model`. Mels are
+    ``float32 [frames, num_mels]``, one frame per ``hop_length`` samples of audio at
+    ``sample_rate``. Bad input (malformed symbols, unknown phone, emotion or speaker,
+    speed out of range) raises :class:`tts_common.errors.InvalidInput` with a message
+    saying what to fix. Methods may be called from several threads at once.
+    """
+
+    @property
+    def voice(self) -> str:
+        """Voice name, as listed in the model dir's voices.json."""
+        ...
+
+    @property
+    def revision(self) -> str:
+        """SHA-256 hex over the am config and checkpoint; changes with any weight."""
+        ...
+
+    @property
+    def num_mels(self) -> int:
+        """Mel bins per frame."""
+        ...
+
+    @property
+    def hop_length(self) -> int:
+        """Audio samples per mel frame."""
+        ...
+
+    @property
+    def sample_rate(self) -> int:
+        """Sample rate, in Hz, of the audio the mel describes."""
+        ...
+
+    @property
+    def emotions(self) -> Sequence[str]:
+        """Emotion ids a request may ask for, without the ``emotion_`` prefix."""
+        ...
+
+    @property
+    def speakers(self) -> Sequence[str]:
+        """Speaker ids a request may ask for."""
+        ...
+
+    def mel(
+        self,
+        symbols: str,
+        *,
+        speed: float = 1.0,
+        emotion: str | None = None,
+        speaker: str | None = None,
+    ) -> np.ndarray:
+        """The whole sentence's mel.
+
+        Args:
+            symbols: KAN-TTS symbol string.
+            speed: Speaking-rate multiplier on the predicted durations.
+            emotion: Emotion put on every token; None keeps the symbols' own.
+            speaker: Speaker put on every token; None keeps the symbols' own.
+
+        Returns:
+            float32 [frames, num_mels].
+        """
+        ...
+
+    def stream_mel(
+        self,
+        symbols: str,
+        *,
+        speed: float = 1.0,
+        emotion: str | None = None,
+        speaker: str | None = None,
+        chunk_steps: int = 1,
+    ) -> Iterator[np.ndarray]:
+        """The mel in chunks as decoder steps finish; they concatenate to :meth:`mel`.
+
+        Blocking work happens both in this call (input checks, duration prediction)
+        and in each ``next()`` (decoder steps), so callers run both off the event loop.
+        Input errors raise here or at the first ``next()``.
+
+        Args:
+            symbols: KAN-TTS symbol string.
+            speed: Speaking-rate multiplier on the predicted durations.
+            emotion: Emotion put on every token; None keeps the symbols' own.
+            speaker: Speaker put on every token; None keeps the symbols' own.
+            chunk_steps: Decoder steps per chunk (each step makes a few frames).
+
+        Yields:
+            float32 [n, num_mels] chunks, n >= 1.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the weights; the object is unusable afterwards."""
+        ...

@@ -1,0 +1,297 @@
+"""VocoderService in process on the golden voices: exact streaming, batching, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+import numpy as np
+import pytest
+from tts.v1 import audio_pb2
+from tts.v1 import vocoder_service_pb2 as pb
+from tts.v1 import vocoder_service_pb2_grpc as pb_grpc
+
+from tests.golden import GOLDEN, golden_cases
+from tests.service.conftest import StartServer, wait_serving
+from tests.service.runtime_helpers import TIMEOUT_S, free_port, samples
+from tts_common.audio import encode_mel, float_to_pcm16, pcm16_from_bytes
+from tts_common.config import ConfigError
+from tts_common.executor import BoundedExecutor
+from tts_common.metrics import Metrics
+from vocoder_svc.batcher import build_batchers
+from vocoder_svc.config import VocoderConfig
+from vocoder_svc.servicer import VocoderServicer
+
+VOICE = "testvoice_emo"
+F32 = audio_pb2.PCM_FORMAT_F32LE
+GEOMETRY = {"num_mels": 80, "hop_length": 200, "sample_rate_hz": 16000}
+# Vocoder timings are erratic with a two-thread OpenMP team on two shared cores.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+async def _serve(
+    start_server: StartServer,
+    vocoder: Any,
+    *,
+    executor: BoundedExecutor | None = None,
+    metrics: Metrics | None = None,
+    **batching: Any,
+) -> tuple[pb_grpc.VocoderServiceStub, VocoderServicer]:
+    executor = executor or BoundedExecutor(max_workers=1, max_queue=4)
+    batchers = build_batchers({VOICE: vocoder}, executor, metrics=metrics, **batching)
+    servicer = VocoderServicer(batchers, executor)
+    channel = await start_server(servicer.register, metrics)
+    return pb_grpc.VocoderServiceStub(channel), servicer
+
+
+def _messages(
+    mel: np.ndarray, step: int, *, fmt: int = F32, end: str = "close", **cfg: Any
+) -> list[pb.StreamVocodeRequest]:
+    """Config, then ``mel`` in chunks of ``step`` frames. ``end``: ``close`` (only
+    the half-close ends it), ``flag`` (``last`` on the final chunk) or ``empty``
+    (an extra zero-frame chunk with ``last``, as the acoustic stage sends)."""
+    header = audio_pb2.MelHeader(voice=VOICE, revision="am-rev", **GEOMETRY)
+    config = pb.VocodeConfig(mel_header=header, pcm_format=fmt, **cfg)
+    out = [pb.StreamVocodeRequest(config=config)]
+    starts = list(range(0, len(mel), step)) + ([len(mel)] if end == "empty" else [])
+    for i, start in enumerate(starts):
+        chunk = audio_pb2.MelChunk(
+            mel=encode_mel(mel[start : start + step]),
+            chunk_index=i,
+            start_frame=start,
+            last=end != "close" and i == len(starts) - 1,
+        )
+        out.append(pb.StreamVocodeRequest(mel=chunk))
+    return out
+
+
+async def _vocode(stub: Any, messages: Sequence[Any]) -> tuple[Any, list[Any]]:
+    responses = [r async for r in stub.StreamVocode(iter(messages), timeout=60)]
+    assert responses[0].WhichOneof("content") == "header"
+    assert all(r.WhichOneof("content") == "audio" for r in responses[1:])
+    return responses[0].header, [r.audio for r in responses[1:]]
+
+
+def _f32(chunks: Sequence[Any]) -> np.ndarray:
+    starts = np.cumsum([0] + [c.num_samples for c in chunks[:-1]]).tolist()
+    assert [c.start_sample for c in chunks] == starts
+    assert [c.chunk_index for c in chunks] == list(range(len(chunks)))
+    assert [c.last for c in chunks] == [False] * (len(chunks) - 1) + [True]
+    return np.concatenate([np.frombuffer(c.pcm, "<f4") for c in chunks])
+
+
+@pytest.mark.parametrize("fixture", ["small_causal", "small_noncausal"])
+async def test_concurrent_streams_equal_whole_mel_audio(
+    start_server: StartServer, vocoders: dict[str, Any], fixture: str
+) -> None:
+    """Concurrent streams, odd chunk sizes, every way of ending: each stream's audio
+    equals ``wave(mel)`` within 1e-5, and batches of several windows formed."""
+    voc = vocoders[fixture]
+    stub, servicer = await _serve(start_server, voc)
+    mels = [c.arrays["mel"] for c in golden_cases(fixture)]
+    plans = [
+        (mels[i % len(mels)], step, ("close", "flag", "empty")[i % 3])
+        for i, step in enumerate((1, 3, 5, 7, 13, 29, 500))
+    ]
+    results = await asyncio.gather(
+        *(_vocode(stub, _messages(m, step, end=end)) for m, step, end in plans)
+    )
+    for (mel, step, _), (header, chunks) in zip(plans, results, strict=True):
+        assert (header.voice, header.revision) == (VOICE, voc.revision)
+        assert (header.sample_rate_hz, header.pcm_format) == (16000, F32)
+        assert header.acoustic_revision == "am-rev"
+        audio = _f32(chunks)
+        np.testing.assert_allclose(audio, voc.wave(mel), atol=1e-5, err_msg=f"{step=}")
+        if voc.causal and step < 500:
+            # Causal: every chunk's audio is sent as soon as the chunk arrives.
+            assert [c.num_samples for c in chunks[:2]] == [step * 200] * 2
+    sizes = servicer.batchers[VOICE].batch_sizes
+    assert max(sizes) > 1, f"no batch formed: {sizes}"
+
+
+async def test_s16le_default_format(
+    start_server: StartServer, vocoders: dict[str, Any]
+) -> None:
+    """Unspecified pcm_format gives S16LE samples of the whole-mel audio."""
+    voc = vocoders["small_noncausal"]
+    stub, _ = await _serve(start_server, voc)
+    mel = golden_cases("small_noncausal")[0].arrays["mel"]
+    header, chunks = await _vocode(stub, _messages(mel, 11, fmt=0))
+    assert header.pcm_format == audio_pb2.PCM_FORMAT_S16LE
+    pcm = np.concatenate([pcm16_from_bytes(c.pcm) for c in chunks])
+    assert sum(c.num_samples for c in chunks) == len(pcm) == len(mel) * 200
+    assert np.abs(pcm.astype(int) - float_to_pcm16(voc.wave(mel))).max() <= 1
+
+
+async def test_concurrent_first_windows_form_one_batch(
+    start_server: StartServer, vocoders: dict[str, Any]
+) -> None:
+    """Four streams' windows arriving together run as one batch of four."""
+    metrics, voc = Metrics("vocoder-test"), vocoders["small_causal"]
+    stub, servicer = await _serve(
+        start_server, voc, metrics=metrics, max_batch=4, max_wait_s=2.0
+    )
+    mel = golden_cases("small_causal")[0].arrays["mel"][:20]
+    await asyncio.gather(*(_vocode(stub, _messages(mel, 20)) for _ in range(4)))
+    assert servicer.batchers[VOICE].batch_sizes == {4: 1}
+    text = metrics.render()
+    assert samples(text, "tts_vocoder_batch_size_count") == {(("voice", VOICE),): 1.0}
+    assert samples(text, "tts_vocoder_batch_size_sum") == {(("voice", VOICE),): 4.0}
+
+
+def _bad_stream(what: str) -> list[Any]:
+    """A stream that ends with its one bad message (nothing is sent after it)."""
+    messages = _messages(np.zeros((12, 80), np.float32), 4)
+    config, chunk = messages[0].config, messages[2].mel
+    if what == "bins":
+        chunk.mel.CopyFrom(encode_mel(np.zeros((4, 79), np.float32)))
+    elif what == "nan":
+        chunk.mel.CopyFrom(encode_mel(np.full((4, 80), np.nan, np.float32)))
+    elif what == "bytes":
+        chunk.mel.data = chunk.mel.data[:-2]
+    elif what == "order":
+        chunk.chunk_index = 5
+    elif what == "config_again":
+        messages[2] = messages[0]
+    elif what == "no_config":
+        return messages[1:2]
+    else:
+        if what == "voice":
+            config.mel_header.voice = "nobody"
+        elif what == "revision":
+            config.expected_revision = "0" * 64
+        elif what == "geometry":
+            config.mel_header.hop_length = 256
+        elif what == "format":
+            config.pcm_format = 9
+        return messages[:1]
+    return messages[:3]
+
+
+@pytest.mark.parametrize(
+    ("what", "code", "fragment"),
+    [
+        ("bins", grpc.StatusCode.INVALID_ARGUMENT, "79 bins per frame"),
+        ("nan", grpc.StatusCode.INVALID_ARGUMENT, "NaN"),
+        ("bytes", grpc.StatusCode.INVALID_ARGUMENT, "float32 little-endian need"),
+        ("order", grpc.StatusCode.INVALID_ARGUMENT, "out of order"),
+        ("config_again", grpc.StatusCode.INVALID_ARGUMENT, "only the first message"),
+        ("no_config", grpc.StatusCode.INVALID_ARGUMENT, "config message first"),
+        ("voice", grpc.StatusCode.NOT_FOUND, "available: testvoice_emo"),
+        ("revision", grpc.StatusCode.FAILED_PRECONDITION, "not the expected"),
+        ("geometry", grpc.StatusCode.INVALID_ARGUMENT, "mel_header.hop_length"),
+        ("format", grpc.StatusCode.INVALID_ARGUMENT, "unknown pcm_format"),
+    ],
+)
+async def test_bad_streams(
+    start_server: StartServer,
+    vocoders: dict[str, Any],
+    what: str,
+    code: grpc.StatusCode,
+    fragment: str,
+) -> None:
+    """Bad mel, order, config or voice: the status the proto promises.
+
+    The client stops writing after the bad message: a grpcio aio client that
+    writes after the server has ended the call may see INTERNAL instead of the
+    server's status (grpc/grpc#36066).
+    """
+    stub, _ = await _serve(start_server, vocoders["small_causal"])
+    call = stub.StreamVocode(timeout=TIMEOUT_S)
+    for message in _bad_stream(what):
+        await call.write(message)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        while await call.read() is not grpc.aio.EOF:
+            pass
+    assert info.value.code() == code
+    assert fragment in info.value.details()
+
+
+async def test_expected_revision_and_model_info(
+    start_server: StartServer, vocoders: dict[str, Any]
+) -> None:
+    """The served vocoder revision is accepted and listed by GetModelInfo."""
+    voc = vocoders["small_noncausal"]
+    stub, _ = await _serve(start_server, voc)
+    info = await stub.GetModelInfo(pb.VocoderServiceGetModelInfoRequest())
+    assert info.default_voice == VOICE
+    [voice] = info.voices
+    assert (voice.name, voice.revision) == (VOICE, voc.revision)
+    assert (voice.sample_rate_hz, voice.num_mels, voice.hop_length) == (16000, 80, 200)
+    mel = np.zeros((9, 80), np.float32)
+    _, chunks = await _vocode(stub, _messages(mel, 4, expected_revision=voc.revision))
+    assert sum(c.num_samples for c in chunks) == 9 * 200
+
+
+class _GatedVocoder:
+    """Wraps a vocoder; ``wave_batch`` waits for ``gate``."""
+
+    def __init__(self, voc: Any) -> None:
+        self._voc = voc
+        self.gate = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._voc, name)
+
+    def wave_batch(self, mels: Sequence[np.ndarray]) -> list[np.ndarray]:
+        self.gate.wait(TIMEOUT_S)
+        return self._voc.wave_batch(mels)
+
+
+async def test_full_queue_answers_resource_exhausted(
+    start_server: StartServer, vocoders: dict[str, Any]
+) -> None:
+    """One batch running, one window pending (the cap): a third stream is refused."""
+    gated = _GatedVocoder(vocoders["small_causal"])
+    executor = BoundedExecutor(max_workers=1, max_queue=0)
+    stub, servicer = await _serve(
+        start_server, gated, executor=executor, max_batch=1, max_wait_s=0.0
+    )
+    batcher = servicer.batchers[VOICE]
+    messages = _messages(np.zeros((4, 80), np.float32), 4)
+    running = asyncio.ensure_future(_vocode(stub, messages))
+    while executor.in_flight == 0:
+        await asyncio.sleep(0.01)
+    waiting = asyncio.ensure_future(_vocode(stub, messages))
+    while batcher.pending == 0:
+        await asyncio.sleep(0.01)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await _vocode(stub, messages)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        gated.gate.set()
+    for done in await asyncio.gather(running, waiting):
+        assert done[1][-1].last
+
+
+def test_config_from_env() -> None:
+    """VOCODER_MODEL_DIR is required; batching settings parse and are checked."""
+    with pytest.raises(ConfigError, match="VOCODER_MODEL_DIR"):
+        VocoderConfig.from_env({})
+    env = {"VOCODER_MODEL_DIR": "/m", "VOCODER_MAX_BATCH": "8"}
+    cfg = VocoderConfig.from_env(env | {"VOCODER_MAX_WAIT_MS": "0.5"})
+    assert (cfg.max_batch, cfg.max_wait_s, cfg.server.port) == (8, 0.0005, 50054)
+    with pytest.raises(ConfigError, match="VOCODER_MAX_BATCH"):
+        VocoderConfig.from_env({"VOCODER_MODEL_DIR": "/m", "VOCODER_MAX_BATCH": "0"})
+
+
+async def test_main_warms_up_serves_and_drains(launch: Any) -> None:
+    """``python -m vocoder_svc`` loads, reports SERVING, vocodes, exits 0 on SIGTERM."""
+    port, model_dir = free_port(), GOLDEN / "small_noncausal"
+    env = {"MODEL_DIR": model_dir, "PORT": port, "METRICS_PORT": 0, "TORCH_THREADS": 1}
+    child = launch("vocoder_svc", {f"VOCODER_{k}": str(v) for k, v in env.items()})
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        await wait_serving(channel)
+        stub = pb_grpc.VocoderServiceStub(channel)
+        _, chunks = await _vocode(stub, _messages(np.zeros((10, 80), np.float32), 3))
+        assert sum(c.num_samples for c in chunks) == 2000
+    child.send_signal(signal.SIGTERM)
+    out, _ = await asyncio.to_thread(child.communicate, timeout=30)
+    assert child.returncode == 0, out
+    # Health turns SERVING only after the warm-up inference.
+    assert out.index("warmed up voice testvoice_emo") < out.index('"msg": "serving"')
