@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 __all__ = [
     "ConfigError",
+    "ModelStageConfig",
     "ServerConfig",
     "env_bool",
     "env_float",
     "env_int",
     "env_str",
+    "parse_voices",
     "require_env",
 ]
 
@@ -189,3 +191,48 @@ class ServerConfig:
             if prefix:
                 raise ConfigError(f"{exc} (variable prefix {prefix!r})") from None
             raise
+
+
+@dataclass(frozen=True)
+class ModelStageConfig:
+    """Settings every model-serving stage shares; stage configs extend it.
+
+    Each field is read from ``<prefix>MODEL_DIR``, ``<prefix>VOICES``,
+    ``<prefix>DEVICE`` and ``<prefix>TORCH_THREADS`` by :meth:`model_fields`.
+    """
+
+    model_dir: str
+    """ModelScope model directory (``<prefix>MODEL_DIR``, required)."""
+    voices: tuple[str, ...] = ()
+    """Voices to load (``<prefix>VOICES``, comma-separated); empty = every voice in
+    voices.json. The first one loaded is the default voice."""
+    device: str = "cpu"
+    """Torch device of the models (``<prefix>DEVICE``), e.g. ``cpu`` or ``cuda:0``."""
+    torch_threads: int = 0
+    """Intra-op threads torch may use (``<prefix>TORCH_THREADS``); 0 = torch's default.
+    With several inference workers, workers x threads should not exceed the cores."""
+
+    def __post_init__(self) -> None:
+        if self.torch_threads < 0:
+            raise ConfigError("TORCH_THREADS must not be negative")
+
+    def voice_names(self) -> tuple[str, ...]:
+        """Voices to load, default first: as configured, else all in voices.json."""
+        from tts_common.modeldir import list_voices
+
+        return self.voices or tuple(list_voices(self.model_dir))
+
+    @staticmethod
+    def model_fields(environ: Mapping[str, str], prefix: str) -> dict[str, object]:
+        """The shared fields read from ``environ`` (``<prefix>MODEL_DIR`` required)."""
+        return {
+            "model_dir": require_env(environ, f"{prefix}MODEL_DIR"),
+            "voices": parse_voices(env_str(environ, f"{prefix}VOICES", "")),
+            "device": env_str(environ, f"{prefix}DEVICE", "cpu"),
+            "torch_threads": env_int(environ, f"{prefix}TORCH_THREADS", 0),
+        }
+
+
+def parse_voices(raw: str) -> tuple[str, ...]:
+    """Split a comma-separated voice list, dropping blanks and repeats (order kept)."""
+    return tuple(dict.fromkeys(v.strip() for v in raw.split(",") if v.strip()))

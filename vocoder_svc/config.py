@@ -7,13 +7,11 @@ from dataclasses import dataclass
 
 from tts_common.config import (
     ConfigError,
+    ModelStageConfig,
     ServerConfig,
     env_float,
     env_int,
-    env_str,
-    require_env,
 )
-from tts_common.modeldir import list_voices
 
 __all__ = ["ENV_PREFIX", "VocoderConfig"]
 
@@ -24,18 +22,9 @@ DEFAULT_METRICS_PORT = 9104
 
 
 @dataclass(frozen=True)
-class VocoderConfig:
-    """How the vocoder stage runs; see :meth:`from_env` for the variable names."""
+class VocoderConfig(ModelStageConfig):
+    """How the vocoder stage runs (prefix ``VOCODER_``); see :meth:`from_env`."""
 
-    model_dir: str
-    """ModelScope model directory (``VOCODER_MODEL_DIR``, required)."""
-    voices: tuple[str, ...] = ()
-    """Voices to load (``VOCODER_VOICES``, comma-separated); empty = every voice in
-    voices.json. The first one loaded is the default voice."""
-    device: str = "cpu"
-    """Torch device of the models (``VOCODER_DEVICE``), e.g. ``cpu`` or ``cuda:0``."""
-    torch_threads: int = 0
-    """Intra-op torch threads (``VOCODER_TORCH_THREADS``); 0 = torch's default."""
     max_batch: int = 16
     """Most mel windows run in one forward pass (``VOCODER_MAX_BATCH``)."""
     max_wait_ms: float = 2.0
@@ -48,8 +37,7 @@ class VocoderConfig:
 
     def __post_init__(self) -> None:
         """Reject values that would only fail later; messages name the variable."""
-        if self.torch_threads < 0:
-            raise ConfigError(f"{ENV_PREFIX}TORCH_THREADS must not be negative")
+        super().__post_init__()
         if self.max_batch < 1:
             raise ConfigError(f"{ENV_PREFIX}MAX_BATCH must be at least 1")
         if not 0 <= self.max_wait_ms <= 1000:
@@ -60,10 +48,6 @@ class VocoderConfig:
         """``max_wait_ms`` in seconds."""
         return self.max_wait_ms / 1000
 
-    def voice_names(self) -> tuple[str, ...]:
-        """Voices to load, default first: as configured, else all in voices.json."""
-        return self.voices or tuple(list_voices(self.model_dir))
-
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> VocoderConfig:
         """Read the settings from ``environ`` (pass ``os.environ``; tests pass a dict).
@@ -72,14 +56,8 @@ class VocoderConfig:
             ConfigError: ``VOCODER_MODEL_DIR`` is unset, or a value is malformed.
         """
         p = ENV_PREFIX
-        raw_voices = env_str(environ, f"{p}VOICES", "")
         return cls(
-            model_dir=require_env(environ, f"{p}MODEL_DIR"),
-            voices=tuple(
-                dict.fromkeys(v.strip() for v in raw_voices.split(",") if v.strip())
-            ),
-            device=env_str(environ, f"{p}DEVICE", "cpu"),
-            torch_threads=env_int(environ, f"{p}TORCH_THREADS", 0),
+            **cls.model_fields(environ, p),  # type: ignore[arg-type]
             max_batch=env_int(environ, f"{p}MAX_BATCH", 16),
             max_wait_ms=env_float(environ, f"{p}MAX_WAIT_MS", 2.0),
             server=ServerConfig.from_env(
