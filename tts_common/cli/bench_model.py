@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import statistics
 import tempfile
@@ -67,14 +68,20 @@ def _write_voice(root: Path) -> None:
         "audio_config": _AUDIO}))
 
 
-def _median_time(fn, repeats: int) -> float:
+def _median_time(fn, repeats: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``fn`` after one warm-up call.
+
+    CPU time (all threads of this process) is reported beside wall time because
+    on a shared machine wall time mostly measures the neighbours.
+    """
     fn()  # warm-up
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,12 +97,16 @@ def run(args: argparse.Namespace) -> int:
         voc = load_vocoder(tmp)
     mel = am.mel(symbols)
     seconds = mel.shape[0] * am.hop_length / am.sample_rate
-    t_am = _median_time(lambda: am.mel(symbols), args.repeats)
-    t_voc = _median_time(lambda: voc.wave(mel), args.repeats)
+    t_am, cpu_am = _median_time(lambda: am.mel(symbols), args.repeats)
+    t_voc, cpu_voc = _median_time(lambda: voc.wave(mel), args.repeats)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"sentence: {len(symbols.split())} tokens, {mel.shape[0]} frames, "
           f"{seconds:.2f} s audio; {args.threads} threads, median of {args.repeats}")
-    print(f"acoustic: {t_am * 1e3:7.1f} ms  RTF {t_am / seconds:.4f}  (reference 270 ms)")
-    print(f"vocoder:  {t_voc * 1e3:7.1f} ms  RTF {t_voc / seconds:.4f}  (reference 150 ms)")
+    print(f"acoustic: {t_am * 1e3:7.1f} ms wall, {cpu_am * 1e3:7.1f} ms CPU  "
+          f"RTF {t_am / seconds:.4f}  (reference 270 ms wall)")
+    print(f"vocoder:  {t_voc * 1e3:7.1f} ms wall, {cpu_voc * 1e3:7.1f} ms CPU  "
+          f"RTF {t_voc / seconds:.4f}  (reference 150 ms wall)")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} "
+          f"(above ~0.5 the timings are disturbed)")
     print(f"peak RSS: {peak_mib:.0f} MiB")
     return 0
