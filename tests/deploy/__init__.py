@@ -1,0 +1,1 @@
+"""Offline checks of deploy/: Dockerfiles, the compose file and the Kubernetes manifests."""
