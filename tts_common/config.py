@@ -118,6 +118,10 @@ class ServerConfig:
     """Root log level name (``LOG_LEVEL``)."""
     log_format: str = "json"
     """``json`` (one object a line) or ``text`` (``LOG_FORMAT``)."""
+    max_connection_age_s: float = 300.0
+    """Seconds after which the server asks a client to reconnect
+    (``MAX_CONNECTION_AGE_S``; 0 = never). Clients then re-resolve DNS, so replicas
+    added by a scale-up start receiving traffic; in-flight calls get ``GRACE_S``."""
     max_workers: int = 1
     """Inference threads (``MAX_WORKERS``); one per model copy."""
     max_queue: int = 8
@@ -131,8 +135,9 @@ class ServerConfig:
                 raise ConfigError(f"{name.upper()} must be in 0..65535")
         if self.max_message_bytes < _MIB:
             raise ConfigError(f"MAX_MESSAGE_BYTES must be at least {_MIB}")
-        if self.grace_s < 0 or self.drain_delay_s < 0:
-            raise ConfigError("GRACE_S and DRAIN_DELAY_S must not be negative")
+        if self.grace_s < 0 or self.drain_delay_s < 0 or self.max_connection_age_s < 0:
+            raise ConfigError(
+                "GRACE_S, DRAIN_DELAY_S and MAX_CONNECTION_AGE_S must not be negative")
         if self.log_format not in _LOG_FORMATS:
             raise ConfigError(f"LOG_FORMAT must be one of {_LOG_FORMATS}")
         if not isinstance(logging.getLevelName(self.log_level), int):
@@ -177,6 +182,9 @@ class ServerConfig:
                     environ, f"{prefix}MAX_MESSAGE_BYTES", d.max_message_bytes
                 ),
                 grace_s=env_float(environ, f"{prefix}GRACE_S", d.grace_s),
+                max_connection_age_s=env_float(
+                    environ, f"{prefix}MAX_CONNECTION_AGE_S", d.max_connection_age_s
+                ),
                 drain_delay_s=env_float(
                     environ, f"{prefix}DRAIN_DELAY_S", d.drain_delay_s
                 ),

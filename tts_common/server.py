@@ -67,7 +67,13 @@ def build_server(
         # Two servers on one port by accident must fail, not split the traffic.
         ("grpc.so_reuseport", 0),
     )
-    merged = dict((*limits, *_KEEPALIVE_OPTIONS, *options))
+    age: tuple[tuple[str, Any], ...] = ()
+    if cfg.max_connection_age_s > 0:
+        age = (
+            ("grpc.max_connection_age_ms", int(cfg.max_connection_age_s * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(cfg.grace_s * 1000)),
+        )
+    merged = dict((*limits, *age, *_KEEPALIVE_OPTIONS, *options))
     server = grpc.aio.server(
         interceptors=[ServerInterceptor(metrics), *interceptors],
         options=list(merged.items()),

@@ -121,3 +121,12 @@ def test_server_config_is_frozen() -> None:
     cfg = ServerConfig()
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.port = 1  # type: ignore[misc]
+
+
+def test_max_connection_age_is_read_and_validated() -> None:
+    """Connection age drives DNS re-resolution after scale-ups; 0 turns it off."""
+    assert ServerConfig.from_env({}).max_connection_age_s == 300.0
+    cfg = ServerConfig.from_env({"X_MAX_CONNECTION_AGE_S": "0"}, "X_")
+    assert cfg.max_connection_age_s == 0.0
+    with pytest.raises(ConfigError, match="MAX_CONNECTION_AGE_S"):
+        ServerConfig.from_env({"X_MAX_CONNECTION_AGE_S": "-1"}, "X_")
