@@ -19,11 +19,16 @@ async def _main() -> None:
     except ConfigError as exc:
         raise SystemExit(f"gateway: {exc}") from None
     configure_logging("gateway", cfg.server.log_level, cfg.server.log_format)
-    gateway = Gateway(cfg)  # channels must be made inside the serving loop
+    metrics = Metrics("gateway")
+    try:
+        # Channels and the Redis pool must be made inside the serving loop.
+        gateway = Gateway(cfg, metrics=metrics)
+    except ConfigError as exc:
+        raise SystemExit(f"gateway: {exc}") from None
     await serve(
         cfg.server,
         gateway.register,
-        Metrics("gateway"),
+        metrics,
         # SERVING only once every stage answers its health check (see warmup).
         warmup=gateway.warmup,
         on_close=gateway.close,

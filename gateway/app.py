@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
 import grpc
 
 from gateway.cache import NoopPhraseCache, PhraseCache
+from gateway.metrics import GatewayMetrics
+from gateway.pricing import load_price
+from gateway.redis_cache import RedisPhraseCache
+from gateway.report import RedisCacheCounters
 from gateway.clients import AcousticClient, FrontendClient, VocoderClient
 from gateway.config import GatewayConfig
 from gateway.pipeline import Pipeline
 from gateway.retry import Deadline, ReplicaSet, RetryPolicy, wait_until_serving
 from gateway.servicer import GatewayServicer
 from gateway.stats import CacheCounters
+from tts_common.metrics import Metrics
 
 __all__ = ["Gateway"]
 
@@ -23,12 +29,23 @@ _LOGGER = logging.getLogger(__name__)
 class Gateway:
     """Everything one gateway process holds, built from its config."""
 
-    def __init__(self, cfg: GatewayConfig, cache: PhraseCache | None = None) -> None:
+    def __init__(
+        self,
+        cfg: GatewayConfig,
+        cache: PhraseCache | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         """Create lazy channels to every replica (call inside the serving loop).
 
         Args:
             cfg: The gateway's settings.
-            cache: The phrase cache; the no-op one when None.
+            cache: The phrase cache; when None, the Redis one if ``REDIS_URL`` is
+                set, else the no-op one.
+            metrics: The service's metrics; the gateway adds its series to its
+                registry (a private registry when None).
+
+        Raises:
+            ConfigError: The price table is unreadable.
         """
         self.cfg = cfg
         limit = cfg.server.max_message_bytes
@@ -41,16 +58,23 @@ class Gateway:
         frontend = FrontendClient(self.replicas[0], policy)
         acoustic = AcousticClient(self.replicas[1], policy)
         vocoder = VocoderClient(self.replicas[2], policy)
-        self.counters = CacheCounters()
-        pipeline = Pipeline(
-            frontend,
-            acoustic,
-            vocoder,
-            cache if cache is not None else NoopPhraseCache(),
-            self.counters,
-            cfg.sentences_in_flight,
-        )
-        self.servicer = GatewayServicer(cfg, pipeline, self.counters)
+        self.metrics = GatewayMetrics(metrics.registry if metrics else None)
+        price = load_price(cfg.cache.price_table, cfg.cache.price_tier)
+        self.counters: CacheCounters | RedisCacheCounters
+        self.redis_cache: RedisPhraseCache | None = None
+        if cache is None and cfg.cache.redis_url:
+            self.redis_cache = RedisPhraseCache(cfg.cache)
+            cache = self.redis_cache
+            self.counters = RedisCacheCounters(
+                self.redis_cache.client, self.metrics, price, cfg.cache.text_previews
+            )
+        else:
+            self.counters = CacheCounters(self.metrics, price)
+        self.cache: PhraseCache = cache if cache is not None else NoopPhraseCache()
+        pipeline = Pipeline(frontend, acoustic, vocoder, self.cache, self.counters,
+                            cfg.sentences_in_flight)  # fmt: skip
+        self._refresher: asyncio.Task[None] | None = None
+        self.servicer = GatewayServicer(cfg, pipeline, self.counters, self.metrics)
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         """Add the gateway service to ``server``; returns its full name."""
@@ -68,8 +92,26 @@ class Gateway:
         await wait_until_serving(self.replicas, self.cfg.startup_timeout_s)
         await self.servicer.refresh_catalog(Deadline(self.cfg.startup_timeout_s))
         _LOGGER.info("voices: %s", ", ".join(sorted(self.servicer.catalog_names())))
+        if self.cache.enabled and self.cfg.cache.catalog_refresh_s > 0:
+            self._refresher = asyncio.create_task(self._refresh_catalog())
+
+    async def _refresh_catalog(self) -> None:
+        """Re-read the stages' revisions now and then: cache keys carry them, so a
+        redeployed model stops hitting entries of the old one within a period."""
+        period = self.cfg.cache.catalog_refresh_s
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.servicer.refresh_catalog(Deadline(max(period, 5.0)))
+            except Exception as exc:  # a stage briefly away: keep the last catalog
+                _LOGGER.warning("voice catalog not refreshed (%s)", type(exc).__name__)
 
     async def close(self) -> None:
-        """Close every stage channel."""
+        """Flush the counters, close Redis and every stage channel."""
+        if self._refresher is not None:
+            self._refresher.cancel()
+        await self.counters.close()
+        if self.redis_cache is not None:
+            await self.redis_cache.close()
         for replicas in self.replicas:
             await replicas.close()

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from gateway.cache_config import CacheConfig
 from tts_common.config import (
     ConfigError,
     ServerConfig,
     env_float,
     env_int,
-    env_str,
     require_env,
 )
 
@@ -68,8 +68,13 @@ class GatewayConfig:
     startup_timeout_s: float = 120.0
     """How long warm-up waits for every stage to report SERVING
     (``GATEWAY_STARTUP_TIMEOUT_S``); stages load models, so this is generous."""
-    redis_url: str | None = None
-    """Phrase cache location (``REDIS_URL``); unused until the Redis cache lands."""
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    """Redis phrase cache, report counters and prices (``REDIS_URL``, ...)."""
+
+    @property
+    def redis_url(self) -> str | None:
+        """Phrase cache location (``REDIS_URL``); None runs without a cache."""
+        return self.cache.redis_url
 
     def __post_init__(self) -> None:
         """Reject values that would only fail later; messages name the variables."""
@@ -120,7 +125,7 @@ class GatewayConfig:
             startup_timeout_s=env_float(
                 environ, f"{p}STARTUP_TIMEOUT_S", d.startup_timeout_s
             ),
-            redis_url=env_str(environ, "REDIS_URL", "") or None,
+            cache=CacheConfig.from_env(environ),
         )
 
 

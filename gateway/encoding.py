@@ -192,6 +192,7 @@ class AudioEdge:
             streaming: True to encode as audio arrives, False for one file at the end.
         """
         self.encoding = resolve_encoding(encoding)
+        self.model_rate_hz = model_rate_hz
         self.sample_rate_hz = out_rate_hz or model_rate_hz
         self.num_samples = 0
         self._resampler = StreamResampler(model_rate_hz, self.sample_rate_hz)

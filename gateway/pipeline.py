@@ -7,8 +7,10 @@ PCM as it comes back. A few sentences run at once (``sentences_in_flight``), so
 sentence N+1 is in the acoustic stage while N is vocoded; their audio is handed on
 strictly in order. Closing the output (the caller left, or failed) cancels every
 sentence task, and each step cancels its downstream call on the way out. The
-cache sees a lookup per sentence before synthesis and a commit after it completes;
-nothing is committed for a sentence that failed or was cancelled.
+analysis may come from the cache (:mod:`gateway.analysis`); each sentence is looked
+up, and a miss joins the key's singleflight (:mod:`gateway.singleflight`): it waits
+for a concurrent synthesis of the same key, or synthesizes and commits once
+complete; nothing is committed for a sentence that failed or was cancelled.
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tts.v1 import acoustic_service_pb2, frontend_service_pb2, gateway_service_pb2
 
-from gateway.cache import CachedSentence, PhraseCache, SentenceKey
+from gateway.analysis import AnalysisCache
+from gateway.cache import CachedSentence, Flight, PhraseCache, SentenceKey
 from gateway.clients import AcousticClient, FrontendClient, VocoderClient
+from gateway.lookup import resolve
+from gateway.report import RedisCacheCounters
 from gateway.retry import Deadline
 from gateway.stats import CacheCounters
 from gateway.steps import SentenceRun, Step, acoustic_step, no_input, vocoder_step
@@ -70,6 +76,8 @@ class SentencePiece:
     """Request gain plus the sentence's own (SSML), applied at the edge."""
     info: gateway_service_pb2.SentenceInfo | None = None
     """Set on the sentence's last piece only."""
+    cached: bool = False
+    """The PCM came from the cache (for the time-to-first-audio metric)."""
 
 
 class Pipeline:
@@ -81,34 +89,46 @@ class Pipeline:
         acoustic: AcousticClient,
         vocoder: VocoderClient,
         cache: PhraseCache,
-        counters: CacheCounters,
+        counters: CacheCounters | RedisCacheCounters,
         sentences_in_flight: int,
         steps: Sequence[Step] = SENTENCE_STEPS,
     ) -> None:
         """Wire the clients, the cache and the concurrency limit."""
         self.frontend, self.acoustic, self.vocoder = frontend, acoustic, vocoder
         self._cache, self._counters = cache, counters
+        self._analyses = AnalysisCache(cache)
+        self._flights: dict[asyncio.Task[Any], Flight] = {}
+        self._detached: set[asyncio.Task[None]] = set()
         self._in_flight = sentences_in_flight
         self._steps = tuple(steps)
 
     async def analyze(self, job: SynthesisJob) -> frontend_service_pb2.AnalyzeResponse:
-        """Split and analyze the text (one frontend call).
+        """Split and analyze the text: from the cache, else one frontend call.
 
         Raises:
             StageError: The frontend's status (e.g. bad SSML), passed through.
             InvalidInput: The text has nothing to speak.
         """
         request = frontend_service_pb2.AnalyzeRequest(
-            text=job.text,
-            voice=job.voice.name,
-            emotion=job.emotion,
-            speaker=job.speaker,
-            ssml=job.ssml,
-        )
-        analysis = await self.frontend.analyze(request, job.deadline, job.request_id)
-        if not analysis.sentences:
-            raise InvalidInput("text has nothing to speak; send words, not only marks")
-        return analysis
+            text=job.text, voice=job.voice.name, emotion=job.emotion,
+            speaker=job.speaker, ssml=job.ssml,
+        )  # fmt: skip
+        fields = (job.text, job.ssml, job.voice.name, job.emotion, job.speaker,
+                  job.voice.frontend_revision)  # fmt: skip
+
+        async def fetch() -> frontend_service_pb2.AnalyzeResponse:
+            analysis = await self.frontend.analyze(
+                request, job.deadline, job.request_id
+            )
+            if not analysis.sentences:
+                raise InvalidInput(
+                    "text has nothing to speak; send words, not only marks"
+                )
+            return analysis
+
+        if not job.use_cache:
+            return await fetch()
+        return await self._analyses.get(fields, fetch)
 
     async def pieces(
         self, job: SynthesisJob, analysis: frontend_service_pb2.AnalyzeResponse
@@ -138,9 +158,17 @@ class Pipeline:
                         break
                 start(i + self._in_flight)
         finally:
+            stopped = []
             for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+                flight = self._flights.get(task)
+                if flight is not None and flight.awaited and not task.done():
+                    # Others wait for this sentence: let it finish and commit.
+                    self._detached.add(task)
+                    task.add_done_callback(self._detached.discard)
+                else:
+                    task.cancel()
+                    stopped.append(task)
+            await asyncio.gather(*stopped, return_exceptions=True)
 
     async def _produce(
         self,
@@ -177,13 +205,29 @@ class Pipeline:
             revisions=voice.revisions(),
         )
         info.revisions.frontend = frontend_revision
-        cached = await self._lookup(key) if job.use_cache else None
+        cached, flight = None, None
+        if job.use_cache and self._cache.enabled:
+            wait_s = job.deadline.remaining() / 2
+            cached, flight = await resolve(
+                self._cache, self._counters, key, sentence.normalized_text, wait_s
+            )
         if cached is not None:
             pcm = pcm16_from_bytes(cached.pcm)
-            emit(SentencePiece(sentence.index, pcm, gain))
+            emit(SentencePiece(sentence.index, pcm, gain, cached=True))
             samples, info.cached = pcm.size, True
         else:
-            samples = await self._synthesize(job, key, info, gain, emit)
+            task = asyncio.current_task()
+            if flight is not None and task is not None:
+                self._flights[task] = flight  # see pieces(): awaited work goes on
+            try:
+                samples = await self._synthesize(job, key, info, gain, emit, flight)
+            except BaseException:
+                if flight is not None:
+                    flight.abandon()  # nothing stored; a waiter takes over
+                raise
+            finally:
+                if task is not None:
+                    self._flights.pop(task, None)
         rate = voice.sample_rate_hz
         pause = np.zeros(rate * sentence.extras.break_after_ms // 1000, np.int16)
         info.duration_ms = round((samples + pause.size) * 1000 / rate)
@@ -196,8 +240,10 @@ class Pipeline:
         info: gateway_service_pb2.SentenceInfo,
         gain: float,
         emit: _Emit,
+        flight: Flight | None,
     ) -> int:
-        """Run the step chain, emitting PCM as it comes; commit it when complete.
+        """Run the step chain, emitting PCM as it comes; commit it when complete
+        (through ``flight``, which also wakes whoever waits for this key).
 
         Returns:
             The number of samples made.
@@ -226,40 +272,11 @@ class Pipeline:
         if run.vocode_header is not None and run.vocode_header.revision:
             info.revisions.vocoder = run.vocode_header.revision
         audio = np.concatenate(parts) if parts else np.zeros(0, np.int16)
-        if job.use_cache:
+        if flight is not None:
+            revs = info.revisions
             actual = dataclasses.replace(
-                key,
-                acoustic_revision=info.revisions.acoustic,
-                vocoder_revision=info.revisions.vocoder,
+                key, acoustic_revision=revs.acoustic, vocoder_revision=revs.vocoder
             )
             elapsed = time.perf_counter() - started
-            await self._commit(actual, CachedSentence(pcm16_to_bytes(audio), elapsed))
+            await flight.finish(actual, CachedSentence(pcm16_to_bytes(audio), elapsed))
         return int(audio.size)
-
-    async def _lookup(self, key: SentenceKey) -> CachedSentence | None:
-        """Look a sentence up; counted only when a real cache is plugged in.
-
-        A cache that raises despite its contract is treated as an outage: the
-        sentence is synthesized, never failed.
-        """
-        try:
-            entry = await self._cache.lookup(key)
-        except Exception:
-            _LOGGER.warning("cache lookup failed; synthesizing", exc_info=True)
-            if self._cache.enabled:
-                self._counters.record(key.voice, "error")
-            return None
-        if self._cache.enabled:
-            if entry is None:
-                self._counters.record(key.voice, "miss")
-            else:
-                audio_s = len(entry.pcm) / 2 / key.sample_rate_hz
-                self._counters.record(key.voice, "hit", audio_s, entry.compute_s)
-        return entry
-
-    async def _commit(self, key: SentenceKey, entry: CachedSentence) -> None:
-        """Store a finished sentence; a failing cache only costs the entry."""
-        try:
-            await self._cache.commit(key, entry)
-        except Exception:
-            _LOGGER.warning("cache commit failed; entry dropped", exc_info=True)

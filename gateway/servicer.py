@@ -6,16 +6,20 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
+from tts.v1 import audio_pb2
 from tts.v1 import gateway_service_pb2 as gw
 
 from gateway.config import GatewayConfig
 from gateway.encoding import AudioEdge
 from gateway.pipeline import Pipeline, SynthesisJob
 from gateway.retry import Deadline
+from gateway.metrics import GatewayMetrics
+from gateway.report import RedisCacheCounters
 from gateway.stats import CacheCounters
 from gateway.validation import lenient, parsed, request_id_of, validate_synthesis
 from gateway.voices import VoiceCatalog, load_catalog
@@ -28,20 +32,34 @@ __all__ = ["SERVICE_NAME", "GatewayServicer"]
 _LOGGER = logging.getLogger(__name__)
 SERVICE_NAME = gw.DESCRIPTOR.services_by_name["GatewayService"].full_name
 _Request = gw.SynthesizeRequest | gw.StreamSynthesizeRequest
+_RAW = (audio_pb2.AUDIO_ENCODING_PCM_S16LE, audio_pb2.AUDIO_ENCODING_WAV)
 
 
 def _serialize(message: Any) -> bytes:
     return bytes(message.SerializeToString())
 
 
+async def _edge(edge: AudioEdge, fn: Callable[..., bytes], *args: Any) -> bytes:
+    """Compress or resample on a thread; raw PCM or WAV at the model rate inline,
+    since a thread hop costs more than that work (it dominated cached requests)."""
+    if edge.encoding in _RAW and edge.sample_rate_hz == edge.model_rate_hz:
+        return fn(*args)
+    return await asyncio.to_thread(fn, *args)
+
+
 class GatewayServicer:
     """The public API; all synthesis work is delegated to the :class:`Pipeline`."""
 
     def __init__(
-        self, cfg: GatewayConfig, pipeline: Pipeline, counters: CacheCounters
+        self,
+        cfg: GatewayConfig,
+        pipeline: Pipeline,
+        counters: CacheCounters | RedisCacheCounters,
+        metrics: GatewayMetrics,
     ) -> None:
-        """Keep the settings, pipeline and cache counters; voices load in warm-up."""
+        """Keep the settings, pipeline, counters and metrics; voices load in warm-up."""
         self._cfg, self._pipeline, self._counters = cfg, pipeline, counters
+        self._metrics = metrics
         self._catalog: VoiceCatalog | None = None
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
@@ -82,13 +100,12 @@ class GatewayServicer:
         self, request: Any, context: grpc.aio.ServicerContext
     ) -> gw.SynthesizeResponse:
         """Synthesize the whole text and return one file."""
+        started = time.perf_counter()
         job = await self._job(parsed(request), context)
         analysis = await self._pipeline.analyze(job)
+        rate_in = job.voice.sample_rate_hz
         edge = AudioEdge(
-            request.encoding,
-            job.voice.sample_rate_hz,
-            request.sample_rate_hz,
-            streaming=False,
+            request.encoding, rate_in, request.sample_rate_hz, streaming=False
         )
         infos = []
         async with contextlib.aclosing(self._pipeline.pieces(job, analysis)) as pieces:
@@ -97,7 +114,9 @@ class GatewayServicer:
                 edge.push(piece.pcm, piece.gain_db)
                 if piece.info is not None:
                     infos.append(piece.info)
-        audio = await asyncio.to_thread(edge.finish)
+        audio = await _edge(edge, edge.finish)
+        cached = all(i.cached for i in infos)
+        self._metrics.first_audio("Synthesize", cached, time.perf_counter() - started)
         rate, samples = edge.sample_rate_hz, edge.num_samples
         return gw.SynthesizeResponse(
             audio=audio, encoding=edge.encoding, sample_rate_hz=rate,
@@ -109,13 +128,12 @@ class GatewayServicer:
         self, request: Any, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gw.StreamSynthesizeResponse]:
         """Stream audio sentence by sentence, after a header."""
+        started, first = time.perf_counter(), True
         job = await self._job(parsed(request), context)
         analysis = await self._pipeline.analyze(job)
+        rate_in = job.voice.sample_rate_hz
         edge = AudioEdge(
-            request.encoding,
-            job.voice.sample_rate_hz,
-            request.sample_rate_hz,
-            streaming=True,
+            request.encoding, rate_in, request.sample_rate_hz, streaming=True
         )
         header = gw.StreamSynthesizeHeader(
             request_id=job.request_id, encoding=edge.encoding,
@@ -126,11 +144,16 @@ class GatewayServicer:
         final_index = analysis.sentences[-1].index
         async with contextlib.aclosing(self._pipeline.pieces(job, analysis)) as pieces:
             async for piece in pieces:
-                audio = await asyncio.to_thread(edge.push, piece.pcm, piece.gain_db)
+                audio = await _edge(edge, edge.push, piece.pcm, piece.gain_db)
                 end = piece.info is not None
                 last = end and piece.index == final_index
                 if last:
-                    audio += await asyncio.to_thread(edge.finish)
+                    audio += await _edge(edge, edge.finish)
+                if audio and first:
+                    first = False
+                    self._metrics.first_audio(
+                        "StreamSynthesize", piece.cached, time.perf_counter() - started
+                    )
                 if audio or end:
                     yield gw.StreamSynthesizeResponse(chunk=gw.SynthesisChunk(
                         audio=audio, sentence_index=piece.index, last_in_sentence=end,
@@ -148,8 +171,8 @@ class GatewayServicer:
     async def GetCacheReport(  # noqa: N802  # gRPC method name
         self, request: Any, context: grpc.aio.ServicerContext
     ) -> gw.GetCacheReportResponse:
-        """Cache counters since the gateway started."""
-        return self._counters.report(parsed(request))
+        """Cache counters per voice and overall, over the requested window."""
+        return await self._counters.report(parsed(request))
 
     async def _job(
         self, request: _Request, context: grpc.aio.ServicerContext

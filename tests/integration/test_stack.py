@@ -92,7 +92,8 @@ def test_first_audio_arrives_before_the_last_sentence_is_synthesized(stack, gate
     before = _counter(stack, "acoustic", "grpc_server_handled_total",
                       grpc_method="StreamMel")
     stream = gateway.StreamSynthesize(gateway_service_pb2.StreamSynthesizeRequest(
-        text=MANY_SENTENCES, encoding=audio_pb2.AUDIO_ENCODING_PCM_S16LE), timeout=120)
+        text=MANY_SENTENCES, encoding=audio_pb2.AUDIO_ENCODING_PCM_S16LE,
+        no_cache=True), timeout=120)
     header = next(stream)
     assert header.HasField("header") and header.header.num_sentences == 8
     first = next(stream)
@@ -111,7 +112,8 @@ def test_client_going_away_stops_stage_work(stack, gateway):
 
     before = cancelled()
     stream = gateway.StreamSynthesize(gateway_service_pb2.StreamSynthesizeRequest(
-        text=MANY_SENTENCES * 3, encoding=audio_pb2.AUDIO_ENCODING_PCM_S16LE), timeout=120)
+        text=MANY_SENTENCES * 3, encoding=audio_pb2.AUDIO_ENCODING_PCM_S16LE,
+        no_cache=True), timeout=120)
     next(stream)
     next(stream)
     stream.cancel()

@@ -37,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
 
     client.add_arguments(sub)
     up.add_arguments(sub)
+    from tts_common.cli import bench_cache, cache_report
+
+    cache_report.add_arguments(sub)
+    bench_cache.add_arguments(bench_sub)
 
     download = sub.add_parser(
         "download", help="fetch a ModelScope model directory (needs network + modelscope)")
@@ -66,6 +70,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         runner = {"say": client.run_say, "voices": client.run_voices, "up": up.run_up}
         return runner[args.command](args)
+    if args.command == "bench" and args.target == "cache":
+        from tts_common.cli.bench_cache import run as run_bench_cache
+
+        return run_bench_cache(args)
+    if args.command in ("cache-report", "cache-purge"):
+        from tts_common.cli import cache_report
+
+        purge = args.command == "cache-purge"
+        return (cache_report.run_purge if purge else cache_report.run)(args)
     if args.command == "download":
         from tts_common.cli.download import run as run_download
 

@@ -1,0 +1,63 @@
+"""The gateway's own Prometheus series, on the service's registry.
+
+The shared :class:`tts_common.metrics.Metrics` covers RPC counts by status, latency,
+first-message time and in-flight RPCs; this adds what only the gateway knows: cache
+outcomes per voice (what autoscaling and cost dashboards key on) and the time to the
+first audio byte of a stream (the header message does not count).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from tts_common.metrics import LATENCY_BUCKETS_S
+
+__all__ = ["GatewayMetrics"]
+
+_TTFA_BUCKETS_S: tuple[float, ...] = (
+    0.001, 0.0025, 0.005, *LATENCY_BUCKETS_S[1:],
+)  # fmt: skip
+
+
+class GatewayMetrics:
+    """Cache counters and the time-to-first-audio histogram."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        """Register on ``registry`` (a fresh one when None)."""
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.hits = Counter(
+            "tts_cache_hits",
+            "Sentence lookups answered from the cache (or from a "
+            "concurrent identical synthesis).",
+            ["voice"],
+            registry=self.registry,
+        )
+        self.misses = Counter(
+            "tts_cache_misses",
+            "Sentence lookups that ran the models.",
+            ["voice"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "tts_cache_errors",
+            "Sentence lookups that failed because Redis was down "
+            "or slow (synthesis still ran).",
+            ["voice"],
+            registry=self.registry,
+        )
+        self.first_audio_seconds = Histogram(
+            "tts_time_to_first_audio_seconds",
+            "Time from the start of a synthesis RPC to its first audio bytes.",
+            ["method", "cached"],
+            buckets=_TTFA_BUCKETS_S,
+            registry=self.registry,
+        )
+
+    def cache_outcome(self, voice: str, outcome: str) -> None:
+        """Count one lookup: ``"hit"``, ``"miss"`` or ``"error"``."""
+        counter = {"hit": self.hits, "miss": self.misses}.get(outcome, self.errors)
+        counter.labels(voice).inc()
+
+    def first_audio(self, method: str, cached: bool, seconds: float) -> None:
+        """Record the time to the first audio of a request."""
+        self.first_audio_seconds.labels(method, str(cached).lower()).observe(seconds)
