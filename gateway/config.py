@@ -17,6 +17,8 @@ from tts_common.config import (
 __all__ = ["DEFAULT_PORT", "GatewayConfig", "parse_replicas"]
 
 DEFAULT_PORT = 50050
+DEFAULT_METRICS_PORT = 9101
+"""Prometheus port, next to the stages' 9102-9104."""
 """Port the gateway listens on when ``GATEWAY_PORT`` is unset."""
 
 
@@ -107,7 +109,10 @@ class GatewayConfig:
             frontend_addrs=_replicas(environ, "FRONTEND_ADDR"),
             acoustic_addrs=_replicas(environ, "ACOUSTIC_ADDR"),
             vocoder_addrs=_replicas(environ, "VOCODER_ADDR"),
-            server=ServerConfig.from_env(environ, p, default_port=DEFAULT_PORT),
+            server=ServerConfig.from_env(
+                environ, p, default_port=DEFAULT_PORT,
+                default_metrics_port=DEFAULT_METRICS_PORT,
+            ),
             max_text_chars=env_int(environ, f"{p}MAX_TEXT_CHARS", d.max_text_chars),
             sentences_in_flight=env_int(
                 environ, f"{p}SENTENCES_IN_FLIGHT", d.sentences_in_flight

@@ -102,6 +102,9 @@ class ReplicaSet:
             ("grpc.keepalive_time_ms", 30_000),
             # Retries are ours (next replica, inside the deadline), not the channel's.
             ("grpc.enable_retries", 0),
+            # A headless Service name resolves to every pod: spread calls over all of
+            # them instead of pinning this gateway to the first address (pick_first).
+            ("grpc.lb_policy_name", "round_robin"),
         ]
         self.channels = [grpc.aio.insecure_channel(a, options=options) for a in addrs]
         self._next = 0
