@@ -129,9 +129,11 @@ class VarianceAdaptor(nn.Module):
         r = self.r
         n_steps = -(-n_frames // r)
         pad = n_steps * r - n_frames
+        device = aug.device
         text = torch.repeat_interleave(aug, reps, dim=0)
         starts = torch.cumsum(reps, 0) - reps
-        pos = torch.arange(n_frames) - torch.repeat_interleave(starts, reps) + 1
+        pos = (torch.arange(n_frames, device=device)
+               - torch.repeat_interleave(starts, reps) + 1)
         # Padding frames get position 0, i.e. the vector [0, 1, 0, 1, ...].
         pos = F.pad(pos.to(text.dtype), (0, pad))
         angle = pos[:, None] / self.dur_position_encoder.inv_timescales[None, :]
@@ -139,8 +141,9 @@ class VarianceAdaptor(nn.Module):
         pe[:, 0::2] = torch.sin(angle[:, 0::2])
         pe[:, 1::2] = torch.cos(angle[:, 1::2])
         text = F.pad(text, (0, 0, 0, pad)) + pe
-        first = torch.arange(n_steps) * r  # speaker/emotion of each step's first frame
-        idx = torch.repeat_interleave(torch.arange(len(reps)), reps)
+        # speaker/emotion of each step's first frame
+        first = torch.arange(n_steps, device=device) * r
+        idx = torch.repeat_interleave(torch.arange(len(reps), device=device), reps)
         idx = F.pad(idx, (0, pad), value=-1)[first]
         spk_steps = torch.where(idx[:, None] >= 0, spk[idx.clamp(min=0)], 0.0)
         emo_steps = torch.where(idx[:, None] >= 0, emo[idx.clamp(min=0)], 0.0)

@@ -113,8 +113,8 @@ class PncaDecoder(nn.Module):
             kv[l, :, 1, :, :n] = mem_kv.permute(1, 2, 0, 3)
         # Additive window bias: x-window slot p is step i-bw+p (invalid below 0);
         # h-window slot p is memory step i+p (invalid from N on).
-        slot = torch.arange(bw + 1)
-        step = torch.arange(n)[:, None]
+        slot = torch.arange(bw + 1, device=memory.device)
+        step = torch.arange(n, device=memory.device)[:, None]
         bias = memory.new_zeros(n, 2, 1, 1, bw + 1)
         bias[:, 0, 0, 0].masked_fill_(step - bw + slot < 0, float("-inf"))
         bias[:, 1, 0, 0].masked_fill_(step + slot >= n, float("-inf"))
