@@ -37,10 +37,11 @@ def _parser() -> argparse.ArgumentParser:
 
     client.add_arguments(sub)
     up.add_arguments(sub)
-    from tts_common.cli import bench_cache, cache_report
+    from tts_common.cli import bench_cache, bench_speech, cache_report
 
     cache_report.add_arguments(sub)
     bench_cache.add_arguments(bench_sub)
+    bench_speech.add_arguments(bench_sub)
 
     download = sub.add_parser(
         "download", help="fetch a ModelScope model directory (needs network + modelscope)")
@@ -70,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         runner = {"say": client.run_say, "voices": client.run_voices, "up": up.run_up}
         return runner[args.command](args)
+    if args.command == "bench" and args.target == "speech":
+        from tts_common.cli.bench_speech import run as run_bench_speech
+
+        return run_bench_speech(args)
     if args.command == "bench" and args.target == "cache":
         from tts_common.cli.bench_cache import run as run_bench_cache
 
