@@ -1,0 +1,40 @@
+"""The bundled demo voice loads through the service loaders and speaks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DEMO = Path(__file__).resolve().parents[2] / "voices" / "demo"
+
+pytestmark = pytest.mark.skipif(not (DEMO / "voices" / "voices.json").is_file(),
+                                reason="voices/demo not exported")
+
+
+def test_layout_and_size():
+    total = sum(p.stat().st_size for p in DEMO.rglob("*") if p.is_file())
+    assert total < 60 * 2**20
+    conf = json.loads((DEMO / "configuration.json").read_text())
+    assert conf["model"]["sample_rate"] == 22050
+    assert "non-commercial" in (DEMO / "README.md").read_text()
+
+
+def test_speaks_through_the_service_loaders():
+    from acoustic_svc import load_acoustic_model
+    from frontend_svc import Frontend
+    from vocoder_svc import load_vocoder
+
+    am, voc = load_acoustic_model(DEMO), load_vocoder(DEMO)
+    assert (am.sample_rate, am.hop_length, am.num_mels) == (22050, 256, 80)
+    assert (voc.sample_rate, voc.hop_length) == (22050, 256)
+    assert am.emotions == ("neutral",)
+    symbols = Frontend().analyze("你好。")[0].symbols
+    for emotion in (None, "neutral"):
+        mel = am.mel(symbols, emotion=emotion)
+        wav = voc.wave(mel)
+        assert 0.2 < len(wav) / 22050 < 3.0  # two syllables, not silence or a run-on
+        assert len(wav) == mel.shape[0] * 256
+        assert 0.02 < np.abs(wav).max() < 1.0

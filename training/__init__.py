@@ -1,0 +1,1 @@
+"""Recipe that trains the bundled demo voice (see training/README.md)."""

