@@ -38,3 +38,18 @@ def test_speaks_through_the_service_loaders():
         assert 0.2 < len(wav) / 22050 < 3.0  # two syllables, not silence or a run-on
         assert len(wav) == mel.shape[0] * 256
         assert 0.02 < np.abs(wav).max() < 1.0
+
+
+def test_clean_output_no_clipping_no_long_silence():
+    """A multi-clause sentence: no sample at full scale, no silence run over 0.8 s."""
+    from acoustic_svc import load_acoustic_model
+    from frontend_svc import Frontend
+    from tts_common.cli.bench_speech import longest_inner_silence_s
+    from vocoder_svc import load_vocoder
+
+    am, voc = load_acoustic_model(DEMO), load_vocoder(DEMO)
+    pieces = [voc.wave(am.mel(s.symbols))
+              for s in Frontend().analyze("今天天气很好，我们一起去公园散步吧。")]
+    wav = np.concatenate(pieces)
+    assert np.abs(wav).max() < 0.99
+    assert longest_inner_silence_s(wav, 22050) < 0.8
