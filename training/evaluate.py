@@ -19,29 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from tts_common.cli.bench_speech import longest_inner_silence_s as longest_silence_s
+
 _LOGGER = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "frontend_dev" / "cer_dev.txt"
-
-
-def longest_silence_s(wav: np.ndarray, rate: int, threshold_db: float = -45.0) -> float:
-    """Longest run of 10 ms frames quieter than ``threshold_db`` below the peak frame,
-    ignoring leading and trailing silence."""
-    hop = rate // 100
-    n = len(wav) // hop
-    if n == 0:
-        return 0.0
-    frames = wav[: n * hop].reshape(n, hop).astype(np.float64)
-    db = 10 * np.log10((frames**2).mean(axis=1) + 1e-12)
-    loud = np.flatnonzero(db > db.max() + threshold_db)
-    if loud.size == 0:
-        return 0.0
-    quiet = db[loud[0] : loud[-1] + 1] <= db.max() + threshold_db
-    best = run = 0
-    for q in quiet:
-        run = run + 1 if q else 0
-        best = max(best, run)
-    return best * hop / rate
 
 
 def synthesise(voice: Path, out: Path, sentences: list[str]) -> dict[str, float]:
