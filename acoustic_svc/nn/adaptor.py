@@ -49,16 +49,28 @@ class DurationPredictor(nn.Module):
         self.fc = nn.Linear(cfg.dur_pred_lstm_units, 1)
 
     def forward(self, cond: torch.Tensor) -> torch.Tensor:
-        """cond: [1, T, d_cond] -> predicted log(dur + 1), [1, T]."""
-        prev = cond.new_zeros(1, 1, 1)
-        state: tuple[torch.Tensor, torch.Tensor] | None = None
-        out = []
+        """cond: [1, T, d_cond] -> predicted log(dur + 1), [1, T].
+
+        Runs the 2-layer LSTM as two ``lstm_cell`` calls per phone, with the
+        conditioning's share of the first layer's input projection computed for all
+        phones in one matmul: a per-step ``nn.LSTM`` call goes through oneDNN's RNN
+        setup every time (measured 12.3 ms vs 2.7 ms for 39 phones, same result).
+        """
+        lstm = self.lstm
+        n_prev = lstm.weight_ih_l0.shape[1] - cond.shape[-1]
+        cond_gates = F.linear(cond[0], lstm.weight_ih_l0[:, n_prev:], lstm.bias_ih_l0)
+        w_prev = lstm.weight_ih_l0[:, :n_prev]
+        state0 = state1 = (cond.new_zeros(1, lstm.hidden_size),) * 2
+        prev = cond.new_zeros(1, 1)
+        out = cond.new_empty(1, cond.shape[1])
         for t in range(cond.shape[1]):
-            x = torch.cat([self.prenet(prev), cond[:, t : t + 1]], dim=-1)
-            z, state = self.lstm(x, state)
-            prev = F.relu(self.fc(z))
-            out.append(prev)
-        return torch.cat(out, dim=1).view(1, -1)
+            state0 = torch.lstm_cell(self.prenet(prev), state0, w_prev, lstm.weight_hh_l0,
+                                     cond_gates[t], lstm.bias_hh_l0)
+            state1 = torch.lstm_cell(state0[0], state1, lstm.weight_ih_l1, lstm.weight_hh_l1,
+                                     lstm.bias_ih_l1, lstm.bias_hh_l1)
+            prev = F.relu(self.fc(state1[0]))
+            out[0, t] = prev[0, 0]
+        return out
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,10 @@ class PncaDecoder(nn.Module):
 
         ``qkv`` gets its query rows twice, so one matmul yields the query for both
         attention sides already laid out as a [2H, 1, d_head] batch; ``fc`` is
-        ``[fc_x | fc_h]`` with the biases summed. Call again if weights change.
+        ``[fc_x | fc_h]`` with the biases summed. Weights are kept as transposed
+        views for ``addmm``: ``F.linear`` would add a transpose and a bias
+        broadcast per call, and the step loop makes ~50 such calls per step.
+        Call again if weights change.
         """
         d = self.d_model
         fused = []
@@ -94,12 +97,14 @@ class PncaDecoder(nn.Module):
             att, ffn = block.pnca_attn, block.pos_ffn
             w, b = att.w_x_qkv.weight, att.w_x_qkv.bias
             fused.append((
-                torch.cat([w[:d], w[:d], w[d:]]).contiguous(),
+                att.layer_norm.weight, att.layer_norm.bias,
+                torch.cat([w[:d], w[:d], w[d:]]).T,
                 torch.cat([b[:d], b[:d], b[d:]]).contiguous(),
-                torch.cat([att.fc_x.weight, att.fc_h.weight], dim=1).contiguous(),
+                torch.cat([att.fc_x.weight, att.fc_h.weight], dim=1).T,
                 att.fc_x.bias + att.fc_h.bias,
-                ffn.w_1.weight[..., 0].contiguous(), ffn.w_1.bias,
-                ffn.w_2.weight[..., 0].contiguous(), ffn.w_2.bias,
+                ffn.layer_norm.weight, ffn.layer_norm.bias,
+                ffn.w_1.weight[..., 0].T, ffn.w_1.bias,
+                ffn.w_2.weight[..., 0].T, ffn.w_2.bias,
             ))
         self._fused = fused
 
@@ -127,29 +132,31 @@ class PncaDecoder(nn.Module):
         assert self._fused is not None
         dec, h, dh, bw, d = self.mel_dec, self.n_head, self.d_head, band_width, self.d_model
         kv, bias = self._caches(memory, bw)
-        win = bw + 1
+        n, win = memory.shape[0], bw + 1
+        # Views made once, so a step does one narrow per side instead of re-indexing.
+        x_slots = [kv[l, :, 0] for l in range(len(self._fused))]  # [2, H, n + bw, dh]
+        keys = [kv[l, 0].view(2 * h, n + bw, dh) for l in range(len(self._fused))]
+        values = [kv[l, 1].view(2 * h, n + bw, dh) for l in range(len(self._fused))]
+        layers = list(zip(self._fused, x_slots, keys, values, strict=True))
         scale, inv_temp = math.sqrt(d), 1.0 / math.sqrt(dh)
         in_mem = F.linear(memory, dec.dec_in_proj.weight[:, : memory.shape[1]])
         w_in = dec.dec_in_proj.weight[:, memory.shape[1] :]
         prev = memory.new_zeros(1, self.num_mels)
-        for i in range(memory.shape[0]):
+        for i in range(n):
             u = (in_mem[i : i + 1] + F.linear(dec.prenet(prev), w_in, dec.dec_in_proj.bias))
             u = u * scale
-            for l, block in enumerate(dec.pnca):
-                w_qkv, b_qkv, fc_w, fc_b, w1, b1, w2, b2 = self._fused[l]
-                ln = block.pnca_attn.layer_norm
-                qqkv = F.linear(F.layer_norm(u, (d,), ln.weight, ln.bias, LN_EPS),
-                                w_qkv, b_qkv)
-                kv[l, :, 0, :, i + bw] = qqkv[0, 2 * d :].view(2, h, dh)
-                keys = kv[l, 0, :, :, i : i + win].view(2 * h, win, dh)
-                values = kv[l, 1, :, :, i : i + win].view(2 * h, win, dh)
-                scores = torch.baddbmm(bias[i], qqkv[0, : 2 * d].view(2 * h, 1, dh),
-                                       keys.transpose(1, 2), alpha=inv_temp)
-                ctx = torch.bmm(torch.softmax(scores, dim=-1), values)  # [2H, 1, dh]
-                u = u + F.linear(ctx.view(1, 2 * d), fc_w, fc_b)
-                ln = block.pos_ffn.layer_norm
-                y = F.layer_norm(u, (d,), ln.weight, ln.bias, LN_EPS)
-                u = u + F.linear(F.relu(F.linear(y, w1, b1)), w2, b2)
+            step_bias = bias[i]
+            for fused, x_slot, key, value in layers:
+                ln1_w, ln1_b, w_qkv, b_qkv, fc_w, fc_b, ln2_w, ln2_b, w1, b1, w2, b2 = fused
+                qqkv = torch.addmm(b_qkv, F.layer_norm(u, (d,), ln1_w, ln1_b, LN_EPS), w_qkv)
+                q, new_kv = qqkv.split(2 * d, dim=1)
+                x_slot.select(2, i + bw).copy_(new_kv.view(2, h, dh))
+                scores = torch.baddbmm(step_bias, q.view(2 * h, 1, dh),
+                                       key.narrow(1, i, win).transpose(1, 2), alpha=inv_temp)
+                ctx = torch.bmm(torch.softmax(scores, dim=-1), value.narrow(1, i, win))
+                u = u + torch.addmm(fc_b, ctx.view(1, 2 * d), fc_w)
+                y = F.layer_norm(u, (d,), ln2_w, ln2_b, LN_EPS)
+                u = u + torch.addmm(b2, torch.addmm(b1, y, w1).relu_(), w2)
             out = dec.dec_out_proj(dec.ln(u)).view(-1, self.num_mels)
             prev = out[-1:]
             yield out
