@@ -16,7 +16,9 @@ from gateway.report import RedisCacheCounters
 from gateway.clients import AcousticClient, FrontendClient, VocoderClient
 from gateway.config import GatewayConfig
 from gateway.pipeline import Pipeline
-from gateway.retry import Deadline, ReplicaSet, RetryPolicy, wait_until_serving
+from gateway.failover import FailoverPolicy
+from gateway.replicas import Keepalive, ReplicaSet
+from gateway.retry import Deadline, RetryPolicy, wait_until_serving
 from gateway.servicer import GatewayServicer
 from gateway.stats import CacheCounters
 from tts_common.metrics import Metrics
@@ -49,10 +51,14 @@ class Gateway:
         """
         self.cfg = cfg
         limit = cfg.server.max_message_bytes
-        self.replicas = (
-            ReplicaSet("frontend", cfg.frontend_addrs, limit),
-            ReplicaSet("acoustic", cfg.acoustic_addrs, limit),
-            ReplicaSet("vocoder", cfg.vocoder_addrs, limit),
+        keepalive = Keepalive(cfg.keepalive_time_s, cfg.keepalive_timeout_s)
+        self.replicas = tuple(
+            ReplicaSet(stage, addrs, limit, keepalive, cfg.replica_probe_s)
+            for stage, addrs in (
+                ("frontend", cfg.frontend_addrs),
+                ("acoustic", cfg.acoustic_addrs),
+                ("vocoder", cfg.vocoder_addrs),
+            )
         )
         policy = RetryPolicy(cfg.retries, cfg.retry_backoff_s, cfg.retry_max_backoff_s)
         frontend = FrontendClient(self.replicas[0], policy)
@@ -71,8 +77,9 @@ class Gateway:
         else:
             self.counters = CacheCounters(self.metrics, price)
         self.cache: PhraseCache = cache if cache is not None else NoopPhraseCache()
+        failover = FailoverPolicy(cfg.failover_retries, self.metrics.failover)
         pipeline = Pipeline(frontend, acoustic, vocoder, self.cache, self.counters,
-                            cfg.sentences_in_flight)  # fmt: skip
+                            cfg.sentences_in_flight, failover=failover)  # fmt: skip
         self._refresher: asyncio.Task[None] | None = None
         self.servicer = GatewayServicer(cfg, pipeline, self.counters, self.metrics)
 

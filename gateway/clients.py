@@ -1,4 +1,8 @@
-"""Typed wrappers over the stage stubs; every call goes through ``call_with_retry``."""
+"""Typed wrappers over the stage stubs; every call goes through ``call_with_retry``.
+
+A stream that breaks after it was opened raises :class:`StreamBroken` (its replica
+marked suspect); :mod:`gateway.failover` re-runs the sentence elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +21,8 @@ from tts.v1 import (
     vocoder_service_pb2_grpc,
 )
 
-from gateway.retry import (
-    Deadline,
-    ReplicaSet,
-    RetryPolicy,
-    StageError,
-    call_with_retry,
-    stage_error,
-)
+from gateway.replicas import ReplicaSet
+from gateway.retry import Deadline, RetryPolicy, StageError, call_with_retry
 from tts_common.interceptors import REQUEST_ID_HEADER
 
 __all__ = [
@@ -81,12 +79,24 @@ class FrontendClient:
         return await call_with_retry(self.replicas, self._policy, deadline, attempt)
 
 
+class _Replica:
+    """Where a stream runs, so a failure mid-way can be blamed on its replica."""
+
+    def __init__(self, replicas: ReplicaSet, channel: grpc.aio.Channel) -> None:
+        self.replicas, self.index = replicas, replicas.index_of(channel)
+
+    def error(self, exc: grpc.aio.AioRpcError) -> StageError:
+        return self.replicas.stream_error(self.index, exc)
+
+
 class MelStream:
     """An open acoustic stream whose header has arrived; iterate for its chunks."""
 
-    def __init__(self, call: Any, header: audio_pb2.MelHeader) -> None:
+    def __init__(
+        self, call: Any, header: audio_pb2.MelHeader, replica: _Replica
+    ) -> None:
         """Wrap a call whose first message (``header``) was read."""
-        self.call, self.header = call, header
+        self.call, self.header, self._replica = call, header, replica
 
     async def chunks(self) -> AsyncIterator[audio_pb2.MelChunk]:
         """The mel chunks in order, as the stage emits them."""
@@ -94,7 +104,7 @@ class MelStream:
             try:
                 message = await self.call.read()
             except grpc.aio.AioRpcError as exc:
-                raise stage_error("acoustic", exc) from None
+                raise self._replica.error(exc) from None
             if message is grpc.aio.EOF:
                 return
             yield message.chunk
@@ -132,7 +142,7 @@ class AcousticClient:
             if first is grpc.aio.EOF or not first.HasField("header"):
                 call.cancel()
                 raise StageError("INTERNAL", "acoustic stage sent no mel header")
-            return MelStream(call, first.header)
+            return MelStream(call, first.header, _Replica(self.replicas, channel))
 
         return await call_with_retry(self.replicas, self._policy, deadline, attempt)
 
@@ -152,16 +162,16 @@ class AcousticClient:
 class VocodeStream:
     """An open vocoder stream: send mel chunks, read the header and PCM chunks."""
 
-    def __init__(self, call: Any) -> None:
+    def __init__(self, call: Any, replica: _Replica) -> None:
         """Wrap a call whose config was sent."""
-        self.call = call
+        self.call, self._replica = call, replica
 
     async def send(self, chunk: audio_pb2.MelChunk) -> None:
         """Forward one mel chunk."""
         try:
             await self.call.write(vocoder_service_pb2.StreamVocodeRequest(mel=chunk))
         except grpc.aio.AioRpcError as exc:
-            raise stage_error("vocoder", exc) from None
+            raise self._replica.error(exc) from None
         except asyncio.InvalidStateError:
             # The stage already ended the call; its status surfaces in responses().
             return
@@ -181,7 +191,7 @@ class VocodeStream:
             try:
                 message = await self.call.read()
             except grpc.aio.AioRpcError as exc:
-                raise stage_error("vocoder", exc) from None
+                raise self._replica.error(exc) from None
             if message is grpc.aio.EOF:
                 return
             yield message
@@ -224,7 +234,7 @@ class VocoderClient:
             except BaseException:
                 call.cancel()
                 raise
-            return VocodeStream(call)
+            return VocodeStream(call, _Replica(self.replicas, channel))
 
         return await call_with_retry(self.replicas, self._policy, deadline, attempt)
 

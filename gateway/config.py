@@ -64,6 +64,19 @@ class GatewayConfig:
     """First retry delay in seconds, doubled per retry (``GATEWAY_RETRY_BACKOFF_S``)."""
     retry_max_backoff_s: float = 1.0
     """Cap on one retry delay, in seconds (``GATEWAY_RETRY_MAX_BACKOFF_S``)."""
+    failover_retries: int = 2
+    """Re-runs of a sentence whose acoustic or vocoder stream broke mid-way, each on
+    another replica, skipping the audio already sent (``GATEWAY_FAILOVER_RETRIES``;
+    0 = fail the request instead)."""
+    keepalive_time_s: float = 12.0
+    """Seconds without reads before a stage channel pings (``GATEWAY_KEEPALIVE_TIME_S``).
+    Just above the stages' 10 s ping floor; lower it only together with theirs."""
+    keepalive_timeout_s: float = 5.0
+    """Seconds a ping may go unanswered before the connection and its streams count as
+    broken (``GATEWAY_KEEPALIVE_TIMEOUT_S``): how fast a vanished host is noticed."""
+    replica_probe_s: float = 1.0
+    """Health-check period of a suspect replica (``GATEWAY_REPLICA_PROBE_S``); it takes
+    calls again once it answers SERVING."""
     default_deadline_s: float = 300.0
     """Deadline for callers that set none, in seconds (``GATEWAY_DEFAULT_DEADLINE_S``),
     so no downstream call ever runs unbounded."""
@@ -84,8 +97,16 @@ class GatewayConfig:
             raise ConfigError("GATEWAY_MAX_TEXT_CHARS must be at least 1")
         if self.sentences_in_flight < 1:
             raise ConfigError("GATEWAY_SENTENCES_IN_FLIGHT must be at least 1")
-        if self.retries < 0:
-            raise ConfigError("GATEWAY_RETRIES must not be negative")
+        if self.retries < 0 or self.failover_retries < 0:
+            raise ConfigError(
+                "GATEWAY_RETRIES and GATEWAY_FAILOVER_RETRIES must not be negative"
+            )
+        if min(self.keepalive_time_s, self.keepalive_timeout_s) < 0.001:
+            raise ConfigError(
+                "GATEWAY_KEEPALIVE_TIME_S and GATEWAY_KEEPALIVE_TIMEOUT_S must be > 0"
+            )
+        if self.replica_probe_s <= 0:
+            raise ConfigError("GATEWAY_REPLICA_PROBE_S must be > 0")
         if not 0 <= self.retry_backoff_s <= self.retry_max_backoff_s:
             raise ConfigError(
                 "GATEWAY_RETRY_BACKOFF_S must be in 0..GATEWAY_RETRY_MAX_BACKOFF_S"
@@ -123,6 +144,18 @@ class GatewayConfig:
             ),
             retry_max_backoff_s=env_float(
                 environ, f"{p}RETRY_MAX_BACKOFF_S", d.retry_max_backoff_s
+            ),
+            failover_retries=env_int(
+                environ, f"{p}FAILOVER_RETRIES", d.failover_retries
+            ),
+            keepalive_time_s=env_float(
+                environ, f"{p}KEEPALIVE_TIME_S", d.keepalive_time_s
+            ),
+            keepalive_timeout_s=env_float(
+                environ, f"{p}KEEPALIVE_TIMEOUT_S", d.keepalive_timeout_s
+            ),
+            replica_probe_s=env_float(
+                environ, f"{p}REPLICA_PROBE_S", d.replica_probe_s
             ),
             default_deadline_s=env_float(
                 environ, f"{p}DEFAULT_DEADLINE_S", d.default_deadline_s

@@ -2,8 +2,9 @@
 
 The shared :class:`tts_common.metrics.Metrics` covers RPC counts by status, latency,
 first-message time and in-flight RPCs; this adds what only the gateway knows: cache
-outcomes per voice (what autoscaling and cost dashboards key on) and the time to the
-first audio byte of a stream (the header message does not count).
+outcomes per voice (what autoscaling and cost dashboards key on), the time to the
+first audio byte of a stream (the header message does not count), and mid-stream
+failovers per stage (a replica that keeps breaking streams shows up there).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ _TTFA_BUCKETS_S: tuple[float, ...] = (
 
 
 class GatewayMetrics:
-    """Cache counters and the time-to-first-audio histogram."""
+    """Cache counters, the time-to-first-audio histogram and failovers."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         """Register on ``registry`` (a fresh one when None)."""
@@ -52,6 +53,17 @@ class GatewayMetrics:
             buckets=_TTFA_BUCKETS_S,
             registry=self.registry,
         )
+        self.failovers = Counter(
+            "tts_gateway_failovers",
+            "Sentences re-run on another replica because a stage stream broke "
+            "mid-way (the audio already sent was skipped).",
+            ["stage"],
+            registry=self.registry,
+        )
+
+    def failover(self, stage: str) -> None:
+        """Count one sentence re-run after ``stage``'s stream broke."""
+        self.failovers.labels(stage).inc()
 
     def cache_outcome(self, voice: str, outcome: str) -> None:
         """Count one lookup: ``"hit"``, ``"miss"`` or ``"error"``."""

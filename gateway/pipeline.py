@@ -5,7 +5,8 @@ ensemble: after a cache lookup, the acoustic step streams the mel header and chu
 and the vocoder step forwards each chunk into its stream as it arrives and yields
 PCM as it comes back. A few sentences run at once (``sentences_in_flight``), so
 sentence N+1 is in the acoustic stage while N is vocoded; their audio is handed on
-strictly in order. Closing the output (the caller left, or failed) cancels every
+strictly in order. A sentence whose stream breaks mid-way is re-run on another
+replica without repeating or losing samples (:mod:`gateway.failover`). Closing the output (the caller left, or failed) cancels every
 sentence task, and each step cancels its downstream call on the way out. The
 analysis may come from the cache (:mod:`gateway.analysis`); each sentence is looked
 up, and a miss joins the key's singleflight (:mod:`gateway.singleflight`): it waits
@@ -30,6 +31,7 @@ from tts.v1 import acoustic_service_pb2, frontend_service_pb2, gateway_service_p
 from gateway.analysis import AnalysisCache
 from gateway.cache import CachedSentence, Flight, PhraseCache, SentenceKey
 from gateway.clients import AcousticClient, FrontendClient, VocoderClient
+from gateway.failover import FailoverPolicy, resumed
 from gateway.lookup import resolve
 from gateway.report import RedisCacheCounters
 from gateway.retry import Deadline
@@ -92,8 +94,10 @@ class Pipeline:
         counters: CacheCounters | RedisCacheCounters,
         sentences_in_flight: int,
         steps: Sequence[Step] = SENTENCE_STEPS,
+        failover: FailoverPolicy | None = None,
     ) -> None:
-        """Wire the clients, the cache and the concurrency limit."""
+        """Wire the clients, the cache, the concurrency limit and mid-stream
+        failover (two re-runs per sentence, uncounted, when None)."""
         self.frontend, self.acoustic, self.vocoder = frontend, acoustic, vocoder
         self._cache, self._counters = cache, counters
         self._analyses = AnalysisCache(cache)
@@ -101,6 +105,7 @@ class Pipeline:
         self._detached: set[asyncio.Task[None]] = set()
         self._in_flight = sentences_in_flight
         self._steps = tuple(steps)
+        self._failover = failover or FailoverPolicy()
 
     async def analyze(self, job: SynthesisJob) -> frontend_service_pb2.AnalyzeResponse:
         """Split and analyze the text: from the cache, else one frontend call.
@@ -258,9 +263,16 @@ class Pipeline:
             self.acoustic, self.vocoder,
         )  # fmt: skip
         parts: list[Int16Array] = []
-        stream = no_input()
-        for step in self._steps:
-            stream = step(run, stream)
+
+        def chain() -> AsyncGenerator[Int16Array, None]:
+            stream = no_input()
+            for step in self._steps:
+                stream = step(run, stream)
+            return stream
+
+        # Only what reaches the caller is kept, so after a failover ``parts`` is
+        # still the sentence exactly once: the cache gets all of it or nothing.
+        stream = resumed(chain, run, self._failover, info.index)
         async with contextlib.aclosing(stream) as chunks:
             async for pcm in chunks:
                 parts.append(pcm)

@@ -1,4 +1,7 @@
-"""Downstream call policy: the caller's deadline, replicas, UNAVAILABLE retries."""
+"""Downstream call policy: the caller's deadline, UNAVAILABLE retries over replicas.
+
+Replica choice and suspect marking live in :mod:`gateway.replicas`.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +10,23 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tts_common.errors import TtsError
 
+if TYPE_CHECKING:
+    from gateway.replicas import ReplicaSet
+
 __all__ = [
+    "BROKEN_CODES",
+    "CORE_SEND_FAILED",
     "Deadline",
-    "ReplicaSet",
     "RetryPolicy",
     "StageError",
+    "StreamBroken",
     "call_with_retry",
     "stage_error",
     "wait_until_serving",
@@ -28,6 +36,14 @@ _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _Unavailable = grpc.StatusCode.UNAVAILABLE
 _SERVING = health_pb2.HealthCheckResponse.SERVING
+BROKEN_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+"""Codes of a stream that broke under us: the replica went away or dropped the
+connection. A local ``call.cancel()`` never shows up as CANCELLED here (grpc.aio
+raises asyncio.CancelledError then), so CANCELLED means the transport or the
+replica ended the call, e.g. a server stopping without grace."""
+CORE_SEND_FAILED = "Internal error from Core"
+"""What grpc.aio reports (as INTERNAL) when writing to a stream whose connection
+just died: the send failed in gRPC core, not in the stage."""
 
 
 class StageError(TtsError):
@@ -37,6 +53,19 @@ class StageError(TtsError):
         """Create the error with the status name the client will see."""
         super().__init__(message)
         self.status = status
+
+
+class StreamBroken(StageError):
+    """A stage stream failed after it was committed, because of its replica or the
+    connection (not the request): the sentence may be re-run on another replica."""
+
+    def __init__(self, stage: str, addr: str, exc: grpc.aio.AioRpcError) -> None:
+        """Report UNAVAILABLE: the caller did not cancel, whatever the wire said."""
+        code = exc.code().name
+        super().__init__(
+            "UNAVAILABLE", f"{stage} stream to {addr} broke ({code}: {exc.details()})"
+        )
+        self.stage, self.addr = stage, addr
 
 
 class Deadline:
@@ -87,39 +116,6 @@ class RetryPolicy:
         return cap * random.uniform(0.5, 1.0)
 
 
-class ReplicaSet:
-    """Channels to one stage's replicas, picked round-robin per call."""
-
-    def __init__(
-        self, stage: str, addrs: Sequence[str], max_message_bytes: int
-    ) -> None:
-        """Open lazy channels (no connection until the first call)."""
-        self.stage = stage
-        self.addrs = tuple(addrs)
-        options = [
-            ("grpc.max_send_message_length", max_message_bytes),
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.keepalive_time_ms", 30_000),
-            # Retries are ours (next replica, inside the deadline), not the channel's.
-            ("grpc.enable_retries", 0),
-            # A headless Service name resolves to every pod: spread calls over all of
-            # them instead of pinning this gateway to the first address (pick_first).
-            ("grpc.lb_policy_name", "round_robin"),
-        ]
-        self.channels = [grpc.aio.insecure_channel(a, options=options) for a in addrs]
-        self._next = 0
-
-    def start_index(self) -> int:
-        """Replica for the next call; successive calls rotate over all of them."""
-        index = self._next % len(self.addrs)
-        self._next += 1
-        return index
-
-    async def close(self) -> None:
-        """Close every channel (cancels calls still running on them)."""
-        await asyncio.gather(*(channel.close() for channel in self.channels))
-
-
 async def call_with_retry(
     replicas: ReplicaSet,
     policy: RetryPolicy,
@@ -131,14 +127,15 @@ async def call_with_retry(
     ``attempt`` must raise before it has handed any response on (it returns only
     once the call is committed), so a retry never duplicates output. Other codes
     pass through unchanged; retries stop when the next delay would pass the deadline.
+    A replica that answered UNAVAILABLE becomes suspect (tried last from then on).
 
     Raises:
         StageError: The stage's status, or UNAVAILABLE naming every replica tried.
     """
-    start, stage, tried = replicas.start_index(), replicas.stage, []
+    order, stage, tried = replicas.attempt_order(), replicas.stage, []
     last = ""
     for n in range(policy.retries + 1):
-        index = (start + n) % len(replicas.addrs)
+        index = order[n % len(order)]
         try:
             return await attempt(replicas.channels[index], deadline.timeout(stage))
         except grpc.aio.AioRpcError as exc:
@@ -147,6 +144,7 @@ async def call_with_retry(
             last = exc.details() or "unreachable"
             tried.append(replicas.addrs[index])
             _LOGGER.warning("%s replica %s unavailable", stage, replicas.addrs[index])
+            replicas.mark_suspect(index)
         if n < policy.retries:
             delay = policy.delay(n)
             if delay >= deadline.remaining():

@@ -1,5 +1,8 @@
 """``LocalStack``: Redis plus the four services as real processes on loopback ports.
 
+Optionally also the HTTP bridge (``python -m gateway.http``), ready once its
+``/readyz`` answers 200.
+
 Shared by ``ttsctl up`` and the integration tests, so what the tests exercise is what
 a developer runs. Each service is started with ``python -m <package>`` and configured
 through environment variables only, exactly as in a container. Start-up waits until
@@ -19,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -88,6 +93,14 @@ class LocalStack:
         startup_timeout_s: Limit for all services to report SERVING.
         grace_s: SIGTERM-to-SIGKILL wait on exit.
         log_dir: Where each process's log goes (a temporary folder by default).
+        http_port: Port of the HTTP bridge and WebUI; None runs no bridge, 0 picks
+            a free port.
+        replicas: Processes per stage, e.g. ``{"vocoder": 2}`` (default 1); the first
+            is named after the stage, the others ``vocoder-2``, ...; the gateway is
+            given all of their addresses.
+        hosts: Process name -> (network namespace, IP address): that process runs
+            under ``ip netns exec`` and binds the address (a separate "host");
+            the others run here on 127.0.0.1.
     """
 
     model_dir: str | Path
@@ -96,6 +109,9 @@ class LocalStack:
     startup_timeout_s: float = 180.0
     grace_s: float = 10.0
     log_dir: Path | None = None
+    http_port: int | None = None
+    replicas: dict[str, int] = field(default_factory=dict)
+    hosts: dict[str, tuple[str, str]] = field(default_factory=dict)
     processes: dict[str, StackProcess] = field(default_factory=dict, init=False)
     redis_url: str = field(default="", init=False)
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
@@ -103,6 +119,11 @@ class LocalStack:
     @property
     def gateway_address(self) -> str:
         return self.processes["gateway"].address
+
+    @property
+    def http_url(self) -> str:
+        """Base URL of the HTTP bridge, e.g. ``http://127.0.0.1:8080``."""
+        return f"http://{self.processes['http'].address}"
 
     def address(self, name: str) -> str:
         """``host:port`` of ``frontend``, ``acoustic``, ``vocoder`` or ``gateway``."""
@@ -121,35 +142,42 @@ class LocalStack:
         self.stop()
 
     def start(self) -> None:
-        """Start Redis, the three stages, then the gateway; wait for SERVING."""
+        """Start Redis, the three stages, the gateway (and bridge); wait until ready."""
         if self.log_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="tts-stack-")
             self.log_dir = Path(self._tmp.name)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._start_redis()
         model_dir = str(Path(self.model_dir).resolve())
-        addrs = {}
+        addrs: dict[str, list[str]] = {stage: [] for stage in _STAGES}
         for stage in _STAGES:
-            port = free_port()
-            addrs[stage] = f"127.0.0.1:{port}"
-            self._spawn(stage, f"{stage}_svc", port, {f"{stage.upper()}_MODEL_DIR": model_dir})
+            for n in range(1, self.replicas.get(stage, 1) + 1):
+                name = stage if n == 1 else f"{stage}-{n}"
+                self._spawn(name, f"{stage}_svc", free_port(),
+                            {f"{stage.upper()}_MODEL_DIR": model_dir}, stage)
+                addrs[stage].append(self.processes[name].address)
         self._spawn("gateway", "gateway", self.gateway_port or free_port(), {
-            "FRONTEND_ADDR": addrs["frontend"], "ACOUSTIC_ADDR": addrs["acoustic"],
-            "VOCODER_ADDR": addrs["vocoder"], "REDIS_URL": self.redis_url})
+            "FRONTEND_ADDR": ",".join(addrs["frontend"]),
+            "ACOUSTIC_ADDR": ",".join(addrs["acoustic"]),
+            "VOCODER_ADDR": ",".join(addrs["vocoder"]), "REDIS_URL": self.redis_url})
+        if self.http_port is not None:
+            self._spawn("http", "gateway.http", self.http_port or free_port(),
+                        {"GATEWAY_ADDR": self.gateway_address})
+            self.processes["http"].metrics_port = 0  # the bridge exports no metrics
         self._wait_serving()
 
     def _start_redis(self) -> None:
         assert self.log_dir is not None
-        port = free_port()
-        cmd = [find_redis_server(), "--port", str(port), "--bind", "127.0.0.1",
+        port, (netns, ip) = free_port(), self._host("redis")
+        cmd = [*netns, find_redis_server(), "--port", str(port), "--bind", ip,
                "--save", "", "--appendonly", "no", "--maxmemory", "256mb",
                "--maxmemory-policy", "volatile-lfu", "--dir", str(self.log_dir)]
-        self._launch("redis", cmd, os.environ.copy(), f"127.0.0.1:{port}")
-        self.redis_url = f"redis://127.0.0.1:{port}/0"
+        self._launch("redis", cmd, os.environ.copy(), f"{ip}:{port}")
+        self.redis_url = f"redis://{ip}:{port}/0"
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                socket.create_connection((ip, port), timeout=0.5).close()
                 return
             except OSError:
                 self._check_alive(self.processes["redis"])
@@ -157,17 +185,26 @@ class LocalStack:
         raise RuntimeError("redis-server did not start:\n" +
                            self.processes["redis"].log_tail())
 
-    def _spawn(self, name: str, module: str, port: int, env: dict[str, str]) -> None:
-        prefix = name.upper() + "_"
+    def _host(self, name: str) -> tuple[list[str], str]:
+        """Command prefix and address of the "host" that ``name`` runs on."""
+        if name not in self.hosts:
+            return [], "127.0.0.1"
+        netns, ip = self.hosts[name]
+        return ["ip", "netns", "exec", netns], ip
+
+    def _spawn(self, name: str, module: str, port: int, env: dict[str, str],
+               kind: str = "") -> None:
+        prefix = (kind or name).upper() + "_"
+        netns, ip = self._host(name)
         metrics_port = free_port()
         full = os.environ.copy()
         paths = [str(_REPO), str(_REPO / "protos" / "gen"), full.get("PYTHONPATH", "")]
         full["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-        full.update({"PYTHONUNBUFFERED": "1", prefix + "HOST": "127.0.0.1",
+        full.update({"PYTHONUNBUFFERED": "1", prefix + "HOST": ip,
                      prefix + "PORT": str(port), prefix + "METRICS_PORT": str(metrics_port)})
         full.update(env)
         full.update(self.env)
-        self._launch(name, [sys.executable, "-m", module], full, f"127.0.0.1:{port}")
+        self._launch(name, [*netns, sys.executable, "-m", module], full, f"{ip}:{port}")
         self.processes[name].metrics_port = metrics_port
 
     def _launch(self, name: str, cmd: list[str], env: dict[str, str], address: str) -> None:
@@ -192,7 +229,7 @@ class LocalStack:
         while pending:
             for proc in list(pending):
                 self._check_alive(proc)
-                if health_status(proc.address, timeout_s=1.0) == "SERVING":
+                if _ready(proc):
                     pending.remove(proc)
             if pending and time.monotonic() > deadline:
                 names = ", ".join(p.name for p in pending)
@@ -202,8 +239,9 @@ class LocalStack:
                 time.sleep(0.2)
 
     def stop(self) -> None:
-        """SIGTERM every process (gateway first), wait, then SIGKILL leftovers."""
-        order = ["gateway", *_STAGES, "redis"]
+        """SIGTERM every process (callers' side first), wait, then SIGKILL leftovers."""
+        stages = [n for n in self.processes if n not in ("http", "gateway", "redis")]
+        order = ["http", "gateway", *stages, "redis"]
         procs = [self.processes[n] for n in order if n in self.processes]
         for proc in procs:
             if proc.popen.poll() is None:
@@ -218,6 +256,17 @@ class LocalStack:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+def _ready(proc: StackProcess) -> bool:
+    """gRPC services: SERVING; the HTTP bridge: ``/readyz`` answers 200."""
+    if proc.name != "http":
+        return health_status(proc.address, timeout_s=1.0) == "SERVING"
+    try:
+        with urllib.request.urlopen(f"http://{proc.address}/readyz", timeout=2) as r:
+            return bool(r.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
 
 
 def health_status(address: str, service: str = "", timeout_s: float = 2.0) -> str:

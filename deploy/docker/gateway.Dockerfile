@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Gateway image: public tts.v1.GatewayService on 50050, Prometheus on 9101.
+# Gateway image: public tts.v1.GatewayService on 50050, Prometheus on 9101; with the
+# entry point `python -m gateway.http`, the HTTP API and WebUI on 8080.
 # Build from the repository root:  docker build -f deploy/docker/gateway.Dockerfile -t tts-gateway:0.1.0 .
 #
 # Base images are pinned by exact tag. No digest is written here because none could
@@ -43,7 +44,8 @@ RUN groupadd --system --gid 10001 tts \
 COPY --from=build /opt/venv /opt/venv
 COPY deploy/docker/healthcheck.py /opt/tts/healthcheck.py
 USER 10001:10001
-EXPOSE 50050 9101
+# 8080: the HTTP bridge, when run as `python -m gateway.http` (a second container).
+EXPOSE 50050 9101 8080
 # SERVING only once every stage answers (gateway warm-up), hence the start period.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
   CMD ["python", "/opt/tts/healthcheck.py", "GATEWAY_", "50050"]

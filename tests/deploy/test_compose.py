@@ -22,6 +22,7 @@ import yaml
 from acoustic_svc.config import AcousticConfig
 from frontend_svc.config import FrontendConfig
 from gateway.config import GatewayConfig
+from gateway.http.config import HttpConfig
 from vocoder_svc.config import VocoderConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,7 +54,7 @@ def test_services_present_and_built_from_deploy_docker() -> None:
     """Redis, the three stages, the gateway and the download job; images are pinned."""
     services = _load()["services"]
     assert set(services) == {"redis", "frontend", "acoustic", "vocoder", "gateway",
-                             "model-download"}
+                             "http", "model-download"}
     for name, svc in services.items():
         image = svc["image"]
         assert ":" in image and not image.endswith(":latest"), name
@@ -110,6 +111,26 @@ def test_gateway_env_parses_and_points_at_the_services() -> None:
     assert published == [f"127.0.0.1:{cfg.server.port}:{cfg.server.port}"]
     for dep in ("redis", *STAGES):
         assert gateway["depends_on"][dep] == {"condition": "service_healthy"}
+
+
+def test_http_bridge_calls_the_gateway_and_drains() -> None:
+    """The bridge runs from the gateway image, reaches its gRPC port, publishes its
+    own on loopback, checks /readyz, and outlasts the longest stream on stop."""
+    services = _load()["services"]
+    http, gateway = services["http"], services["gateway"]
+    cfg = HttpConfig.from_env(_env(http))
+    gateway_cfg = GatewayConfig.from_env(_env(gateway))
+    assert cfg.gateway_addr == f"gateway:{gateway_cfg.server.port}"
+    assert http["image"] == gateway["image"] and http["build"] == gateway["build"]
+    assert http["entrypoint"] == ["python", "-m", "gateway.http"]
+    published = [_interpolate(p) for p in http["ports"]]
+    assert published == [f"127.0.0.1:{cfg.port}:{cfg.port}"]
+    probe = " ".join(http["healthcheck"]["test"])
+    assert f"127.0.0.1:{cfg.port}/readyz" in probe
+    assert http["depends_on"] == {"gateway": {"condition": "service_healthy"}}
+    assert cfg.request_timeout_s >= gateway_cfg.default_deadline_s
+    assert cfg.grace_s >= gateway_cfg.default_deadline_s
+    assert _seconds(http["stop_grace_period"]) > cfg.grace_s + cfg.drain_delay_s
 
 
 def test_replica_lists_are_overridable() -> None:

@@ -31,6 +31,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from gateway.http.config import DEFAULT_PORT as HTTP_PORT
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "deploy" / "docker"
 
@@ -168,7 +170,9 @@ def test_service_image_health_entrypoint_and_ports(name: str) -> None:
     (entrypoint,) = final.args("ENTRYPOINT")
     assert json.loads(entrypoint) == ["python", "-m", package]
     exposed = {int(p) for args in final.args("EXPOSE") for p in args.split()}
-    assert exposed == {grpc_port, metrics_port}
+    # The gateway image also runs the HTTP bridge (python -m gateway.http).
+    extra = {HTTP_PORT} if name == "gateway" else set()
+    assert exposed == {grpc_port, metrics_port} | extra
     env = _env(final)
     assert env[f"{prefix}PORT"] == str(grpc_port)
     assert env[f"{prefix}METRICS_PORT"] == str(metrics_port)
@@ -326,6 +330,9 @@ def test_copied_sources_build_the_package(tmp_path: Path) -> None:
     for package, _, _ in SERVICE_IMAGES.values():
         assert f"{package}/__main__.py" in names
     assert "tts_common/cli/download.py" in names
+    # The HTTP bridge and its WebUI files (package data) ship in the gateway image.
+    for asset in ("__main__.py", "static/index.html", "static/app.js", "static/style.css"):
+        assert f"gateway/http/{asset}" in names, asset
     assert any(n.startswith("tts/v1/") and n.endswith("_pb2.py") for n in names)
 
 

@@ -27,6 +27,7 @@ from kubernetes_validate import utils as kv
 from acoustic_svc.config import AcousticConfig
 from frontend_svc.config import FrontendConfig
 from gateway.config import GatewayConfig
+from gateway.http.config import HttpConfig
 from tests.deploy import netpol
 from tts_common.metrics import Metrics
 from vocoder_svc.config import VocoderConfig
@@ -318,6 +319,40 @@ def test_env_parses_with_the_service_config(kustomization: str, name: str) -> No
     ]
     assert annotations["prometheus.io/scrape"] == "true"
     assert int(annotations["prometheus.io/port"]) == server.metrics_port
+
+
+def _bridge(kustomization: str) -> dict[str, Any]:
+    """The gateway pod's ``http`` container (the HTTP bridge and WebUI)."""
+    by_name = {c["name"]: c for c in pod_spec(kustomization, "gateway")["containers"]}
+    assert "http" in by_name, f"{kustomization}: the gateway pod has no http container"
+    return by_name["http"]
+
+
+@pytest.mark.parametrize("kustomization", DEPLOYABLE)
+def test_http_bridge_beside_the_gateway(kustomization: str) -> None:
+    """The bridge runs from the gateway's image, calls the gateway over the pod's
+    loopback, is probed over HTTP, is published by the gateway Service, and drains
+    within the pod's grace period like the gateway."""
+    c, gateway = _bridge(kustomization), container(kustomization, "gateway")
+    cfg = HttpConfig.from_env(env_of(c))
+    gateway_cfg = GatewayConfig.from_env(env_of(gateway))
+    assert c["image"] == gateway["image"]
+    assert c["command"] == ["python", "-m", "gateway.http"]
+    assert cfg.gateway_addr == f"127.0.0.1:{port_of(gateway, 'grpc')}"
+    assert cfg.port == port_of(c, "http")
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    live = c["livenessProbe"]
+    assert live["periodSeconds"] * live["failureThreshold"] >= 60
+    svc_ports = {p["name"]: p for p in one(kustomization, "Service", "gateway")["spec"]["ports"]}
+    assert svc_ports["http"]["targetPort"] == "http"
+    longest_stream = gateway_cfg.default_deadline_s
+    assert cfg.request_timeout_s >= longest_stream and cfg.grace_s >= longest_stream
+    assert cfg.drain_delay_s > 0
+    ready = c["readinessProbe"]
+    assert ready["periodSeconds"] * ready["failureThreshold"] <= cfg.drain_delay_s
+    tgp = pod_spec(kustomization, "gateway")["terminationGracePeriodSeconds"]
+    assert tgp > cfg.grace_s + cfg.drain_delay_s
 
 
 @pytest.mark.parametrize("kustomization", DEPLOYABLE)
@@ -624,8 +659,11 @@ def test_network_policies_isolate_the_stages(kustomization: str) -> None:
         assert netpol.allowed(policies, _MONITORING, pods[name], metrics_port[name])
         if name != "gateway":
             assert not netpol.allowed(policies, _MONITORING, pods[name], grpc_port[name])
-    # Callers reach the gateway only; nothing outside reaches a stage or Redis.
+    # Callers reach the gateway (gRPC and the HTTP bridge) only; nothing outside
+    # reaches a stage or Redis.
     assert netpol.allowed(policies, _OUTSIDE, pods["gateway"], grpc_port["gateway"])
+    http_port = port_of(_bridge(kustomization), "http")
+    assert netpol.allowed(policies, _OUTSIDE, pods["gateway"], http_port)
     for name in (*STAGES, "redis"):
         for port in ports[name]:
             assert not netpol.allowed(policies, _OUTSIDE, pods[name], port), (name, port)

@@ -4,14 +4,16 @@ They are deterministic so tests can predict every sample: the frontend splits te
 at "。", each sentence's symbols are its text, the acoustic stage makes
 ``frames_for(symbols)`` frames, and the vocoder turns each frame into ``HOP``
 samples of a sine whose amplitude is the frame's first mel bin. Hooks let tests
-block a sentence, and each fake records deadlines, request ids and cancellations.
+block a sentence, fail it, or crash a whole replica mid-stream (more replicas of a
+stage come from :meth:`FakeStages.replica`), and each fake records deadlines,
+request ids and cancellations.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -180,6 +182,11 @@ class FakeVocoder(voc_grpc.VocoderServiceServicer):
 
     def __init__(self) -> None:
         self.seen = Observed()
+        self.crash_after: int | None = None
+        """After this many audio chunks of one stream the replica crashes: its
+        server stops without grace, so every stream on it breaks."""
+        self.server: grpc.aio.Server | None = None
+        self._crashing: list[asyncio.Future[None]] = []
 
     async def StreamVocode(self, request_iterator, context):  # noqa: N802
         try:
@@ -203,6 +210,9 @@ class FakeVocoder(voc_grpc.VocoderServiceServicer):
                     pcm=pcm16_to_bytes(pcm), num_samples=pcm.size,
                     chunk_index=chunk.chunk_index, start_sample=start, last=chunk.last,
                 ))  # fmt: skip
+                if chunk.chunk_index + 1 == self.crash_after and self.server:
+                    self._crashing.append(asyncio.ensure_future(self.server.stop(None)))
+                    await asyncio.Event().wait()  # the stop cancels this handler
             if not got_last:
                 # A client that cancels ends our request iterator first; the
                 # cancellation itself arrives at the next await.
@@ -236,14 +246,16 @@ class StageServer:
     addr: str
 
 
-async def start_stage(servicer: object, add: object, name: str) -> StageServer:
-    """Serve ``servicer`` on a free port, SERVING at once."""
+async def start_stage(
+    servicer: object, add: object, name: str, port: int = 0
+) -> StageServer:
+    """Serve ``servicer`` on ``port`` (0: a free one), SERVING at once."""
 
     def register(server: grpc.aio.Server) -> Sequence[str]:
         add(servicer, server)  # type: ignore[operator]
         return [name]
 
-    cfg = ServerConfig(host="127.0.0.1", port=0, grace_s=0.5)
+    cfg = ServerConfig(host="127.0.0.1", port=port, grace_s=0.5)
     server, port, health = build_server(cfg, register)
     await server.start()
     await health.mark_serving()
@@ -264,6 +276,13 @@ class FakeStages:
         """Frontend, acoustic, vocoder addresses."""
         return (self.servers[0].addr, self.servers[1].addr, self.servers[2].addr)
 
+    async def replica(self, stage: str, port: int = 0) -> tuple[object, StageServer]:
+        """Start one more fake of ``stage`` ("acoustic" or "vocoder"), on ``port``
+        (e.g. the port of a replica that crashed: a restart) or a free one."""
+        servicer, server = await _start(stage, port)
+        self.servers.append(server)
+        return servicer, server
+
     async def stop(self) -> None:
         """Release gates, then stop every server."""
         for gate in self.acoustic.gates.values():
@@ -271,18 +290,31 @@ class FakeStages:
         await asyncio.gather(*(s.server.stop(None) for s in self.servers))
 
 
+_KINDS: dict[str, tuple[Callable[[], object], Callable[..., None], str]] = {
+    "frontend": (FakeFrontend, fe_grpc.add_FrontendServiceServicer_to_server,
+                 "Frontend"),
+    "acoustic": (FakeAcoustic, am_grpc.add_AcousticServiceServicer_to_server,
+                 "Acoustic"),
+    "vocoder": (FakeVocoder, voc_grpc.add_VocoderServiceServicer_to_server,
+                "Vocoder"),
+}  # fmt: skip
+
+
+async def _start(stage: str, port: int = 0) -> tuple[object, StageServer]:
+    make, add, name = _KINDS[stage]
+    servicer = make()
+    server = await start_stage(servicer, add, f"tts.v1.{name}Service", port)
+    if isinstance(servicer, FakeVocoder):
+        servicer.server = server.server
+    return servicer, server
+
+
 async def start_fake_stages() -> FakeStages:
     """Start the three fakes on free ports."""
-    fe, am, voc = FakeFrontend(), FakeAcoustic(), FakeVocoder()
-    servers = [
-        await start_stage(s, add, f"tts.v1.{name}Service")
-        for s, add, name in (
-            (fe, fe_grpc.add_FrontendServiceServicer_to_server, "Frontend"),
-            (am, am_grpc.add_AcousticServiceServicer_to_server, "Acoustic"),
-            (voc, voc_grpc.add_VocoderServiceServicer_to_server, "Vocoder"),
-        )
-    ]
-    return FakeStages(fe, am, voc, servers)
+    started = [await _start(stage) for stage in ("frontend", "acoustic", "vocoder")]
+    (fe, _), (am, _), (voc, _) = started
+    servers = [server for _, server in started]
+    return FakeStages(fe, am, voc, servers)  # type: ignore[arg-type]
 
 
 def dead_addr() -> str:

@@ -1,0 +1,92 @@
+"""The bridge's side of the gateway: one grpc.aio channel, typed calls, a voice list."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from tts.v1 import gateway_service_pb2 as gw
+from tts.v1 import gateway_service_pb2_grpc as gw_grpc
+
+from gateway.http.config import HttpConfig
+from tts_common.interceptors import REQUEST_ID_HEADER
+
+__all__ = ["GatewayClient"]
+
+_VOICES_TTL_S = 30.0
+_SHORT_TIMEOUT_S = 10.0
+
+
+class GatewayClient:
+    """Calls the gateway's public API; make it inside the serving event loop."""
+
+    def __init__(self, cfg: HttpConfig) -> None:
+        limit = cfg.max_message_bytes
+        self._channel = grpc.aio.insecure_channel(cfg.gateway_addr, options=[
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", limit),
+            ("grpc.keepalive_time_ms", 30_000),
+        ])  # fmt: skip
+        self._stub = gw_grpc.GatewayServiceStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+        self._timeout_s = cfg.request_timeout_s
+        self._voices: gw.ListVoicesResponse | None = None
+        self._voices_at = 0.0
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    def stream(self, request: gw.StreamSynthesizeRequest, request_id: str) -> Any:
+        """Start StreamSynthesize; the call is async-iterable and ``cancel()``-able."""
+        metadata = ((REQUEST_ID_HEADER, request_id),) if request_id else None
+        return self._stub.StreamSynthesize(
+            request, timeout=self._timeout_s, metadata=metadata
+        )
+
+    async def voices(self, fresh: bool = False) -> gw.ListVoicesResponse:
+        """ListVoices, remembered for a while (the voice set changes with deploys)."""
+        voices = self._voices
+        if (
+            fresh
+            or voices is None
+            or time.monotonic() - self._voices_at > _VOICES_TTL_S
+        ):
+            voices = await self._stub.ListVoices(
+                gw.ListVoicesRequest(), timeout=_SHORT_TIMEOUT_S
+            )
+            self._voices, self._voices_at = voices, time.monotonic()
+        return cast(gw.ListVoicesResponse, voices)
+
+    async def voice_rate(self, name: str) -> int:
+        """The native rate of voice ``name`` (empty = default); 0 if unknown."""
+        for fresh in (False, True):
+            reply = await self.voices(fresh)
+            wanted = name or reply.default_voice
+            for voice in reply.voices:
+                if voice.name == wanted:
+                    return int(voice.sample_rate_hz)
+        return 0
+
+    async def cache_report(
+        self, window_s: int, voice: str, top: int
+    ) -> gw.GetCacheReportResponse:
+        """GetCacheReport (see the proto for the fields)."""
+        reply = await self._stub.GetCacheReport(
+            gw.GetCacheReportRequest(
+                window_s=window_s, voice=voice, max_top_sentences=top
+            ),
+            timeout=_SHORT_TIMEOUT_S,
+        )
+        return cast(gw.GetCacheReportResponse, reply)
+
+    async def health(self, timeout_s: float = 2.0) -> str:
+        """The gateway's health status name, ``UNREACHABLE`` when it does not answer."""
+        try:
+            reply = await self._health.Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=timeout_s
+            )
+        except grpc.RpcError:
+            return "UNREACHABLE"
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))

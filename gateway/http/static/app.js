@@ -1,0 +1,244 @@
+// WebUI of the HTTP bridge: voices from /v1/voices, speech streamed from
+// /v1/audio/speech as 24 kHz 16-bit PCM and played as it arrives (Web Audio),
+// a WAV of the result to replay and download, and the cache dashboard.
+"use strict";
+
+const PCM_RATE = 24000;
+const REFRESH_MS = 5000;
+const HISTORY = 120;
+const $ = (id) => document.getElementById(id);
+const state = { voices: [], history: [], objectUrl: null, busy: false };
+window.ttsState = { bytes: 0, chunks: 0, samples: 0, firstAudioMs: null };
+
+function setStatus(kind, text) {
+  const el = $("status");
+  el.dataset.state = kind;
+  el.textContent = text;
+}
+
+async function errorMessage(response) {
+  try {
+    const body = await response.json();
+    return body.error ? body.error.message : response.statusText;
+  } catch (_) {
+    return `${response.status} ${response.statusText}`;
+  }
+}
+
+async function loadVoices() {
+  const response = await fetch("/v1/voices");
+  if (!response.ok) throw new Error(await errorMessage(response));
+  const data = await response.json();
+  state.voices = data.voices;
+  const select = $("voice");
+  select.replaceChildren(...data.voices.map((v) => {
+    const option = new Option(`${v.name} (${v.sample_rate_hz / 1000} kHz)`, v.name);
+    option.selected = v.name === data.default_voice;
+    return option;
+  }));
+  $("speed").min = data.speed.min;
+  $("speed").max = data.speed.max;
+  fillEmotions();
+}
+
+function fillEmotions() {
+  const voice = state.voices.find((v) => v.name === $("voice").value);
+  const emotions = voice ? voice.emotions : [];
+  $("emotion").replaceChildren(new Option("neutral", ""),
+    ...emotions.filter((e) => e !== "neutral").map((e) => new Option(e, e)));
+}
+
+// Plays PCM chunks back to back; a chunk may end in the middle of a sample.
+class PcmPlayer {
+  constructor() {
+    this.ctx = new AudioContext({ sampleRate: PCM_RATE });
+    this.next = 0;
+    this.carry = null;
+  }
+  push(bytes) {
+    if (this.carry) {
+      const joined = new Uint8Array(this.carry.length + bytes.length);
+      joined.set(this.carry);
+      joined.set(bytes, this.carry.length);
+      bytes = joined;
+      this.carry = null;
+    }
+    const whole = bytes.length - (bytes.length % 2);
+    if (whole < bytes.length) this.carry = bytes.slice(whole);
+    const samples = new Int16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + whole));
+    if (!samples.length) return samples;
+    const buffer = this.ctx.createBuffer(1, samples.length, PCM_RATE);
+    const channel = buffer.getChannelData(0);
+    for (let i = 0; i < samples.length; i++) channel[i] = samples[i] / 32768;
+    const source = this.ctx.createBufferSource();
+    source.buffer = buffer;
+    source.connect(this.ctx.destination);
+    this.next = Math.max(this.next, this.ctx.currentTime + 0.05);
+    source.start(this.next);
+    this.next += buffer.duration;
+    return samples;
+  }
+}
+
+function wavBlob(parts, rate) {
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  const view = new DataView(new ArrayBuffer(44));
+  const text = (offset, s) => [...s].forEach((c, i) => view.setUint8(offset + i, c.charCodeAt(0)));
+  text(0, "RIFF"); view.setUint32(4, 36 + length * 2, true); text(8, "WAVEfmt ");
+  view.setUint32(16, 16, true); view.setUint16(20, 1, true); view.setUint16(22, 1, true);
+  view.setUint32(24, rate, true); view.setUint32(28, rate * 2, true);
+  view.setUint16(32, 2, true); view.setUint16(34, 16, true);
+  text(36, "data"); view.setUint32(40, length * 2, true);
+  return new Blob([view, ...parts], { type: "audio/wav" });
+}
+
+async function speak() {
+  if (state.busy) return;
+  state.busy = true;
+  $("speak").disabled = true;
+  Object.assign(window.ttsState, { bytes: 0, chunks: 0, samples: 0, firstAudioMs: null });
+  ["bytes", "chunks"].forEach((id) => { $(id).textContent = "0"; });
+  $("first-ms").textContent = "–";
+  setStatus("streaming", "Synthesizing…");
+  const started = performance.now();
+  try {
+    const player = new PcmPlayer();
+    const response = await fetch("/v1/audio/speech", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        model: "tts-1", input: $("text").value, voice: $("voice").value,
+        emotion: $("emotion").value, speed: Number($("speed").value),
+        no_cache: $("no-cache").checked, response_format: "pcm",
+      }),
+    });
+    if (!response.ok) throw new Error(await errorMessage(response));
+    const reader = response.body.getReader();
+    const parts = [];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const samples = player.push(value);
+      if (samples.length) parts.push(samples);
+      const s = window.ttsState;
+      if (s.firstAudioMs === null) {
+        s.firstAudioMs = Math.round(performance.now() - started);
+        $("first-ms").textContent = s.firstAudioMs;
+        setStatus("streaming", "Playing while it streams…");
+      }
+      s.bytes += value.length; s.chunks += 1; s.samples += samples.length;
+      $("bytes").textContent = s.bytes;
+      $("chunks").textContent = s.chunks;
+    }
+    if (!parts.length) throw new Error("no audio received");
+    if (state.objectUrl) URL.revokeObjectURL(state.objectUrl);
+    state.objectUrl = URL.createObjectURL(wavBlob(parts, PCM_RATE));
+    $("player").src = state.objectUrl;
+    $("download").href = state.objectUrl;
+    $("download").classList.remove("hidden");
+    const seconds = (window.ttsState.samples / PCM_RATE).toFixed(2);
+    setStatus("done", `Done: ${seconds} s of audio`);
+    refreshCache();
+  } catch (err) {
+    setStatus("error", `Error: ${err.message}`);
+  } finally {
+    state.busy = false;
+    $("speak").disabled = false;
+  }
+}
+
+function fmt(value, digits) {
+  return Number(value).toLocaleString(undefined, { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+function drawPlot(canvas, values, max, label) {
+  const g = canvas.getContext("2d");
+  const { width: w, height: h } = canvas;
+  g.clearRect(0, 0, w, h);
+  g.fillStyle = "#5a6478";
+  g.font = "11px sans-serif";
+  g.fillText(label(max), 4, 12);
+  if (values.length < 2) return;
+  g.strokeStyle = "#2f6fde";
+  g.lineWidth = 2;
+  g.beginPath();
+  values.forEach((v, i) => {
+    const x = (i / (values.length - 1)) * (w - 8) + 4;
+    const y = h - 6 - (max > 0 ? v / max : 0) * (h - 24);
+    if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
+  });
+  g.stroke();
+}
+
+function renderTop(rows) {
+  $("top").tBodies[0].replaceChildren(...rows.map((t) => {
+    const tr = document.createElement("tr");
+    const cells = [t.text_preview || t.key_hash.slice(0, 12) + "…", t.voice, t.requests, t.hits];
+    cells.forEach((c, i) => {
+      const td = document.createElement("td");
+      td.textContent = c;
+      if (i > 1) td.className = "num";
+      tr.append(td);
+    });
+    return tr;
+  }));
+}
+
+async function refreshCache() {
+  try {
+    const response = await fetch("/v1/cache/report?top=10");
+    if (!response.ok) throw new Error(await errorMessage(response));
+    const report = await response.json();
+    const o = report.overall;
+    $("stat-hits").textContent = o.hits;
+    $("stat-misses").textContent = o.misses;
+    $("stat-hit-rate").textContent = `${fmt(o.hit_rate * 100, 1)} %`;
+    $("stat-audio").textContent = `${fmt(o.audio_from_cache_s, 1)} s`;
+    $("stat-compute").textContent = `${fmt(o.compute_avoided_s, 2)} s`;
+    // No currency: the gateway has no price table (GATEWAY_PRICE_TABLE).
+    $("stat-money").textContent = o.currency ? `${fmt(o.money_saved, 4)} ${o.currency}` : "no price set";
+    $("since").textContent = report.counting_since;
+    renderTop(report.top_sentences);
+    state.history.push({ hitRate: o.hit_rate, saved: o.compute_avoided_s });
+    if (state.history.length > HISTORY) state.history.shift();
+    drawPlot($("plot-hit-rate"), state.history.map((p) => p.hitRate), 1, () => "100 %");
+    const saved = state.history.map((p) => p.saved);
+    drawPlot($("plot-saved"), saved, Math.max(...saved, 1e-9), (m) => `${fmt(m, 2)} s`);
+    document.body.dataset.cacheLoaded = "true";
+  } catch (err) {
+    $("since").textContent = `report unavailable (${err.message})`;
+  }
+}
+
+async function refreshReady() {
+  const pill = $("gateway-state");
+  try {
+    const response = await fetch("/readyz");
+    pill.textContent = response.ok ? "gateway ready" : "gateway not ready";
+    pill.className = `pill ${response.ok ? "ok" : "bad"}`;
+  } catch (_) {
+    pill.textContent = "bridge unreachable";
+    pill.className = "pill bad";
+  }
+}
+
+async function init() {
+  $("speak").addEventListener("click", speak);
+  $("voice").addEventListener("change", fillEmotions);
+  $("speed").addEventListener("input", () => {
+    $("speed-value").textContent = `${Number($("speed").value).toFixed(2)}×`;
+  });
+  refreshReady();
+  refreshCache();
+  setInterval(refreshCache, REFRESH_MS);
+  setInterval(refreshReady, REFRESH_MS);
+  try {
+    await loadVoices();
+    $("speak").disabled = false;
+    setStatus("idle", "Ready");
+  } catch (err) {
+    setStatus("error", `Could not load voices: ${err.message}`);
+  }
+}
+
+init();
