@@ -114,25 +114,39 @@ class RedisCacheCounters:
     async def _write(
         self, batch: list[tuple[float, str, Outcome, float, float, str, str]]
     ) -> None:
-        pipe = self._client.pipeline(transaction=False)
-        pipe.set(STATS_PREFIX + "since", repr(batch[0][0]), nx=True)
+        # Summed in Python first: one command per counter, not per record. Encoding a
+        # command per record (11 for a hit) stalled the event loop for ~6 ms per
+        # flush under back-to-back cached requests: that was the p99 of the cache.
+        ints: dict[tuple[str, str], int] = defaultdict(int)
+        floats: dict[tuple[str, str], float] = defaultdict(float)
+        ranks: dict[tuple[str, str], int] = defaultdict(int)
+        meta: dict[str, str] = {}
         for at, voice, outcome, audio_s, compute_s, digest, preview in batch:
             minute = str(int(at // 60))
             for scope in ("all", f"m:{minute}"):
                 name = STATS_PREFIX + scope
-                pipe.hincrby(name, f"{voice}|{_PLURAL.get(outcome, 'errors')}", 1)
+                ints[name, f"{voice}|{_PLURAL.get(outcome, 'errors')}"] += 1
                 if outcome == "hit":
-                    pipe.hincrbyfloat(name, f"{voice}|audio_s", audio_s)
-                    pipe.hincrbyfloat(name, f"{voice}|compute_s", compute_s)
+                    floats[name, f"{voice}|audio_s"] += audio_s
+                    floats[name, f"{voice}|compute_s"] += compute_s
             if digest:
                 for scope in ("all", minute):
-                    pipe.zincrby(f"{STATS_PREFIX}req:{scope}", 1, digest)
+                    ranks[f"{STATS_PREFIX}req:{scope}", digest] += 1
                     if outcome == "hit":
-                        pipe.zincrby(f"{STATS_PREFIX}hit:{scope}", 1, digest)
-                meta = json.dumps(
+                        ranks[f"{STATS_PREFIX}hit:{scope}", digest] += 1
+                meta[digest] = json.dumps(
                     {"voice": voice, "preview": preview}, ensure_ascii=False
                 )
-                pipe.hset(STATS_PREFIX + "meta", digest, meta)
+        pipe = self._client.pipeline(transaction=False)
+        pipe.set(STATS_PREFIX + "since", repr(batch[0][0]), nx=True)
+        for (name, field), count in ints.items():
+            pipe.hincrby(name, field, count)
+        for (name, field), amount in floats.items():
+            pipe.hincrbyfloat(name, field, amount)
+        for (name, digest), count in ranks.items():
+            pipe.zincrby(name, count, digest)
+        if meta:
+            pipe.hset(STATS_PREFIX + "meta", mapping=meta)
         await pipe.execute()
 
     async def report(

@@ -294,3 +294,27 @@ async def test_no_cache_flag_neither_reads_nor_writes(
     assert fake_stages.acoustic.seen.calls == 2 and await audio_keys(rdb) == []
     report = await gateway.stub.GetCacheReport(gw.GetCacheReportRequest())
     assert report.overall.requests == 0
+
+
+async def test_a_flush_writes_one_command_per_counter_not_per_record(rdb) -> None:
+    """Back-to-back cached requests queue many records; the flush sums them first,
+    so its cost (on the gateway's event loop) does not grow with the record count."""
+    from gateway.report import STATS_PREFIX, RedisCacheCounters
+
+    counters = RedisCacheCounters(rdb)
+    await rdb.config_resetstat()
+    for i in range(200):
+        counters.record("v", "hit", audio_s=0.25, compute_s=0.125, digest="d1")
+        counters.record("v", "miss", digest=f"d{i % 2}")
+    await counters.flush()
+    stats = await rdb.info("commandstats")
+    written = sum(stats.get(f"cmdstat_{c}", {}).get("calls", 0)
+                  for c in ("hincrby", "hincrbyfloat", "zincrby", "hset"))
+    assert written <= 16  # 2 scopes x (2 counts + 2 sums) + 2 x 3 ranks + 1 meta
+    all_ = await rdb.hgetall(STATS_PREFIX + "all")
+    assert int(all_[b"v|hits"]) == 200 and int(all_[b"v|misses"]) == 200
+    assert float(all_[b"v|audio_s"]) == pytest.approx(50.0)
+    assert float(all_[b"v|compute_s"]) == pytest.approx(25.0)
+    assert await rdb.zscore(STATS_PREFIX + "req:all", "d1") == 300
+    assert await rdb.zscore(STATS_PREFIX + "hit:all", "d1") == 200
+    await counters.close()
