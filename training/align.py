@@ -25,6 +25,7 @@ import torch
 from acoustic_svc.encoding import SymbolEncoder
 from training.audio import HOP, SAMPLE_RATE, mel_spectrogram
 from training.mapping import assign_durations, plan_teacher, to_mel_frames
+from training.wav import write_pcm16
 
 _LOGGER = logging.getLogger(__name__)
 DATA = Path(__file__).resolve().parent / "data"
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
             skipped += 1
             continue
         if len(kept) < args.wavs:
-            _write_wav(DATA / "wav22" / f"{row['id']}.wav", utt["wav"])
+            write_pcm16(DATA / "wav22" / f"{row['id']}.wav", utt["wav"], SAMPLE_RATE)
         for key in parts:
             parts[key].append(utt[key])
         kept.append(row["id"])
@@ -119,17 +120,6 @@ def main(argv: list[str] | None = None) -> None:
     frames = int(mel_off[-1])
     print(json.dumps({"utterances": len(kept), "skipped": skipped, "tokens": int(tok_off[-1]),
                       "frames": frames, "hours": round(frames * HOP / SAMPLE_RATE / 3600, 2)}))
-
-
-def _write_wav(path: Path, wav: np.ndarray) -> None:
-    import wave
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as fh:
-        fh.setnchannels(1)
-        fh.setsampwidth(2)
-        fh.setframerate(SAMPLE_RATE)
-        fh.writeframes((np.clip(wav, -1, 1) * 32767).astype("<i2").tobytes())
 
 
 if __name__ == "__main__":

