@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tts_common.config import ConfigError, env_bool, env_float, env_int, env_str
+from tts_common.config import ConfigError, env_fields, env_float, env_str
 
 __all__ = ["CacheConfig"]
 
@@ -80,13 +80,11 @@ class CacheConfig:
         d, p = cls(), "GATEWAY_CACHE_"
         return cls(
             redis_url=env_str(environ, "REDIS_URL", "") or None,
-            ttl_s=env_int(environ, f"{p}TTL_S", d.ttl_s),
-            max_entry_bytes=env_int(environ, f"{p}MAX_ENTRY_BYTES", d.max_entry_bytes),
             op_timeout_s=env_float(environ, f"{p}TIMEOUT_S", d.op_timeout_s),
-            retry_after_s=env_float(environ, f"{p}RETRY_AFTER_S", d.retry_after_s),
-            lock_ttl_s=env_float(environ, f"{p}LOCK_TTL_S", d.lock_ttl_s),
-            poll_s=env_float(environ, f"{p}POLL_S", d.poll_s),
-            text_previews=env_bool(environ, f"{p}TEXT_PREVIEWS", d.text_previews),
+            **env_fields(environ, p, d, (
+                "ttl_s", "max_entry_bytes", "retry_after_s", "lock_ttl_s", "poll_s",
+                "text_previews",
+            )),
             catalog_refresh_s=env_float(
                 environ, "GATEWAY_CATALOG_REFRESH_S", d.catalog_refresh_s
             ),

@@ -9,8 +9,7 @@ from gateway.cache_config import CacheConfig
 from tts_common.config import (
     ConfigError,
     ServerConfig,
-    env_float,
-    env_int,
+    env_fields,
     require_env,
 )
 
@@ -134,35 +133,12 @@ class GatewayConfig:
                 environ, p, default_port=DEFAULT_PORT,
                 default_metrics_port=DEFAULT_METRICS_PORT,
             ),
-            max_text_chars=env_int(environ, f"{p}MAX_TEXT_CHARS", d.max_text_chars),
-            sentences_in_flight=env_int(
-                environ, f"{p}SENTENCES_IN_FLIGHT", d.sentences_in_flight
-            ),
-            retries=env_int(environ, f"{p}RETRIES", d.retries),
-            retry_backoff_s=env_float(
-                environ, f"{p}RETRY_BACKOFF_S", d.retry_backoff_s
-            ),
-            retry_max_backoff_s=env_float(
-                environ, f"{p}RETRY_MAX_BACKOFF_S", d.retry_max_backoff_s
-            ),
-            failover_retries=env_int(
-                environ, f"{p}FAILOVER_RETRIES", d.failover_retries
-            ),
-            keepalive_time_s=env_float(
-                environ, f"{p}KEEPALIVE_TIME_S", d.keepalive_time_s
-            ),
-            keepalive_timeout_s=env_float(
-                environ, f"{p}KEEPALIVE_TIMEOUT_S", d.keepalive_timeout_s
-            ),
-            replica_probe_s=env_float(
-                environ, f"{p}REPLICA_PROBE_S", d.replica_probe_s
-            ),
-            default_deadline_s=env_float(
-                environ, f"{p}DEFAULT_DEADLINE_S", d.default_deadline_s
-            ),
-            startup_timeout_s=env_float(
-                environ, f"{p}STARTUP_TIMEOUT_S", d.startup_timeout_s
-            ),
+            **env_fields(environ, p, d, (
+                "max_text_chars", "sentences_in_flight", "retries", "retry_backoff_s",
+                "retry_max_backoff_s", "failover_retries", "keepalive_time_s",
+                "keepalive_timeout_s", "replica_probe_s", "default_deadline_s",
+                "startup_timeout_s",
+            )),
             cache=CacheConfig.from_env(environ),
         )
 

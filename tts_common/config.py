@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from typing import Any
+from dataclasses import dataclass, fields
 
 __all__ = [
     "ConfigError",
@@ -94,6 +95,24 @@ def env_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in _FALSE:
         return False
     raise ConfigError(f"{name} must be 1/0, true/false, yes/no or on/off; got {raw!r}")
+
+
+def env_fields(
+    environ: Mapping[str, str], prefix: str, defaults: Any, names: Sequence[str]
+) -> dict[str, Any]:
+    """``{name: value}`` for fields of the config dataclass ``defaults``, each read
+    from ``<prefix><NAME>`` and parsed by its annotated type (bool, int, float or
+    str), falling back to the field's value in ``defaults`` when unset.
+
+    Raises:
+        ConfigError: A value is malformed; the message names the variable.
+    """
+    parsers = {"bool": env_bool, "int": env_int, "float": env_float, "str": env_str}
+    types = {f.name: str(f.type) for f in fields(defaults)}
+    return {
+        name: parsers[types[name]](environ, prefix + name.upper(), getattr(defaults, name))
+        for name in names
+    }
 
 
 @dataclass(frozen=True)

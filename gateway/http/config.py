@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from gateway.config import DEFAULT_PORT as GATEWAY_PORT
-from tts_common.config import ConfigError, env_float, env_int, env_str
+from tts_common.config import ConfigError, env_fields, env_str
 
 __all__ = ["DEFAULT_PORT", "HttpConfig"]
 
@@ -81,17 +81,10 @@ class HttpConfig:
         d, p = cls(), "HTTP_"
         return cls(
             gateway_addr=env_str(environ, "GATEWAY_ADDR", d.gateway_addr),
-            host=env_str(environ, f"{p}HOST", d.host),
-            port=env_int(environ, f"{p}PORT", d.port),
-            request_timeout_s=env_float(
-                environ, f"{p}REQUEST_TIMEOUT_S", d.request_timeout_s
-            ),
-            max_body_bytes=env_int(environ, f"{p}MAX_BODY_BYTES", d.max_body_bytes),
-            max_message_bytes=env_int(
-                environ, f"{p}MAX_MESSAGE_BYTES", d.max_message_bytes
-            ),
-            grace_s=env_float(environ, f"{p}GRACE_S", d.grace_s),
-            drain_delay_s=env_float(environ, f"{p}DRAIN_DELAY_S", d.drain_delay_s),
+            **env_fields(environ, p, d, (
+                "host", "port", "request_timeout_s", "max_body_bytes",
+                "max_message_bytes", "grace_s", "drain_delay_s",
+            )),
             log_level=env_str(environ, f"{p}LOG_LEVEL", d.log_level).upper(),
             log_format=env_str(environ, f"{p}LOG_FORMAT", d.log_format).lower(),
         )

@@ -130,3 +130,24 @@ def test_max_connection_age_is_read_and_validated() -> None:
     assert cfg.max_connection_age_s == 0.0
     with pytest.raises(ConfigError, match="MAX_CONNECTION_AGE_S"):
         ServerConfig.from_env({"X_MAX_CONNECTION_AGE_S": "-1"}, "X_")
+
+
+def test_env_fields_parse_by_annotated_type_and_name_the_variable() -> None:
+    from dataclasses import dataclass
+
+    from tts_common.config import env_fields
+
+    @dataclass(frozen=True)
+    class Settings:
+        wait_s: float = 1  # an int default must still accept "0.5"
+        count: int = 3
+        verbose: bool = False
+        name: str = "x"
+        untouched: int = 7
+
+    names = ("wait_s", "count", "verbose", "name")
+    got = env_fields({"S_WAIT_S": "0.5", "S_VERBOSE": "yes", "S_UNTOUCHED": "9"},
+                     "S_", Settings(), names)
+    assert got == {"wait_s": 0.5, "count": 3, "verbose": True, "name": "x"}
+    with pytest.raises(ConfigError, match="S_COUNT must be an integer"):
+        env_fields({"S_COUNT": "many"}, "S_", Settings(), names)
