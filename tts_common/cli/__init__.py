@@ -21,6 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     model.add_argument("--repeats", type=int, default=5, help="timed runs (median)")
     model.add_argument("--symbols-file", default=None,
                        help="file with a symbol string (default: a 39-token sentence)")
+    model.add_argument("--reference-wheel", default=None,
+                       help="a modelscope 1.3.x wheel: also time its KAN-TTS models on the "
+                            "same weights (pip download modelscope==1.3.2 --no-deps)")
 
     front = bench_sub.add_parser(
         "frontend", help="polyphone, TN and sandhi accuracy plus throughput")

@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import yaml
@@ -95,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
         _write_voice(Path(tmp))
         am = load_acoustic_model(tmp)
         voc = load_vocoder(tmp)
+        tmp_state = {part: torch.load(Path(tmp, "voices", "bench", part, "ckpt",
+                                           "checkpoint_0.pth"), weights_only=True)["model"]
+                     for part in ("am", "voc")}
     mel = am.mel(symbols)
     seconds = mel.shape[0] * am.hop_length / am.sample_rate
     t_am, cpu_am = _median_time(lambda: am.mel(symbols), args.repeats)
@@ -109,4 +113,54 @@ def run(args: argparse.Namespace) -> int:
     print(f"load average at the end: {os.getloadavg()[0]:.2f} "
           f"(above ~0.5 the timings are disturbed)")
     print(f"peak RSS: {peak_mib:.0f} MiB")
+    if args.reference_wheel:
+        _compare_with_reference(args, tmp_state, am, voc, symbols, mel)
     return 0
+
+
+def _paired_ratio(ours: Any, theirs: Any, repeats: int) -> tuple[float, float, float]:
+    """Median wall seconds of each, and the median of per-pair time ratios.
+
+    The two alternate run by run, so drift on a shared machine (which moves single
+    timings by 20% here) hits both sides of each pair alike.
+    """
+    ours(), theirs()  # warm-up
+    mine, ref, ratios = [], [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        ours()
+        mid = time.perf_counter()
+        theirs()
+        end = time.perf_counter()
+        mine.append(mid - start)
+        ref.append(end - mid)
+        ratios.append((end - mid) / (mid - start))
+    return statistics.median(mine), statistics.median(ref), statistics.median(ratios)
+
+
+def _compare_with_reference(args: argparse.Namespace, state: dict[str, Any], am: Any,
+                            voc: Any, symbols: str, mel: Any) -> None:
+    """Time the reference KAN-TTS models against ours on the same weights and inputs,
+    and check that they agree."""
+    import dataclasses
+
+    from tts_common.cli.bench_reference import ReferenceModels
+
+    ref = ReferenceModels(Path(args.reference_wheel),
+                          dataclasses.asdict(am._model.cfg), state["am"],
+                          _VOC_PARAMS, state["voc"]["generator"])
+    ids = am._encoder.encode(symbols, None, None)
+    ling, emo, spk = (torch.as_tensor(x) for x in (ids.ling, ids.emotion, ids.speaker))
+    mel_t = torch.as_tensor(mel)
+    d_mel = float((ref.mel(ling, emo, spk) - mel_t).abs().max())
+    d_wave = float((ref.wave(mel_t) - torch.as_tensor(voc.wave(mel))).abs().max())
+    rows = (("acoustic", lambda: am.mel(symbols), lambda: ref.mel(ling, emo, spk), 3.0,
+             f"mel max abs diff {d_mel:.1e}"),
+            ("vocoder", lambda: voc.wave(mel), lambda: ref.wave(mel_t), 1.2,
+             f"wave max abs diff {d_wave:.1e}"))
+    print(f"against the reference KAN-TTS code ({Path(args.reference_wheel).name}), "
+          f"same weights, alternating runs, {args.repeats} pairs:")
+    for name, ours, theirs, target, diff in rows:
+        t_ours, t_ref, ratio = _paired_ratio(ours, theirs, args.repeats)
+        print(f"  {name:8s} ours {t_ours * 1e3:6.1f} ms, reference {t_ref * 1e3:6.1f} ms: "
+              f"{ratio:.2f}x faster (target {target}x); {diff}")
