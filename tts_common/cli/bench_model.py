@@ -18,6 +18,7 @@ import resource
 import statistics
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,18 @@ _VOC_PARAMS = {
 _AUDIO = {"sampling_rate": 16000, "hop_length": 200, "n_mels": 80}
 
 
-def _write_voice(root: Path) -> None:
+@dataclass(frozen=True)
+class BenchWeights:
+    """What ``_write_voice`` saved, kept in memory for the reference comparison."""
+
+    am_config: dict[str, Any]
+    """``SambertConfig`` as a dict (``n_*`` are the symbol table sizes)."""
+    am_state: dict[str, torch.Tensor]
+    voc_state: dict[str, torch.Tensor]
+    """Generator weights with weight norm folded."""
+
+
+def _write_voice(root: Path) -> BenchWeights:
     """Full-size random-weight voice in the ModelScope layout under ``root``."""
     from acoustic_svc.encoding import SymbolEncoder
     from acoustic_svc.nn.config import SambertConfig
@@ -67,6 +79,7 @@ def _write_voice(root: Path) -> None:
     (voice / "voc" / "config.yaml").write_text(yaml.safe_dump({
         "model_type": "hifigan", "Model": {"Generator": {"params": _VOC_PARAMS}},
         "audio_config": _AUDIO}))
+    return BenchWeights(asdict(am.cfg), am.state_dict(), voc.state_dict())
 
 
 def _median_time(fn, repeats: int) -> tuple[float, float]:
@@ -89,16 +102,17 @@ def run(args: argparse.Namespace) -> int:
     from acoustic_svc import load_acoustic_model
     from vocoder_svc import load_vocoder
 
+    if args.reference_wheel:  # a wrong wheel fails now, not after the timings
+        from tts_common.cli.bench_reference import reference_members
+
+        reference_members(Path(args.reference_wheel))
     torch.set_num_threads(args.threads)
     symbols = (Path(args.symbols_file).read_text().strip() if args.symbols_file
                else _SENTENCE.read_text().strip())
     with tempfile.TemporaryDirectory() as tmp:
-        _write_voice(Path(tmp))
+        weights = _write_voice(Path(tmp))
         am = load_acoustic_model(tmp)
         voc = load_vocoder(tmp)
-        tmp_state = {part: torch.load(Path(tmp, "voices", "bench", part, "ckpt",
-                                           "checkpoint_0.pth"), weights_only=True)["model"]
-                     for part in ("am", "voc")}
     mel = am.mel(symbols)
     seconds = mel.shape[0] * am.hop_length / am.sample_rate
     t_am, cpu_am = _median_time(lambda: am.mel(symbols), args.repeats)
@@ -114,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
           f"(above ~0.5 the timings are disturbed)")
     print(f"peak RSS: {peak_mib:.0f} MiB")
     if args.reference_wheel:
-        _compare_with_reference(args, tmp_state, am, voc, symbols, mel)
+        _compare_with_reference(args, weights, am, voc, symbols, mel)
     return 0
 
 
@@ -138,18 +152,16 @@ def _paired_ratio(ours: Any, theirs: Any, repeats: int) -> tuple[float, float, f
     return statistics.median(mine), statistics.median(ref), statistics.median(ratios)
 
 
-def _compare_with_reference(args: argparse.Namespace, state: dict[str, Any], am: Any,
+def _compare_with_reference(args: argparse.Namespace, weights: BenchWeights, am: Any,
                             voc: Any, symbols: str, mel: Any) -> None:
     """Time the reference KAN-TTS models against ours on the same weights and inputs,
     and check that they agree."""
-    import dataclasses
-
+    from acoustic_svc.encoding import SymbolEncoder
     from tts_common.cli.bench_reference import ReferenceModels
 
-    ref = ReferenceModels(Path(args.reference_wheel),
-                          dataclasses.asdict(am._model.cfg), state["am"],
-                          _VOC_PARAMS, state["voc"]["generator"])
-    ids = am._encoder.encode(symbols, None, None)
+    ref = ReferenceModels(Path(args.reference_wheel), weights.am_config,
+                          weights.am_state, _VOC_PARAMS, weights.voc_state)
+    ids = SymbolEncoder(["F7"]).encode(symbols, None, None)
     ling, emo, spk = (torch.as_tensor(x) for x in (ids.ling, ids.emotion, ids.speaker))
     mel_t = torch.as_tensor(mel)
     d_mel = float((ref.mel(ling, emo, spk) - mel_t).abs().max())

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["ReferenceModels"]
+__all__ = ["ReferenceModels", "reference_members"]
 
 _ROOT = "modelscope/models/audio/tts/kantts"
 _PACKAGES = ("modelscope", "modelscope.models", "modelscope.models.audio",
@@ -41,22 +41,46 @@ _DROPOUTS = ("encoder_dropout", "encoder_attention_dropout", "encoder_relu_dropo
              "decoder_relu_dropout", "postnet_dropout")
 
 
+def _passthrough(*args: Any, **kwargs: Any) -> Any:
+    """Stands in for a decorator (``@jit`` or ``@jit(...)``) or a class: returns the
+    decorated function, or a no-op decorator; never called at inference."""
+    return args[0] if args and callable(args[0]) and not kwargs else (lambda f: f)
+
+
 def _stub(name: str, attrs: tuple[str, ...]) -> None:
     try:
         importlib.import_module(name)
     except ImportError:
         module = types.ModuleType(name)
         for attr in attrs:
-            setattr(module, attr, lambda *a, **k: (lambda f: f) if not a else a[0])
+            setattr(module, attr, _passthrough)
         sys.modules[name] = module
+
+
+def reference_members(wheel: Path) -> list[str]:
+    """The KAN-TTS files inside ``wheel``; checked before any timing starts.
+
+    Raises:
+        SystemExit: No such file, not a zip, or no KAN-TTS inside; the message
+            says which wheel to pass.
+    """
+    if not wheel.is_file():
+        raise SystemExit(f"--reference-wheel {wheel}: no such file; get one with "
+                         "pip download modelscope==1.3.2 --no-deps")
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            members = [m for m in zf.namelist() if m.startswith(_ROOT + "/")]
+    except zipfile.BadZipFile:
+        raise SystemExit(f"--reference-wheel {wheel}: not a wheel (zip) file") from None
+    if not members:
+        raise SystemExit(f"{wheel} has no {_ROOT}: use a modelscope 1.3.x wheel")
+    return members
 
 
 def _import_from_wheel(wheel: Path, into: Path) -> tuple[Any, Any]:
     """The reference ``KanTtsSAMBERT`` and HiFi-GAN ``Generator`` classes."""
+    members = reference_members(wheel)
     with zipfile.ZipFile(wheel) as zf:
-        members = [m for m in zf.namelist() if m.startswith(_ROOT + "/")]
-        if not members:
-            raise SystemExit(f"{wheel} has no {_ROOT}: use a modelscope 1.3.x wheel")
         zf.extractall(into, members)
     for name in _PACKAGES:  # bare packages: their __init__ files never run
         package = types.ModuleType(name)
@@ -75,7 +99,8 @@ class ReferenceModels:
     def __init__(self, wheel: Path, am_config: dict[str, Any],
                  am_state: dict[str, torch.Tensor], voc_params: dict[str, Any],
                  voc_state: dict[str, torch.Tensor]) -> None:
-        """``am_config``: our ``SambertConfig`` as a dict (``n_*`` are table sizes)."""
+        """``am_config``: our ``SambertConfig`` as a dict (``n_*`` are table sizes);
+        ``voc_state``: generator weights with weight norm folded."""
         self._tmp = tempfile.TemporaryDirectory()
         sambert_cls, generator_cls = _import_from_wheel(wheel, Path(self._tmp.name))
         config = {k.removeprefix("n_"): list(v) if isinstance(v, tuple) else v
@@ -84,12 +109,8 @@ class ReferenceModels:
         self.am = sambert_cls(config).eval()
         self.am.load_state_dict(am_state, strict=False)
         self.voc = generator_cls(**voc_params).eval()
-        if any(k.endswith("weight_g") for k in voc_state):
-            self.voc.load_state_dict(voc_state)
-            self.voc.remove_weight_norm()  # as KAN-TTS inference does
-        else:  # already folded (what our bench voice stores)
-            self.voc.remove_weight_norm()
-            self.voc.load_state_dict(voc_state)
+        self.voc.remove_weight_norm()  # as KAN-TTS inference does; ours come folded
+        self.voc.load_state_dict(voc_state)
 
     def mel(self, ling: torch.Tensor, emotion: torch.Tensor,
             speaker: torch.Tensor) -> torch.Tensor:
