@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 
 import grpc
 import numpy as np
-from tts.v1 import acoustic_service_pb2 as pb
-from tts.v1 import acoustic_service_pb2_grpc as pb_grpc
-from tts.v1 import audio_pb2
+from sambert_tts_protos.v1 import acoustic_service_pb2 as pb
+from sambert_tts_protos.v1 import acoustic_service_pb2_grpc as pb_grpc
+from sambert_tts_protos.v1 import audio_pb2
 
 from acoustic_svc.model import AcousticModel
 from tts_common.audio import encode_mel

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tts.v1 import audio_pb2
+from sambert_tts_protos.v1 import audio_pb2
 
 from tts_common.config import ConfigError, ServerConfig, env_int, env_str
 from tts_common.modeldir import list_voices, resolve_voice

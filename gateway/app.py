@@ -8,19 +8,29 @@ from collections.abc import Sequence
 
 import grpc
 
-from gateway.cache import NoopPhraseCache, PhraseCache
-from gateway.metrics import GatewayMetrics
-from gateway.pricing import load_price
-from gateway.redis_cache import RedisPhraseCache
-from gateway.report import RedisCacheCounters
-from gateway.clients import AcousticClient, FrontendClient, VocoderClient
+from gateway.cache import (
+    CacheCounters,
+    NoopPhraseCache,
+    PhraseCache,
+    RedisCacheCounters,
+    RedisPhraseCache,
+    load_price,
+)
 from gateway.config import GatewayConfig
+from gateway.metrics import GatewayMetrics
 from gateway.pipeline import Pipeline
-from gateway.failover import FailoverPolicy
-from gateway.replicas import Keepalive, ReplicaSet
-from gateway.retry import Deadline, RetryPolicy, wait_until_serving
 from gateway.servicer import GatewayServicer
-from gateway.stats import CacheCounters
+from gateway.stages import (
+    AcousticClient,
+    Deadline,
+    FailoverPolicy,
+    FrontendClient,
+    Keepalive,
+    ReplicaSet,
+    RetryPolicy,
+    VocoderClient,
+    wait_until_serving,
+)
 from tts_common.metrics import Metrics
 
 __all__ = ["Gateway"]

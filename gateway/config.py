@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from gateway.cache_config import CacheConfig
+from gateway.cache import CacheConfig
 from tts_common.config import (
     ConfigError,
     ServerConfig,

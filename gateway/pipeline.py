@@ -6,10 +6,10 @@ and the vocoder step forwards each chunk into its stream as it arrives and yield
 PCM as it comes back. A few sentences run at once (``sentences_in_flight``), so
 sentence N+1 is in the acoustic stage while N is vocoded; their audio is handed on
 strictly in order. A sentence whose stream breaks mid-way is re-run on another
-replica without repeating or losing samples (:mod:`gateway.failover`). Closing the output (the caller left, or failed) cancels every
+replica without repeating or losing samples (:mod:`gateway.stages.failover`). Closing the output (the caller left, or failed) cancels every
 sentence task, and each step cancels its downstream call on the way out. The
-analysis may come from the cache (:mod:`gateway.analysis`); each sentence is looked
-up, and a miss joins the key's singleflight (:mod:`gateway.singleflight`): it waits
+analysis may come from the cache (:mod:`gateway.cache.analysis`); each sentence is looked
+up, and a miss joins the key's singleflight (:mod:`gateway.cache.singleflight`): it waits
 for a concurrent synthesis of the same key, or synthesizes and commits once
 complete; nothing is committed for a sentence that failed or was cancelled.
 """
@@ -26,17 +26,31 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tts.v1 import acoustic_service_pb2, frontend_service_pb2, gateway_service_pb2
+from sambert_tts_protos.v1 import acoustic_service_pb2, frontend_service_pb2, gateway_service_pb2
 
-from gateway.analysis import AnalysisCache
-from gateway.cache import CachedSentence, Flight, PhraseCache, SentenceKey
-from gateway.clients import AcousticClient, FrontendClient, VocoderClient
-from gateway.failover import FailoverPolicy, resumed
-from gateway.lookup import resolve
-from gateway.report import RedisCacheCounters
-from gateway.retry import Deadline
-from gateway.stats import CacheCounters
-from gateway.steps import SentenceRun, Step, acoustic_step, no_input, vocoder_step
+from gateway.cache import (
+    AnalysisCache,
+    CacheCounters,
+    CachedSentence,
+    Flight,
+    PhraseCache,
+    RedisCacheCounters,
+    SentenceKey,
+    resolve,
+)
+from gateway.stages import (
+    AcousticClient,
+    Deadline,
+    FailoverPolicy,
+    FrontendClient,
+    SentenceRun,
+    Step,
+    VocoderClient,
+    acoustic_step,
+    no_input,
+    resumed,
+    vocoder_step,
+)
 from gateway.voices import VoiceEntry
 from tts_common.audio import Int16Array, pcm16_from_bytes, pcm16_to_bytes
 from tts_common.errors import InvalidInput

@@ -11,16 +11,15 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
-from tts.v1 import audio_pb2
-from tts.v1 import gateway_service_pb2 as gw
+from sambert_tts_protos.v1 import audio_pb2
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
+from gateway.cache import CacheCounters, RedisCacheCounters
 from gateway.config import GatewayConfig
 from gateway.encoding import AudioEdge
-from gateway.pipeline import Pipeline, SynthesisJob
-from gateway.retry import Deadline
 from gateway.metrics import GatewayMetrics
-from gateway.report import RedisCacheCounters
-from gateway.stats import CacheCounters
+from gateway.pipeline import Pipeline, SynthesisJob
+from gateway.stages import Deadline
 from gateway.validation import lenient, parsed, request_id_of, validate_synthesis
 from gateway.voices import VoiceCatalog, load_catalog
 from tts_common.interceptors import REQUEST_ID_HEADER

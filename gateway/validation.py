@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from google.protobuf.message import DecodeError
-from tts.v1 import audio_pb2
-from tts.v1 import gateway_service_pb2 as gw
+from sambert_tts_protos.v1 import audio_pb2
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
 from gateway.encoding import resolve_encoding
 from gateway.voices import VoiceCatalog, VoiceEntry

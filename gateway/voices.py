@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from tts.v1 import audio_pb2, gateway_service_pb2
+from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2
 
-from gateway.clients import AcousticClient, FrontendClient, VocoderClient
-from gateway.retry import Deadline
+from gateway.stages import AcousticClient, Deadline, FrontendClient, VocoderClient
 from tts_common.errors import VoiceNotFound
 
 __all__ = ["VoiceCatalog", "VoiceEntry", "load_catalog"]

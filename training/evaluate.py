@@ -20,7 +20,7 @@ import numpy as np
 
 from training import DEV_SENTENCES
 from training.wav import write_pcm16
-from tts_common.cli.bench_speech import longest_inner_silence_s as longest_silence_s
+from tts_common.audio import longest_inner_silence_s as longest_silence_s
 
 _LOGGER = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 import soxr
-from tts.v1 import audio_pb2
+from sambert_tts_protos.v1 import audio_pb2
 
 from tts_common.errors import InvalidInput
 
@@ -21,6 +21,7 @@ __all__ = [
     "encode_audio",
     "encode_mel",
     "float_to_pcm16",
+    "longest_inner_silence_s",
     "pcm16_from_bytes",
     "pcm16_to_bytes",
     "resample",
@@ -239,3 +240,20 @@ class StreamResampler:
             return array
         out = self._stream.resample_chunk(array.astype(np.float32), last=last)
         return _round_pcm16(np.asarray(out, dtype=np.float32))
+
+
+def longest_inner_silence_s(pcm: np.ndarray, rate: int, below_db: float = -45.0) -> float:
+    """Longest run of 10 ms frames ``below_db`` under the loudest frame, edges excluded."""
+    hop = rate // 100
+    n = len(pcm) // hop
+    if n == 0:
+        return 0.0
+    frames = pcm[: n * hop].reshape(n, hop).astype(np.float64)
+    db = 10 * np.log10((frames**2).mean(axis=1) + 1e-12)
+    loud = np.flatnonzero(db > db.max() + below_db)
+    quiet = db[loud[0] : loud[-1] + 1] <= db.max() + below_db
+    best = run = 0
+    for q in quiet:
+        run = run + 1 if q else 0
+        best = max(best, run)
+    return best * hop / rate

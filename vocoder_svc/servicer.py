@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 
 import grpc
 import numpy as np
-from tts.v1 import audio_pb2
-from tts.v1 import vocoder_service_pb2 as pb
-from tts.v1 import vocoder_service_pb2_grpc as pb_grpc
+from sambert_tts_protos.v1 import audio_pb2
+from sambert_tts_protos.v1 import vocoder_service_pb2 as pb
+from sambert_tts_protos.v1 import vocoder_service_pb2_grpc as pb_grpc
 
 from tts_common.audio import decode_mel, float_to_pcm16, pcm16_to_bytes
 from tts_common.errors import InvalidInput, TtsError, VoiceNotFound

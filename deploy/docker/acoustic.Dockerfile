@@ -28,6 +28,7 @@ COPY frontend_svc/ frontend_svc/
 COPY acoustic_svc/ acoustic_svc/
 COPY vocoder_svc/ vocoder_svc/
 COPY gateway/ gateway/
+COPY ttsctl/ ttsctl/
 RUN pip install --no-deps .
 
 # ---- runtime ----------------------------------------------------------------------

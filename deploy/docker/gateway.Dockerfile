@@ -26,6 +26,7 @@ COPY frontend_svc/ frontend_svc/
 COPY acoustic_svc/ acoustic_svc/
 COPY vocoder_svc/ vocoder_svc/
 COPY gateway/ gateway/
+COPY ttsctl/ ttsctl/
 # --no-deps: every dependency is already pinned above; a regular (not editable)
 # install so the source tree is not needed at run time.
 RUN pip install --no-deps .

@@ -7,8 +7,8 @@ from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from tts.v1 import gateway_service_pb2 as gw
-from tts.v1 import gateway_service_pb2_grpc as gw_grpc
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
+from sambert_tts_protos.v1 import gateway_service_pb2_grpc as gw_grpc
 
 from gateway.http.config import HttpConfig
 from tts_common.interceptors import REQUEST_ID_HEADER

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import grpc
 from aiohttp import web
-from tts.v1 import gateway_service_pb2 as gw
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
+from gateway.cache import report_to_dict
 from gateway.http.client import GatewayClient
 from gateway.http.errors import ApiError, from_rpc_error
 from gateway.http.speech import FORMATS, SPEED_RANGE, SpeechParams, parse_speech
-from tts_common.cli.cache_report import report_to_dict
 
 __all__ = ["Handlers", "STATIC_DIR"]
 

@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from tts.v1 import audio_pb2
-from tts.v1 import gateway_service_pb2 as gw
+from sambert_tts_protos.v1 import audio_pb2
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
 from gateway.http.errors import ApiError
 from tts_common.audio import MP3_SAMPLE_RATES_HZ, OPUS_SAMPLE_RATES_HZ

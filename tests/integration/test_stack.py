@@ -14,10 +14,10 @@ import pytest
 import soundfile as sf
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
-from tts.v1 import audio_pb2, gateway_service_pb2, gateway_service_pb2_grpc
+from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2, gateway_service_pb2_grpc
 
-from tts_common.stack import LocalStack, health_status
 from tests.golden import GOLDEN
+from tts_common.stack import LocalStack, health_status
 
 pytestmark = pytest.mark.slow
 
@@ -142,7 +142,7 @@ def test_bad_input_statuses_through_the_stack(gateway):
 
 def test_ttsctl_say_and_voices(stack, tmp_path):
     out = tmp_path / "out.wav"
-    cli = [sys.executable, "-m", "tts_common.cli"]
+    cli = [sys.executable, "-m", "ttsctl"]
     said = subprocess.run([*cli, "say", TWO_SENTENCES, "-o", str(out), "--server",
                            stack.gateway_address], capture_output=True, text=True,
                           timeout=120)

@@ -48,7 +48,7 @@ def chromium() -> str:
 def webui(chromium, tmp_path_factory) -> Iterator[str]:
     """``ttsctl up`` on free ports; yields the WebUI's URL from its log line."""
     log = tmp_path_factory.mktemp("up") / "up.log"
-    cmd = [sys.executable, "-m", "tts_common.cli", "up", "--port", "0", "--http-port",
+    cmd = [sys.executable, "-m", "ttsctl", "up", "--port", "0", "--http-port",
            "0", "--model-dir", str(GOLDEN / "small_causal"), "--startup-timeout", "240"]
     with log.open("wb") as err:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=err,

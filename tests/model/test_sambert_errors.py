@@ -8,8 +8,8 @@ import torch
 import yaml
 
 from acoustic_svc import load_acoustic_model
-from tts_common.errors import InvalidInput, ModelLoadError, VoiceNotFound
 from tests.golden import GOLDEN, copy_fixture, golden_cases
+from tts_common.errors import InvalidInput, ModelLoadError, VoiceNotFound
 
 SYMBOLS = golden_cases("small_causal")[0].meta["symbols"]
 AM = "voices/testvoice_emo/am"

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from acoustic_svc import load_acoustic_model
-from acoustic_svc.nn.config import SambertConfig
 from acoustic_svc.encoding import SymbolEncoder
+from acoustic_svc.nn.config import SambertConfig
 from acoustic_svc.nn.sambert import Sambert
 from tests.golden import GOLDEN, all_cases, golden_cases
 

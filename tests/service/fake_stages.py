@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
-from tts.v1 import acoustic_service_pb2 as am_pb2
-from tts.v1 import acoustic_service_pb2_grpc as am_grpc
-from tts.v1 import audio_pb2
-from tts.v1 import frontend_service_pb2 as fe_pb2
-from tts.v1 import frontend_service_pb2_grpc as fe_grpc
-from tts.v1 import vocoder_service_pb2 as voc_pb2
-from tts.v1 import vocoder_service_pb2_grpc as voc_grpc
+from sambert_tts_protos.v1 import acoustic_service_pb2 as am_pb2
+from sambert_tts_protos.v1 import acoustic_service_pb2_grpc as am_grpc
+from sambert_tts_protos.v1 import audio_pb2
+from sambert_tts_protos.v1 import frontend_service_pb2 as fe_pb2
+from sambert_tts_protos.v1 import frontend_service_pb2_grpc as fe_grpc
+from sambert_tts_protos.v1 import vocoder_service_pb2 as voc_pb2
+from sambert_tts_protos.v1 import vocoder_service_pb2_grpc as voc_grpc
 
 from tests.service.runtime_helpers import free_port
 from tts_common.audio import decode_mel, encode_mel, float_to_pcm16, pcm16_to_bytes

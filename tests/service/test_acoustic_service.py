@@ -11,9 +11,9 @@ from typing import Any
 import grpc
 import numpy as np
 import pytest
-from tts.v1 import acoustic_service_pb2 as pb
-from tts.v1 import acoustic_service_pb2_grpc as pb_grpc
-from tts.v1 import audio_pb2, vocoder_service_pb2, vocoder_service_pb2_grpc
+from sambert_tts_protos.v1 import acoustic_service_pb2 as pb
+from sambert_tts_protos.v1 import acoustic_service_pb2_grpc as pb_grpc
+from sambert_tts_protos.v1 import audio_pb2, vocoder_service_pb2, vocoder_service_pb2_grpc
 
 from acoustic_svc.config import AcousticConfig
 from acoustic_svc.servicer import AcousticServicer

@@ -11,8 +11,8 @@ from typing import Any
 
 import grpc
 import pytest
-from tts.v1 import frontend_service_pb2 as pb
-from tts.v1 import frontend_service_pb2_grpc as pb_grpc
+from sambert_tts_protos.v1 import frontend_service_pb2 as pb
+from sambert_tts_protos.v1 import frontend_service_pb2_grpc as pb_grpc
 
 from frontend_svc.config import FrontendConfig, frontend_revision
 from frontend_svc.servicer import FrontendServicer

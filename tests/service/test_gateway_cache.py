@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import redis
 import redis.asyncio as aioredis
-from tts.v1 import gateway_service_pb2 as gw
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
-from gateway.cache_config import CacheConfig
+from gateway.cache import CacheConfig
 from tests.service.fake_stages import samples_for
 from tts_common.stack import find_redis_server, free_port
 

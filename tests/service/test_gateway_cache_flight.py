@@ -9,7 +9,7 @@ import time
 
 import grpc
 import pytest
-from tts.v1 import gateway_service_pb2 as gw
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
 from gateway.cache import SentenceKey
 from tests.service import test_gateway_cache as _shared

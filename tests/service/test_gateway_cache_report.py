@@ -13,17 +13,15 @@ from pathlib import Path
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from tts.v1 import gateway_service_pb2 as gw
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
-from gateway.cache import SentenceKey, analysis_digest
-from gateway.cache_config import CacheConfig
-from gateway.pricing import load_price
-from gateway.redis_cache import _decode
-from tests.service.fake_stages import RATE, samples_for
+from gateway.cache import CacheConfig, SentenceKey, analysis_digest, load_price
+from gateway.cache.redis_cache import _decode
 from tests.service import test_gateway_cache as _shared
+from tests.service.fake_stages import RATE, samples_for
 from tests.service.test_gateway_cache import audio_keys, cached_gateway, stream, unary
-from tts_common.cli import cache_report
 from tts_common.config import ConfigError
+from ttsctl import cache_report
 
 # The Redis fixtures of the cache tests, shared (one redis-server per module).
 redis_server = _shared.redis_server
@@ -177,7 +175,7 @@ def test_checkpoint_change_changes_the_key_but_volume_is_not_in_it() -> None:
 
 def test_price_table_loads_and_rejects_a_missing_tier(tmp_path: Path) -> None:
     """The shipped example parses; a wrong tier names the variables."""
-    example = Path(__file__).resolve().parents[2] / "gateway" / "pricing_example.yaml"
+    example = Path(__file__).resolve().parents[2] / "gateway" / "cache" / "pricing_example.yaml"
     price = load_price(str(example))
     assert price.currency == "USD" and price.per_hour > 0
     assert load_price(str(example), "cpu-c7i").per_hour < price.per_hour
@@ -299,7 +297,7 @@ async def test_no_cache_flag_neither_reads_nor_writes(
 async def test_a_flush_writes_one_command_per_counter_not_per_record(rdb) -> None:
     """Back-to-back cached requests queue many records; the flush sums them first,
     so its cost (on the gateway's event loop) does not grow with the record count."""
-    from gateway.report import STATS_PREFIX, RedisCacheCounters
+    from gateway.cache.report import STATS_PREFIX, RedisCacheCounters
 
     counters = RedisCacheCounters(rdb)
     await rdb.config_resetstat()

@@ -8,8 +8,8 @@ import struct
 import numpy as np
 import pytest
 import soundfile as sf
-from tts.v1 import audio_pb2
-from tts.v1 import gateway_service_pb2 as gw
+from sambert_tts_protos.v1 import audio_pb2
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
 from gateway.encoding import AudioEdge
 from tests.service.fake_stages import RATE, samples_for

@@ -11,13 +11,17 @@ import time
 import grpc
 import numpy as np
 import pytest
-from tts.v1 import acoustic_service_pb2, audio_pb2
-from tts.v1 import gateway_service_pb2 as gw
-from tts.v1 import vocoder_service_pb2
+from sambert_tts_protos.v1 import acoustic_service_pb2, audio_pb2, vocoder_service_pb2
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
-from gateway.failover import FailoverPolicy, resumed
-from gateway.retry import Deadline, StageError, StreamBroken
-from gateway.steps import SentenceRun
+from gateway.stages import (
+    Deadline,
+    FailoverPolicy,
+    SentenceRun,
+    StageError,
+    StreamBroken,
+    resumed,
+)
 from tests.service import test_gateway_cache as _shared
 from tests.service.fake_stages import split_sentences
 from tests.service.test_gateway_cache import audio_keys, cached_gateway, unary
@@ -91,7 +95,7 @@ async def test_acoustic_replica_dies_mid_sentence(
     assert failovers(gateway, "acoustic") == 1
     assert gateway.app.replicas[1].suspects() == [dying.addr]
     assert set(held.seen.started) <= set(other.seen.started)  # re-run there
-    logged = [r for r in caplog.records if r.name == "gateway.failover"]
+    logged = [r for r in caplog.records if r.name == "gateway.stages.failover"]
     assert len(logged) == 1 and logged[0].levelno == logging.INFO
     assert logged[0].args[3] > 0  # samples already sent, then skipped
     assert not any(s in logged[0].getMessage() for s in _SENTENCES)

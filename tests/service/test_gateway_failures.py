@@ -7,10 +7,15 @@ import logging
 
 import grpc
 import pytest
-from tts.v1 import gateway_service_pb2 as gw
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
-from gateway.replicas import ReplicaSet
-from gateway.retry import Deadline, RetryPolicy, StageError, call_with_retry
+from gateway.stages import (
+    Deadline,
+    ReplicaSet,
+    RetryPolicy,
+    StageError,
+    call_with_retry,
+)
 from tests.service.fake_stages import dead_addr
 from tests.service.runtime_helpers import read_rest
 

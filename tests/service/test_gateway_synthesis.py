@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
-from tts.v1 import audio_pb2
-from tts.v1 import gateway_service_pb2 as gw
+from sambert_tts_protos.v1 import audio_pb2
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
 from tests.service.fake_stages import HOP, RATE, frames_for, samples_for
 from tests.service.runtime_helpers import read_rest

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from tts.v1 import audio_pb2
-from tts.v1 import gateway_service_pb2 as gw
+from sambert_tts_protos.v1 import audio_pb2
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
 from gateway.config import GatewayConfig
 from tts_common.config import ConfigError

@@ -44,7 +44,7 @@ def test_clean_output_no_clipping_no_long_silence():
     """A multi-clause sentence: no sample at full scale, no silence run over 0.8 s."""
     from acoustic_svc import load_acoustic_model
     from frontend_svc import Frontend
-    from tts_common.cli.bench_speech import longest_inner_silence_s
+    from tts_common.audio import longest_inner_silence_s
     from vocoder_svc import load_vocoder
 
     am, voc = load_acoustic_model(DEMO), load_vocoder(DEMO)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from training.mapping import assign_durations, pinyin_to_baker, plan_teacher, to_mel_frames
+from training.mapping import (
+    assign_durations,
+    pinyin_to_baker,
+    plan_teacher,
+    to_mel_frames,
+)
 
 
 def _sym(phone: str, tone: str = "tone1") -> str:

@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 import soundfile as sf
-from tts.v1 import audio_pb2
+from sambert_tts_protos.v1 import audio_pb2
 
 from tts_common.audio import (
     StreamResampler,

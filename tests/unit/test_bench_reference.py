@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tts_common.cli.bench_reference import _import_from_wheel, _passthrough
+from ttsctl.bench_reference import _import_from_wheel, _passthrough
 
 
 def test_missing_wheel_names_the_file_and_how_to_get_one(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import json
 
 import grpc
 import pytest
-from tts.v1 import audio_pb2
+from sambert_tts_protos.v1 import audio_pb2
 
 from gateway import validation
 from gateway.http.config import HttpConfig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -137,14 +138,16 @@ def test_names_follow_buf_style(tmp_path: Path) -> None:
     ],
 )
 def test_generated_modules_import(module: str) -> None:
-    """The checked-in modules import as ``tts.v1.<name>`` (protos/gen on the path)."""
-    imported = importlib.import_module(f"tts.v1.{module}")
+    """The checked-in modules import as ``sambert_tts_protos.v1.<name>`` (protos/gen
+    on the path), and nothing installs or needs a top-level ``tts`` package."""
+    imported = importlib.import_module(f"sambert_tts_protos.v1.{module}")
     assert imported.DESCRIPTOR.package == "tts.v1"
+    assert importlib.util.find_spec("tts") is None
 
 
 def test_mel_travels_as_bytes() -> None:
     """MelSpectrogram carries float32 bytes plus shape, never a repeated float."""
-    from tts.v1 import audio_pb2
+    from sambert_tts_protos.v1 import audio_pb2
 
     fields = {f.name: f for f in audio_pb2.MelSpectrogram.DESCRIPTOR.fields}
     assert fields["data"].type == fields["data"].TYPE_BYTES

@@ -1,0 +1,41 @@
+"""The phrase cache: per-sentence audio and analyses in Redis, and the cache report.
+
+The pipeline sees :class:`PhraseCache` (Redis or no-op), :class:`AnalysisCache` and
+:func:`resolve`; the servicer and the HTTP bridge see the report counters.
+"""
+
+from gateway.cache.analysis import AnalysisCache
+from gateway.cache.config import CacheConfig
+from gateway.cache.keys import CACHE_SCHEMA_VERSION, SentenceKey, analysis_digest
+from gateway.cache.lookup import resolve
+from gateway.cache.phrase_cache import (
+    CachedSentence,
+    CacheUnavailable,
+    Flight,
+    NoopPhraseCache,
+    PhraseCache,
+)
+from gateway.cache.pricing import Price, load_price
+from gateway.cache.redis_cache import RedisPhraseCache
+from gateway.cache.report import RedisCacheCounters, report_to_dict
+from gateway.cache.stats import CacheCounters
+
+__all__ = [
+    "CACHE_SCHEMA_VERSION",
+    "AnalysisCache",
+    "CacheConfig",
+    "CacheCounters",
+    "CacheUnavailable",
+    "CachedSentence",
+    "Flight",
+    "NoopPhraseCache",
+    "PhraseCache",
+    "Price",
+    "RedisCacheCounters",
+    "RedisPhraseCache",
+    "SentenceKey",
+    "analysis_digest",
+    "load_price",
+    "report_to_dict",
+    "resolve",
+]

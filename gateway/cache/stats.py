@@ -1,0 +1,136 @@
+"""Cache counters behind GetCacheReport: the shared report shape and an in-memory set.
+
+Semantics (the same for :class:`gateway.cache.report.RedisCacheCounters`): one lookup per
+sentence synthesized with the cache on. A *hit* is a sentence served without running
+the models: from Redis, or from a concurrent identical synthesis it waited for
+(singleflight). A *miss* ran the models; an *error* found Redis unusable and ran
+the models too. ``compute_avoided_s`` adds, per hit, the measured synthesis time of
+the entry served; ``money_saved`` prices it with the configured table.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from google.protobuf import timestamp_pb2
+from sambert_tts_protos.v1 import gateway_service_pb2
+
+from gateway.cache.pricing import Price
+from gateway.metrics import GatewayMetrics
+
+__all__ = ["CacheCounters", "Outcome", "Tally", "build_report"]
+
+Outcome = str
+"""``"hit"``, ``"miss"`` or ``"error"``."""
+
+DEFAULT_TOP = 10
+"""Top sentences reported when the request leaves ``max_top_sentences`` at 0."""
+
+
+@dataclass
+class Tally:
+    """Counts of one voice (or of all)."""
+
+    hits: int = 0
+    misses: int = 0
+    errors: int = 0
+    audio_s: float = 0.0
+    compute_s: float = 0.0
+
+    def add(
+        self, outcome: Outcome, audio_s: float = 0.0, compute_s: float = 0.0
+    ) -> None:
+        """Count one lookup; hits also add the audio and compute saved."""
+        if outcome == "hit":
+            self.hits += 1
+            self.audio_s += audio_s
+            self.compute_s += compute_s
+        elif outcome == "miss":
+            self.misses += 1
+        else:
+            self.errors += 1
+
+    def merge(self, other: Tally) -> None:
+        """Add ``other`` in."""
+        self.hits += other.hits
+        self.misses += other.misses
+        self.errors += other.errors
+        self.audio_s += other.audio_s
+        self.compute_s += other.compute_s
+
+
+def build_report(
+    tallies: dict[str, Tally],
+    top: list[gateway_service_pb2.RepeatedSentence],
+    since_s: float,
+    window_s: int,
+    price: Price,
+    voice: str = "",
+) -> gateway_service_pb2.GetCacheReportResponse:
+    """The response for per-voice ``tallies`` (filtered to ``voice`` if set)."""
+    names = sorted(v for v in tallies if not voice or v == voice)
+    total = Tally()
+    for name in names:
+        total.merge(tallies[name])
+    since = timestamp_pb2.Timestamp()
+    since.FromNanoseconds(int(since_s * 1e9))
+    return gateway_service_pb2.GetCacheReportResponse(
+        overall=_stats("", total, price),
+        per_voice=[_stats(n, tallies[n], price) for n in names],
+        top_sentences=[t for t in top if not voice or t.voice == voice],
+        counting_since=since,
+        window_s=window_s,
+    )
+
+
+def _stats(voice: str, c: Tally, price: Price) -> gateway_service_pb2.CacheStats:
+    requests = c.hits + c.misses + c.errors
+    return gateway_service_pb2.CacheStats(
+        voice=voice, requests=requests, hits=c.hits, misses=c.misses,
+        errors=c.errors, hit_rate=c.hits / requests if requests else 0.0,
+        audio_from_cache_s=c.audio_s, compute_avoided_s=c.compute_s,
+        money_saved=price.saved(c.compute_s), currency_code=price.currency,
+    )  # fmt: skip
+
+
+class CacheCounters:
+    """Lookup outcomes per voice since the gateway started, in memory.
+
+    Used without Redis (then every lookup is a miss of the no-op cache and is not
+    counted at all); windows and top sentences need the Redis counters.
+    """
+
+    def __init__(
+        self, metrics: GatewayMetrics | None = None, price: Price | None = None
+    ) -> None:
+        """Start counting now; mirror outcomes into ``metrics`` when given."""
+        self.counting_since = time.time()
+        self._metrics, self._price = metrics, price or Price()
+        self._voices: dict[str, Tally] = defaultdict(Tally)
+
+    def record(
+        self,
+        voice: str,
+        outcome: Outcome,
+        audio_s: float = 0.0,
+        compute_s: float = 0.0,
+        digest: str = "",
+        preview: str = "",
+    ) -> None:
+        """Count one sentence lookup (``digest``/``preview`` feed top sentences)."""
+        self._voices[voice].add(outcome, audio_s, compute_s)
+        if self._metrics is not None:
+            self._metrics.cache_outcome(voice, outcome)
+
+    async def report(
+        self, request: gateway_service_pb2.GetCacheReportRequest
+    ) -> gateway_service_pb2.GetCacheReportResponse:
+        """The report for ``request`` (its voice filter applies; window is ignored)."""
+        return build_report(
+            dict(self._voices), [], self.counting_since, 0, self._price, request.voice
+        )
+
+    async def close(self) -> None:
+        """Nothing to flush."""

@@ -1,1 +1,0 @@
-"""Generated from protos/tts by protos/generate.py; do not edit."""
