@@ -11,8 +11,9 @@ if TYPE_CHECKING:
 __all__ = ["load_acoustic_model"]
 
 
-def load_acoustic_model(model_dir: str | Path, voice: str | None = None,
-                        device: str = "cpu") -> "SambertAcoustic":
+def load_acoustic_model(
+    model_dir: str | Path, voice: str | None = None, device: str = "cpu"
+) -> SambertAcoustic:
     """Load a voice's Sambert from a ModelScope model dir (see acoustic_svc.sambert).
 
     Imported lazily so that ``import acoustic_svc`` (servicers) stays torch-free.

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tts_common.config import ConfigError, ModelStageConfig, ServerConfig, env_int
 
-__all__ = ["AcousticConfig", "ENV_PREFIX"]
+__all__ = ["ENV_PREFIX", "AcousticConfig"]
 
 ENV_PREFIX = "ACOUSTIC_"
 """Prefix of every variable this stage reads, server settings included."""
@@ -22,7 +22,7 @@ class AcousticConfig(ModelStageConfig):
     chunk_steps: int = 4
     """Decoder steps per mel chunk when a request leaves ``chunk_steps`` at 0
     (``ACOUSTIC_CHUNK_STEPS``); smaller = earlier first audio, more messages."""
-    server: ServerConfig = ServerConfig()
+    server: ServerConfig = field(default_factory=ServerConfig)
     """gRPC server, metrics and executor settings (``ACOUSTIC_PORT``,
     ``ACOUSTIC_MAX_WORKERS``, ``ACOUSTIC_MAX_QUEUE``, ...)."""
 

@@ -44,14 +44,19 @@ class EncodedSymbols:
 class SymbolEncoder:
     """Encodes symbol strings for a voice with the given speaker list."""
 
-    def __init__(self, speaker_list: list[str], has_mask: bool = True,
-                 emotions: list[str] | None = None, speakers: list[str] | None = None):
+    def __init__(
+        self,
+        speaker_list: list[str],
+        has_mask: bool = True,
+        emotions: list[str] | None = None,
+        speakers: list[str] | None = None,
+    ):
         """Args:
-            speaker_list: ``linguistic_unit.speaker_list`` of am/config.yaml (id order).
-            has_mask: keep the ``@[MASK]`` row (ModelScope does unless told not to).
-            emotions: requestable emotions without prefix (voice_info.json), or None
-                for the full KAN-TTS inventory minus ``none`` and placeholders.
-            speakers: requestable speakers (voice_info.json), or None for all.
+        speaker_list: ``linguistic_unit.speaker_list`` of am/config.yaml (id order).
+        has_mask: keep the ``@[MASK]`` row (ModelScope does unless told not to).
+        emotions: requestable emotions without prefix (voice_info.json), or None
+            for the full KAN-TTS inventory minus ``none`` and placeholders.
+        speakers: requestable speakers (voice_info.json), or None for all.
         """
         specials = SPECIALS if has_mask else SPECIALS[:2]
         self._tables = {
@@ -63,7 +68,8 @@ class SymbolEncoder:
             "speaker": _index(tuple(speaker_list) + specials),
         }
         default_emotions = [
-            e[len(_EMOTION_PREFIX):] for e in EMOTIONS
+            e[len(_EMOTION_PREFIX) :]
+            for e in EMOTIONS
             if e != "emotion_none" and "placeholder" not in e
         ]
         self.emotions: tuple[str, ...] = tuple(emotions or default_emotions)
@@ -78,13 +84,18 @@ class SymbolEncoder:
     def sizes(self) -> dict[str, int]:
         """Embedding table sizes, as the model config's ``n_*`` fields."""
         t = self._tables
-        return {"n_sy": len(t["phone"]), "n_tone": len(t["tone"]),
-                "n_syllable_flag": len(t["syllable_flag"]),
-                "n_word_segment": len(t["word_segment"]),
-                "n_emotion": len(t["emotion"]), "n_speaker": len(t["speaker"])}
+        return {
+            "n_sy": len(t["phone"]),
+            "n_tone": len(t["tone"]),
+            "n_syllable_flag": len(t["syllable_flag"]),
+            "n_word_segment": len(t["word_segment"]),
+            "n_emotion": len(t["emotion"]),
+            "n_speaker": len(t["speaker"]),
+        }
 
-    def rewrite(self, tokens: list[Token], emotion: str | None,
-                speaker: str | None) -> list[Token]:
+    def rewrite(
+        self, tokens: list[Token], emotion: str | None, speaker: str | None
+    ) -> list[Token]:
         """Put the requested emotion/speaker on every token (breaks too), as in
         KAN-TTS training data; None keeps what the symbols say."""
         if emotion is not None and emotion not in self.emotions:
@@ -106,15 +117,19 @@ class SymbolEncoder:
             changes["speaker"] = speaker
         return [replace(t, **changes) for t in tokens] if changes else tokens
 
-    def encode(self, symbols: str, emotion: str | None = None,
-               speaker: str | None = None) -> EncodedSymbols:
+    def encode(
+        self, symbols: str, emotion: str | None = None, speaker: str | None = None
+    ) -> EncodedSymbols:
         """Parse, rewrite and encode a symbol string; any bad field is InvalidInput."""
         tokens = self.rewrite(parse_symbols(symbols), emotion, speaker)
-        rows = [[self._id(pos, t, field) for field in self._tables] for pos, t in
-                enumerate(tokens)]
+        rows = [
+            [self._id(pos, t, field) for field in self._tables]
+            for pos, t in enumerate(tokens)
+        ]
         ids = np.asarray(rows, dtype=np.int64)
-        return EncodedSymbols(ling=ids[:, :4].copy(), emotion=ids[:, 4].copy(),
-                              speaker=ids[:, 5].copy())
+        return EncodedSymbols(
+            ling=ids[:, :4].copy(), emotion=ids[:, 4].copy(), speaker=ids[:, 5].copy()
+        )
 
     def _id(self, pos: int, token: Token, field: str) -> int:
         value = getattr(token, field)
@@ -124,7 +139,8 @@ class SymbolEncoder:
             hint = ""
             if field in ("emotion", "speaker"):
                 hint = "; valid: " + ", ".join(
-                    sorted(k for k in table if k not in SPECIALS))
+                    sorted(k for k in table if k not in SPECIALS)
+                )
             raise InvalidInput(f"symbol token {pos}: unknown {field} {value!r}{hint}")
         return found
 

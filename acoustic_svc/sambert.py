@@ -16,20 +16,28 @@ from acoustic_svc.nn.sambert import FIXED_TABLES, Sambert
 from tts_common.checkpoint import dig, load_checkpoint, match_state_dict, to_float32
 from tts_common.errors import InvalidInput, ModelLoadError
 from tts_common.modeldir import StageFiles, resolve_voice
+from tts_common.speed import check_speed
 
 __all__ = ["SambertAcoustic", "load_acoustic_model"]
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
-MIN_SPEED, MAX_SPEED = 0.5, 2.0
 _UNSUPPORTED = ("SE", "FP", "NSF", "using_byte")
 
 
 class SambertAcoustic:
     """One loaded voice's acoustic model; safe to call from several threads."""
 
-    def __init__(self, model: Sambert, encoder: SymbolEncoder, *, voice: str,
-                 revision: str, sample_rate: int, hop_length: int) -> None:
+    def __init__(
+        self,
+        model: Sambert,
+        encoder: SymbolEncoder,
+        *,
+        voice: str,
+        revision: str,
+        sample_rate: int,
+        hop_length: int,
+    ) -> None:
         self._model = model
         self._encoder = encoder
         self.voice = voice
@@ -41,30 +49,53 @@ class SambertAcoustic:
         self.speakers = encoder.speakers
         self._device = next(model.parameters()).device
 
-    def mel(self, symbols: str, *, speed: float = 1.0, emotion: str | None = None,
-            speaker: str | None = None) -> np.ndarray:
+    def mel(
+        self,
+        symbols: str,
+        *,
+        speed: float = 1.0,
+        emotion: str | None = None,
+        speaker: str | None = None,
+    ) -> np.ndarray:
         """Whole-utterance mel, float32 [frames, num_mels]."""
-        chunks = list(self.stream_mel(symbols, speed=speed, emotion=emotion,
-                                      speaker=speaker, chunk_steps=1 << 30))
+        chunks = list(
+            self.stream_mel(
+                symbols,
+                speed=speed,
+                emotion=emotion,
+                speaker=speaker,
+                chunk_steps=1 << 30,
+            )
+        )
         return np.concatenate(chunks) if len(chunks) != 1 else chunks[0]
 
-    def stream_mel(self, symbols: str, *, speed: float = 1.0, emotion: str | None = None,
-                   speaker: str | None = None, chunk_steps: int = 1) -> Iterator[np.ndarray]:
+    def stream_mel(
+        self,
+        symbols: str,
+        *,
+        speed: float = 1.0,
+        emotion: str | None = None,
+        speaker: str | None = None,
+        chunk_steps: int = 1,
+    ) -> Iterator[np.ndarray]:
         """Mel chunks as decoder steps complete; they concatenate to :meth:`mel`.
 
         Input is validated before the first chunk, so errors raise at the first
         ``next()``; a chunk holds about ``chunk_steps`` decoder steps (3 frames each)
         minus the postnet's look-ahead.
         """
-        if not MIN_SPEED <= speed <= MAX_SPEED:
-            raise InvalidInput(f"speed {speed} out of range [{MIN_SPEED}, {MAX_SPEED}]")
+        check_speed(speed)  # the range the gateway enforces too (tts_common.speed)
         if chunk_steps < 1:
             raise InvalidInput(f"chunk_steps must be >= 1, got {chunk_steps}")
         ids = self._encoder.encode(symbols, emotion, speaker)
+
+        def to(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(a).to(self._device)
+
         with torch.inference_mode():
-            to = lambda a: torch.from_numpy(a).to(self._device)  # noqa: E731
-            alignment = self._model.align(to(ids.ling), to(ids.emotion), to(ids.speaker),
-                                          speed)
+            alignment = self._model.align(
+                to(ids.ling), to(ids.emotion), to(ids.speaker), speed
+            )
         if alignment.n_frames == 0:
             raise InvalidInput("symbols produce no audio frames (every duration is 0)")
         return _in_inference_mode(self._model.stream(alignment, chunk_steps), _to_numpy)
@@ -78,7 +109,9 @@ def _to_numpy(chunk: torch.Tensor) -> np.ndarray:
     return chunk.detach().to("cpu", torch.float32).numpy()
 
 
-def _in_inference_mode(gen: Iterator[torch.Tensor], convert: Any) -> Iterator[np.ndarray]:
+def _in_inference_mode(
+    gen: Iterator[torch.Tensor], convert: Any
+) -> Iterator[np.ndarray]:
     """Resume ``gen`` inside inference mode each time: the mode is thread-local, and
     a consumer may resume the stream from a different executor thread."""
     while True:
@@ -93,7 +126,9 @@ def _in_inference_mode(gen: Iterator[torch.Tensor], convert: Any) -> Iterator[np
 
 def _model_params(stage: StageFiles) -> dict[str, Any]:
     conf = stage.config
-    model = conf.get("Model") if isinstance(conf.get("Model"), dict) else {}
+    model = conf.get("Model")
+    if not isinstance(model, dict):
+        model = {}
     section = model.get("KanTtsSAMBERT")
     if conf.get("model_type", "sambert") != "sambert" or not isinstance(section, dict):
         raise ModelLoadError(
@@ -107,33 +142,44 @@ def _model_params(stage: StageFiles) -> dict[str, Any]:
     return params
 
 
-def load_acoustic_model(model_dir: str | Path, voice: str | None = None,
-                        device: str = "cpu") -> SambertAcoustic:
+def load_acoustic_model(
+    model_dir: str | Path, voice: str | None = None, device: str = "cpu"
+) -> SambertAcoustic:
     """Load ``voices/<voice>/am`` of a ModelScope model dir (default voice if None)."""
     vdir = resolve_voice(model_dir, voice)
     stage = vdir.stage("am")
     params = _model_params(stage)
     unit = stage.config.get("linguistic_unit") or {}
     if unit.get("language", "PinYin") != "PinYin":
-        raise ModelLoadError(f"{stage.config_path}: only PinYin voices are supported, "
-                             f"not {unit.get('language')!r}")
+        raise ModelLoadError(
+            f"{stage.config_path}: only PinYin voices are supported, "
+            f"not {unit.get('language')!r}"
+        )
     speaker_list = [s.strip() for s in str(unit.get("speaker_list", "F7")).split(",")]
     info = vdir.voice_info or {}
     try:
-        encoder = SymbolEncoder(speaker_list, vdir.has_mask, info.get("emotions"),
-                                info.get("speakers"))
+        encoder = SymbolEncoder(
+            speaker_list, vdir.has_mask, info.get("emotions"), info.get("speakers")
+        )
         cfg = SambertConfig.from_params(params, encoder.sizes())
     except (TypeError, ValueError) as exc:
         raise ModelLoadError(f"{stage.config_path}: {exc}") from None
     model = Sambert(cfg)
-    state = to_float32(dig(load_checkpoint(stage.checkpoint_path), stage.checkpoint_path,
-                           "model"))
+    state = to_float32(
+        dig(load_checkpoint(stage.checkpoint_path), stage.checkpoint_path, "model")
+    )
     match_state_dict(stage.checkpoint_path, model, state, computed=FIXED_TABLES)
     model.eval().to(device)
     model.mel_decoder.fuse()
     audio = stage.config.get("audio_config") or {}
-    _LOGGER.info("loaded acoustic model voice=%s file=%s", vdir.name,
-                 stage.checkpoint_path.name)
-    return SambertAcoustic(model, encoder, voice=vdir.name, revision=stage.revision(),
-                           sample_rate=int(audio.get("sampling_rate", vdir.sample_rate)),
-                           hop_length=int(audio.get("hop_length", 200)))
+    _LOGGER.info(
+        "loaded acoustic model voice=%s file=%s", vdir.name, stage.checkpoint_path.name
+    )
+    return SambertAcoustic(
+        model,
+        encoder,
+        voice=vdir.name,
+        revision=stage.revision(),
+        sample_rate=int(audio.get("sampling_rate", vdir.sample_rate)),
+        hop_length=int(audio.get("hop_length", 200)),
+    )

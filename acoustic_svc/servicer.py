@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 
 import grpc
 import numpy as np
+
+from acoustic_svc.model import AcousticModel
 from sambert_tts_protos.v1 import acoustic_service_pb2 as pb
 from sambert_tts_protos.v1 import acoustic_service_pb2_grpc as pb_grpc
 from sambert_tts_protos.v1 import audio_pb2
-
-from acoustic_svc.model import AcousticModel
 from tts_common.audio import encode_mel
 from tts_common.errors import VoiceNotFound
 from tts_common.executor import BoundedExecutor

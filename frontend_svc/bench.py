@@ -40,7 +40,7 @@ def polyphone_accuracy(fe: Frontend, data: Path) -> dict[str, Any]:
     """CPP dev subset: lexical pinyin (``sandhi=False``) of the target character."""
     rows = _rows(data / "cpp_dev.tsv")
     correct = 0
-    for sentence, index, char, gold in rows:
+    for sentence, index, _char, gold in rows:
         han_pos = sum(1 for ch in sentence[: int(index)] if _is_han(ch))
         got = fe.g2p(sentence, sandhi=False)
         correct += han_pos < len(got) and got[han_pos] == gold
@@ -54,7 +54,7 @@ def _tn_key(text: str) -> str:
 def tn_exact(fe: Frontend, data: Path) -> dict[str, Any]:
     """tn_dev exact match per source, punctuation/space-blind, 幺=一 and 两=二."""
     hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for category, text, expected, sources, flags in _rows(data / "tn_dev.tsv"):
+    for _category, text, expected, sources, flags in _rows(data / "tn_dev.tsv"):
         if set(flags.split(",")) & ASR_ONLY_FLAGS:
             continue
         ok = _tn_key(fe.normalize(text)) == _tn_key(expected)
@@ -70,9 +70,7 @@ def sandhi_accuracy(fe: Frontend, data: Path) -> dict[str, Any]:
     total = correct = undisputed = correct_undisputed = 0
     for segmented, _citation, expected, flags in _rows(data / "sandhi_dev.tsv"):
         segments = segmented.split("|")
-        words = fe._g2p.annotate("".join(segments), segments=segments)  # noqa: SLF001
-        fe._sandhi.apply(words)  # noqa: SLF001
-        ok = " ".join(s for w in words for s in w.syllables) == expected
+        ok = " ".join(fe.segmented_pinyin(segments)) == expected
         total += 1
         correct += ok
         if "disputed" not in flags:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sambert_tts_protos.v1 import audio_pb2
-
 from tts_common.config import ConfigError, ServerConfig, env_int, env_str
 from tts_common.modeldir import list_voices, resolve_voice
 
@@ -23,7 +22,14 @@ DEFAULT_MAX_TEXT_CHARS = 5000
 _PACKAGE = Path(__file__).resolve().parent
 # The service wrappers do not change the symbols, so they stay out of the revision.
 _NOT_RULES = frozenset({"servicer.py", "config.py", "__main__.py", "bench.py"})
-_DEPENDENCIES = "jieba pypinyin g2pM cn2an proces opencc-python-reimplemented".split()
+_DEPENDENCIES = [
+    "jieba",
+    "pypinyin",
+    "g2pM",
+    "cn2an",
+    "proces",
+    "opencc-python-reimplemented",
+]
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class FrontendConfig:
     (``FRONTEND_LEXICON_PATH``, optional); part of the frontend revision."""
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
     """Longest text Analyze accepts, in code points (``FRONTEND_MAX_TEXT_CHARS``)."""
-    server: ServerConfig = ServerConfig()
+    server: ServerConfig = field(default_factory=ServerConfig)
     """gRPC server, metrics and executor settings (``FRONTEND_PORT``, ...;
     ``FRONTEND_MAX_WORKERS`` is also the number of frontend copies)."""
 

@@ -3,39 +3,18 @@
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from frontend_svc.sentence import Sentence, check_voice
 from tts_common.errors import InvalidInput
-from tts_common.symbols import EMOTIONS
+
+__all__ = ["MAX_TEXT_CHARS", "Frontend", "Sentence"]
 
 _LOGGER = logging.getLogger(__name__)
 
-_SPEAKER_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 MAX_TEXT_CHARS = 1_000_000
 """Longest input accepted; the servicer is expected to enforce a smaller limit."""
-
-
-@dataclass
-class Sentence:
-    """One synthesis unit: a sentence (or a piece of an over-long one)."""
-
-    text: str
-    """Normalized text of the sentence."""
-    symbols: str
-    """KAN-TTS symbol string, ending with ``#4``."""
-    pinyin: list[str] = field(default_factory=list)
-    """Surface pinyin of the sentence's syllables (letters spelled), for debugging."""
-    break_after_ms: int = 0
-    """Extra silence after the sentence (SSML ``<break>``), milliseconds."""
-    rate: float = 1.0
-    """Speaking-rate factor (SSML ``<prosody rate>``), 1.0 = normal."""
-    volume: float = 1.0
-    """Loudness factor (SSML ``<prosody volume>``), 1.0 = normal."""
-    emotion: str | None = None
-    """Emotion name written on the tokens (``None`` = default neutral)."""
 
 
 class Frontend:
@@ -77,6 +56,22 @@ class Frontend:
             self._sandhi.apply(words)
         return [s for w in words if w.kind == "han" for s in w.syllables]
 
+    def segmented_pinyin(self, segments: Sequence[str]) -> list[str]:
+        """Surface pinyin (sandhi applied) of the text ``segments`` join to, read
+        with that segmentation instead of jieba's (to test rules, not the segmenter).
+        """
+        words = self._g2p.annotate("".join(segments), segments=list(segments))
+        self._sandhi.apply(words)
+        return [s for w in words for s in w.syllables]
+
+    def validate_lexicon(self, lexicon: Mapping[str, str]) -> None:
+        """Check a per-request lexicon (``word -> "pin1 yin1"``).
+
+        Raises:
+            InvalidInput: An entry is malformed.
+        """
+        self._g2p.validate_lexicon(lexicon)
+
     def analyze(
         self,
         text: str,
@@ -93,9 +88,9 @@ class Frontend:
             InvalidInput: unknown emotion, malformed speaker, lexicon or SSML.
         """
         _check_text(text)
-        _check_voice(emotion, speaker)
+        check_voice(emotion, speaker)
         if lexicon:
-            self._g2p.validate_lexicon(lexicon)
+            self.validate_lexicon(lexicon)
         if text.lstrip().startswith(("<speak", "<?xml")):
             from frontend_svc.ssml import analyze_ssml
 
@@ -163,11 +158,3 @@ def _check_text(text: object) -> str:
     if len(text) > MAX_TEXT_CHARS:
         raise InvalidInput(f"text has {len(text)} characters; at most {MAX_TEXT_CHARS}")
     return text
-
-
-def _check_voice(emotion: str | None, speaker: str | None) -> None:
-    if emotion is not None and f"emotion_{emotion}" not in EMOTIONS[1:]:
-        names = ", ".join(e.removeprefix("emotion_") for e in EMOTIONS[1:9])
-        raise InvalidInput(f"unknown emotion {emotion[:40]!r}; use one of {names}, ...")
-    if speaker is not None and not _SPEAKER_RE.match(speaker):
-        raise InvalidInput("speaker must be 1-64 letters, digits, '_', '-' or '.'")

@@ -30,8 +30,34 @@ _FALLBACK = "e5"
 
 # 儿 after these stays a full syllable (儿 is a morpheme "child", not the erhua suffix).
 _NOT_ERHUA = frozenset(
-    "女儿 婴儿 孤儿 幼儿 男儿 健儿 胎儿 宠儿 少儿 托儿 患儿 乳儿 育儿 "
-    "儿儿 混血儿 新生儿 弃儿 犬儿 孙儿 侄儿 孝儿 妻儿 小儿 病儿 产儿 囝儿".split()
+    [
+        "女儿",
+        "婴儿",
+        "孤儿",
+        "幼儿",
+        "男儿",
+        "健儿",
+        "胎儿",
+        "宠儿",
+        "少儿",
+        "托儿",
+        "患儿",
+        "乳儿",
+        "育儿",
+        "儿儿",
+        "混血儿",
+        "新生儿",
+        "弃儿",
+        "犬儿",
+        "孙儿",
+        "侄儿",
+        "孝儿",
+        "妻儿",
+        "小儿",
+        "病儿",
+        "产儿",
+        "囝儿",
+    ]
 )
 _SPLIT_RE = re.compile(f"([{HAN_CLASS}]+|[A-Za-z]+|\\s+)")
 # Clauses for the model: up to a sentence mark, at most 120 characters.
@@ -39,6 +65,11 @@ _CHUNK_RE = re.compile(r"[^。！？；!?;\n]{1,120}[。！？；!?;\n]?|[。！
 _BATCH = 64
 """Clauses per padded LSTM batch."""
 _TONE3_RE = re.compile(r"^[a-z]+[1-5]$")
+
+
+def _unknown_chars(chars: str) -> list[str]:
+    """pypinyin's ``errors`` callback: one fallback reading per character."""
+    return [_FALLBACK] * len(chars)
 
 
 class G2P:
@@ -73,7 +104,9 @@ class G2P:
                 word,
                 style=self._style,
                 neutral_tone_with_five=True,
-                errors=lambda chars: [_FALLBACK] * len(chars),
+                # pypinyin's stub says the callback returns str, but a list (one
+                # reading per character) is documented and handled at run time.
+                errors=_unknown_chars,  # type: ignore[arg-type]
             )
             cached = [p if _TONE3_RE.match(p) else _FALLBACK for p in raw]
             if len(cached) != len(word):
@@ -133,7 +166,7 @@ class G2P:
         for first in range(0, len(chunks), _BATCH):
             batch = chunks[first : first + _BATCH]
             found = self._model.predict_batch([m.group() for m in batch])
-            for match, per_chunk in zip(batch, found):
+            for match, per_chunk in zip(batch, found, strict=True):
                 for idx, guess in per_chunk.items():
                     guesses[match.start() + idx] = guess
         return guesses
@@ -172,7 +205,7 @@ class G2P:
         word.erhua = [self._is_erhua(text, k) for k in range(len(text))]
         word.syllables = [
             "er5" if erh else ("er2" if ch == "儿" and p in ("r5", "er5") else p)
-            for ch, p, erh in zip(text, out, word.erhua)
+            for ch, p, erh in zip(text, out, word.erhua, strict=True)
         ]
 
     @staticmethod

@@ -78,7 +78,7 @@ class PhoneMapper:
             return None
         last = base[-1]
         if last.endswith("_c") and last[:-2] + "r_c" in self._inventory:
-            return base[:-1] + (last[:-2] + "r_c",)
+            return (*base[:-1], last[:-2] + "r_c")
         return None
 
 

@@ -37,7 +37,7 @@ class Guess:
 
 def _load(name: str, folder: Path) -> object:
     with open(folder / name, "rb") as fh:
-        return pickle.load(fh)  # noqa: S301 - trusted files of an installed package
+        return pickle.load(fh)
 
 
 class PolyphoneModel:
@@ -80,8 +80,10 @@ class PolyphoneModel:
             + w[f"lstm.bias_hh_l0{suffix}"]
         )
         batch, steps = emb.shape[0], emb.shape[1]
-        h = np.zeros((batch, hidden), np.float32)
-        c = np.zeros((batch, hidden), np.float32)
+        # float32 throughout at run time; numpy's stubs type the float-literal gate
+        # arithmetic below as float64, so the state is declared dtype-generic.
+        h: np.ndarray = np.zeros((batch, hidden), np.float32)
+        c: np.ndarray = np.zeros((batch, hidden), np.float32)
         out = np.empty((batch, steps, hidden), np.float32)
         for t in range(steps):
             g = x_proj[:, t] + h @ w_hh
@@ -141,7 +143,7 @@ class PolyphoneModel:
         )
         logits = hid @ self._w["logit_layer.2.weight"].T + self._w["logit_layer.2.bias"]
         result: dict[int, Guess] = {}
-        for row, idx in zip(logits, targets):
+        for row, idx in zip(logits, targets, strict=True):
             class_ids, names = self._cands[sentence[idx]]
             scores = row[class_ids]
             probs = np.exp(scores - scores.max())

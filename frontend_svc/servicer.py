@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import grpc
+
 from sambert_tts_protos.v1 import audio_pb2
 from sambert_tts_protos.v1 import frontend_service_pb2 as pb
 from sambert_tts_protos.v1 import frontend_service_pb2_grpc as pb_grpc
-
 from tts_common.errors import InvalidInput, VoiceNotFound
 from tts_common.executor import BoundedExecutor
 

@@ -10,18 +10,16 @@ Malformed or unsupported markup raises :class:`InvalidInput` with its position.
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from frontend_svc.normalizer.numbers import read_digits, read_number
+from frontend_svc.sentence import Sentence, check_voice
 from tts_common.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from frontend_svc.frontend import Frontend, Sentence
 
 _RATES = {"x-slow": 0.5, "slow": 0.75, "medium": 1.0, "default": 1.0, "fast": 1.25,
           "x-fast": 1.5}  # fmt: skip
@@ -29,6 +27,8 @@ _VOLUMES = {"silent": 0.0, "x-soft": 0.25, "soft": 0.5, "medium": 1.0, "default"
             "loud": 1.5, "x-loud": 2.0}  # fmt: skip
 _STRENGTH_MS = {"none": 0, "x-weak": 100, "weak": 250, "medium": 500, "strong": 750,
                 "x-strong": 1000}  # fmt: skip
+_MAX_VOLUME = 4.0
+"""Cap on the SSML volume factor (+12 dB, the top of the request's gain range)."""
 _TIME_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
 MAX_BREAK_MS = 10_000
 _ELEMENTS = frozenset(
@@ -43,8 +43,30 @@ class _State:
     emotion: str | None = None
 
 
+class PlainAnalyzer(Protocol):
+    """What SSML needs of the frontend (:class:`frontend_svc.frontend.Frontend`)."""
+
+    def normalize(self, text: str) -> str:
+        """Written text -> spoken text."""
+        ...
+
+    def analyze_plain(
+        self,
+        normalized: str,
+        emotion: str | None,
+        speaker: str | None,
+        lexicon: Mapping[str, str] | None = None,
+    ) -> list[Sentence]:
+        """Sentences for already-normalized text."""
+        ...
+
+    def validate_lexicon(self, lexicon: Mapping[str, str]) -> None:
+        """Raise InvalidInput for a malformed lexicon."""
+        ...
+
+
 def analyze_ssml(
-    fe: Frontend,
+    fe: PlainAnalyzer,
     ssml: str,
     emotion: str | None,
     speaker: str | None,
@@ -52,12 +74,12 @@ def analyze_ssml(
 ) -> list[Sentence]:
     """Sentences for an SSML document (see the module docstring for the subset)."""
     try:
-        root = ET.fromstring(ssml)  # noqa: S314 - expat limits entity expansion
+        root = ET.fromstring(ssml)
     except ET.ParseError as exc:
         line, col = exc.position
         raise InvalidInput(
             f"malformed SSML at line {line}, column {col + 1}: {exc.msg}"
-        )
+        ) from None
     if _local(root.tag) != "speak":
         raise InvalidInput("SSML root element must be <speak>")
     walker = _Walker(fe, speaker, lexicon)
@@ -67,7 +89,7 @@ def analyze_ssml(
 
 class _Walker:
     def __init__(
-        self, fe: Frontend, speaker: str | None, lexicon: Mapping[str, str] | None
+        self, fe: PlainAnalyzer, speaker: str | None, lexicon: Mapping[str, str] | None
     ) -> None:
         self.fe, self.speaker, self.lexicon = fe, speaker, dict(lexicon or {})
         self.out: list[Sentence] = []
@@ -99,14 +121,18 @@ class _Walker:
 
     def _prosody(self, el: ET.Element, state: _State) -> None:
         rate = _factor(el.get("rate"), _RATES, "rate", state.rate)
+        if not rate > 0:  # 0 on the wire means "not set": it would become 1.0
+            raise InvalidInput(
+                f"prosody rate={el.get('rate', '')[:20]!r} is not a positive rate; "
+                'use a rate above 0, e.g. "slow", "80%" or "0.8"'
+            )
         volume = _factor(el.get("volume"), _VOLUMES, "volume", state.volume)
+        volume = min(max(volume, 0.0), _MAX_VOLUME)
         self._children(el, replace(state, rate=rate, volume=volume))
 
     def _emotion(self, el: ET.Element, state: _State) -> None:
         name = el.get("name") or el.get("category") or ""
-        from frontend_svc.frontend import _check_voice
-
-        _check_voice(name, None)
+        check_voice(name, None)
         self._children(el, replace(state, emotion=name))
 
     def _break(self, el: ET.Element, state: _State) -> None:
@@ -125,7 +151,7 @@ class _Walker:
         word = (el.text or "").strip()
         saved = dict(self.lexicon)
         self.lexicon[word] = el.get("ph", "")
-        self.fe._g2p.validate_lexicon({word: self.lexicon[word]})  # noqa: SLF001
+        self.fe.validate_lexicon({word: self.lexicon[word]})
         self.text(word, state, normalized=True)
         self.lexicon = saved
 
@@ -153,6 +179,12 @@ def _local(tag: str) -> str:
 def _factor(
     value: str | None, names: dict[str, float], what: str, base: float
 ) -> float:
+    """The multiplier ``value`` gives relative to ``base`` (names, %, dB or a number).
+
+    Not clamped: a rate the stages cannot speak is refused by the gateway with the
+    combined value in the message (one rule for every source of speed), and the
+    volume is capped where it is applied.
+    """
     if value is None:
         return base
     value = value.strip()
@@ -160,12 +192,16 @@ def _factor(
         return names[value]
     try:
         if value.endswith("%"):
-            return max(0.0, min(base * float(value[:-1]) / 100.0, 4.0))
-        if value.endswith("dB"):
-            return max(0.0, min(base * 10 ** (float(value[:-2]) / 20.0), 4.0))
-        return max(0.0, min(base * float(value), 4.0))
-    except ValueError:
+            factor = base * float(value[:-1]) / 100.0
+        elif value.endswith("dB"):
+            factor = base * 10 ** (float(value[:-2]) / 20.0)
+        else:
+            factor = base * float(value)
+    except (ValueError, OverflowError):
         raise InvalidInput(f"bad prosody {what}={value[:20]!r}") from None
+    if not math.isfinite(factor):
+        raise InvalidInput(f"prosody {what}={value[:20]!r} is not a finite number")
+    return factor
 
 
 def _break_ms(el: ET.Element) -> int:

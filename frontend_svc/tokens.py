@@ -48,7 +48,7 @@ def word_to_units(word: Word, mapper: PhoneMapper) -> list[Unit]:
 def _unit(text: str, sylls: list[str], erhua: list[bool], mapper: PhoneMapper) -> Unit:
     out: list[tuple[tuple[str, ...], int]] = []
     prev_base = ""
-    for syl, erh in zip(sylls, erhua or [False] * len(sylls)):
+    for syl, erh in zip(sylls, erhua or [False] * len(sylls), strict=True):
         base, tone = syl[:-1], int(syl[-1])
         if erh and out:
             merged = mapper.erhua(prev_base)

@@ -14,6 +14,7 @@ from gateway.cache import (
     PhraseCache,
     RedisCacheCounters,
     RedisPhraseCache,
+    ReportCounters,
     load_price,
 )
 from gateway.config import GatewayConfig
@@ -76,7 +77,7 @@ class Gateway:
         vocoder = VocoderClient(self.replicas[2], policy)
         self.metrics = GatewayMetrics(metrics.registry if metrics else None)
         price = load_price(cfg.cache.price_table, cfg.cache.price_tier)
-        self.counters: CacheCounters | RedisCacheCounters
+        self.counters: ReportCounters
         self.redis_cache: RedisPhraseCache | None = None
         if cache is None and cfg.cache.redis_url:
             self.redis_cache = RedisPhraseCache(cfg.cache)

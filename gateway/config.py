@@ -130,15 +130,29 @@ class GatewayConfig:
             acoustic_addrs=_replicas(environ, "ACOUSTIC_ADDR"),
             vocoder_addrs=_replicas(environ, "VOCODER_ADDR"),
             server=ServerConfig.from_env(
-                environ, p, default_port=DEFAULT_PORT,
+                environ,
+                p,
+                default_port=DEFAULT_PORT,
                 default_metrics_port=DEFAULT_METRICS_PORT,
             ),
-            **env_fields(environ, p, d, (
-                "max_text_chars", "sentences_in_flight", "retries", "retry_backoff_s",
-                "retry_max_backoff_s", "failover_retries", "keepalive_time_s",
-                "keepalive_timeout_s", "replica_probe_s", "default_deadline_s",
-                "startup_timeout_s",
-            )),
+            **env_fields(
+                environ,
+                p,
+                d,
+                (
+                    "max_text_chars",
+                    "sentences_in_flight",
+                    "retries",
+                    "retry_backoff_s",
+                    "retry_max_backoff_s",
+                    "failover_retries",
+                    "keepalive_time_s",
+                    "keepalive_timeout_s",
+                    "replica_probe_s",
+                    "default_deadline_s",
+                    "startup_timeout_s",
+                ),
+            ),
             cache=CacheConfig.from_env(environ),
         )
 

@@ -24,8 +24,8 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 import soundfile as sf
-from sambert_tts_protos.v1 import audio_pb2
 
+from sambert_tts_protos.v1 import audio_pb2
 from tts_common.audio import (
     Int16Array,
     StreamResampler,

@@ -6,10 +6,11 @@ and the vocoder step forwards each chunk into its stream as it arrives and yield
 PCM as it comes back. A few sentences run at once (``sentences_in_flight``), so
 sentence N+1 is in the acoustic stage while N is vocoded; their audio is handed on
 strictly in order. A sentence whose stream breaks mid-way is re-run on another
-replica without repeating or losing samples (:mod:`gateway.stages.failover`). Closing the output (the caller left, or failed) cancels every
-sentence task, and each step cancels its downstream call on the way out. The
-analysis may come from the cache (:mod:`gateway.cache.analysis`); each sentence is looked
-up, and a miss joins the key's singleflight (:mod:`gateway.cache.singleflight`): it waits
+replica without repeating or losing samples (:mod:`gateway.stages.failover`).
+Closing the output (the caller left, or failed) cancels every sentence task, and
+each step cancels its downstream call on the way out. The analysis may come from
+the cache (:mod:`gateway.cache.analysis`); each sentence is looked up, and a miss
+joins the key's singleflight (:mod:`gateway.cache.singleflight`): it waits
 for a concurrent synthesis of the same key, or synthesizes and commits once
 complete; nothing is committed for a sentence that failed or was cancelled.
 """
@@ -26,18 +27,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sambert_tts_protos.v1 import acoustic_service_pb2, frontend_service_pb2, gateway_service_pb2
 
 from gateway.cache import (
     AnalysisCache,
-    CacheCounters,
     CachedSentence,
     Flight,
     PhraseCache,
-    RedisCacheCounters,
+    ReportCounters,
     SentenceKey,
     resolve,
 )
+from gateway.options import SynthesisOptions
 from gateway.stages import (
     AcousticClient,
     Deadline,
@@ -51,7 +51,11 @@ from gateway.stages import (
     resumed,
     vocoder_step,
 )
-from gateway.voices import VoiceEntry
+from sambert_tts_protos.v1 import (
+    acoustic_service_pb2,
+    frontend_service_pb2,
+    gateway_service_pb2,
+)
 from tts_common.audio import Int16Array, pcm16_from_bytes, pcm16_to_bytes
 from tts_common.errors import InvalidInput
 
@@ -67,19 +71,12 @@ _Emit = Callable[["SentencePiece"], None]
 
 @dataclass(frozen=True)
 class SynthesisJob:
-    """A validated request."""
+    """One request's run through the pipeline: what was asked, and until when."""
 
-    text: str
-    ssml: bool
-    voice: VoiceEntry
-    emotion: str
-    speaker: str
-    speed: float
-    """Resolved multiplier (1.0 when the request said 0)."""
-    volume_gain_db: float
-    use_cache: bool
-    request_id: str
+    options: SynthesisOptions
+    """The checked request."""
     deadline: Deadline
+    """The caller's deadline (else the gateway's default), for every stage call."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +102,7 @@ class Pipeline:
         acoustic: AcousticClient,
         vocoder: VocoderClient,
         cache: PhraseCache,
-        counters: CacheCounters | RedisCacheCounters,
+        counters: ReportCounters,
         sentences_in_flight: int,
         steps: Sequence[Step] = SENTENCE_STEPS,
         failover: FailoverPolicy | None = None,
@@ -123,21 +120,23 @@ class Pipeline:
 
     async def analyze(self, job: SynthesisJob) -> frontend_service_pb2.AnalyzeResponse:
         """Split and analyze the text: from the cache, else one frontend call.
+        Every sentence's speed (with its SSML rate) is checked here, before any
+        audio is made.
 
         Raises:
             StageError: The frontend's status (e.g. bad SSML), passed through.
-            InvalidInput: The text has nothing to speak.
+            InvalidInput: The text has nothing to speak, or a sentence's combined
+                speed is out of range.
         """
+        opts = job.options
         request = frontend_service_pb2.AnalyzeRequest(
-            text=job.text, voice=job.voice.name, emotion=job.emotion,
-            speaker=job.speaker, ssml=job.ssml,
+            text=opts.text, voice=opts.voice.name, emotion=opts.emotion,
+            speaker=opts.speaker, ssml=opts.ssml,
         )  # fmt: skip
-        fields = (job.text, job.ssml, job.voice.name, job.emotion, job.speaker,
-                  job.voice.frontend_revision)  # fmt: skip
 
         async def fetch() -> frontend_service_pb2.AnalyzeResponse:
             analysis = await self.frontend.analyze(
-                request, job.deadline, job.request_id
+                request, job.deadline, opts.request_id
             )
             if not analysis.sentences:
                 raise InvalidInput(
@@ -145,9 +144,12 @@ class Pipeline:
                 )
             return analysis
 
-        if not job.use_cache:
-            return await fetch()
-        return await self._analyses.get(fields, fetch)
+        if opts.use_cache:
+            analysis = await self._analyses.get(opts.analysis_key(), fetch)
+        else:
+            analysis = await fetch()
+        opts.check_speeds(analysis.sentences)
+        return analysis
 
     async def pieces(
         self, job: SynthesisJob, analysis: frontend_service_pb2.AnalyzeResponse
@@ -210,14 +212,9 @@ class Pipeline:
         emit: _Emit,
     ) -> None:
         """Cache lookup, else the step chain; then the break and the SentenceInfo."""
-        speed = job.speed * (sentence.extras.speed or 1.0)
-        gain = job.volume_gain_db + sentence.extras.volume_gain_db
-        voice = job.voice
-        key = SentenceKey(
-            voice.name, voice.acoustic_revision, voice.vocoder_revision,
-            sentence.symbols, sentence.emotion, sentence.speaker, speed,
-            voice.sample_rate_hz,
-        )  # fmt: skip
+        gain = job.options.volume_gain_db + sentence.extras.volume_gain_db
+        voice = job.options.voice
+        key = job.options.sentence_key(sentence)
         info = gateway_service_pb2.SentenceInfo(
             index=sentence.index,
             normalized_text=sentence.normalized_text,
@@ -225,7 +222,7 @@ class Pipeline:
         )
         info.revisions.frontend = frontend_revision
         cached, flight = None, None
-        if job.use_cache and self._cache.enabled:
+        if job.options.use_cache and self._cache.enabled:
             wait_s = job.deadline.remaining() / 2
             cached, flight = await resolve(
                 self._cache, self._counters, key, sentence.normalized_text, wait_s
@@ -273,7 +270,7 @@ class Pipeline:
             speaker=key.speaker, speed=key.speed,
         )  # fmt: skip
         run = SentenceRun(
-            request, job.deadline, job.request_id, key.sample_rate_hz,
+            request, job.deadline, job.options.request_id, key.sample_rate_hz,
             self.acoustic, self.vocoder,
         )  # fmt: skip
         parts: list[Int16Array] = []

@@ -11,17 +11,18 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
-from sambert_tts_protos.v1 import audio_pb2
-from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
-from gateway.cache import CacheCounters, RedisCacheCounters
+from gateway.cache import ReportCounters
 from gateway.config import GatewayConfig
 from gateway.encoding import AudioEdge
 from gateway.metrics import GatewayMetrics
+from gateway.options import SynthesisOptions
 from gateway.pipeline import Pipeline, SynthesisJob
 from gateway.stages import Deadline
-from gateway.validation import lenient, parsed, request_id_of, validate_synthesis
+from gateway.validation import lenient, parsed, request_id_of
 from gateway.voices import VoiceCatalog, load_catalog
+from sambert_tts_protos.v1 import audio_pb2
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tts_common.interceptors import REQUEST_ID_HEADER
 from tts_common.logging import REQUEST_ID
 
@@ -53,7 +54,7 @@ class GatewayServicer:
         self,
         cfg: GatewayConfig,
         pipeline: Pipeline,
-        counters: CacheCounters | RedisCacheCounters,
+        counters: ReportCounters,
         metrics: GatewayMetrics,
     ) -> None:
         """Keep the settings, pipeline, counters and metrics; voices load in warm-up."""
@@ -102,10 +103,8 @@ class GatewayServicer:
         started = time.perf_counter()
         job = await self._job(parsed(request), context)
         analysis = await self._pipeline.analyze(job)
-        rate_in = job.voice.sample_rate_hz
-        edge = AudioEdge(
-            request.encoding, rate_in, request.sample_rate_hz, streaming=False
-        )
+        opts = job.options
+        edge = opts.audio_edge(streaming=False)
         infos = []
         async with contextlib.aclosing(self._pipeline.pieces(job, analysis)) as pieces:
             async for piece in pieces:
@@ -120,7 +119,7 @@ class GatewayServicer:
         return gw.SynthesizeResponse(
             audio=audio, encoding=edge.encoding, sample_rate_hz=rate,
             num_samples=samples, duration_ms=round(samples * 1000 / rate),
-            sentences=infos, request_id=job.request_id,
+            sentences=infos, request_id=opts.request_id,
         )  # fmt: skip
 
     async def StreamSynthesize(  # noqa: N802  # gRPC method name
@@ -130,14 +129,12 @@ class GatewayServicer:
         started, first = time.perf_counter(), True
         job = await self._job(parsed(request), context)
         analysis = await self._pipeline.analyze(job)
-        rate_in = job.voice.sample_rate_hz
-        edge = AudioEdge(
-            request.encoding, rate_in, request.sample_rate_hz, streaming=True
-        )
+        opts = job.options
+        edge = opts.audio_edge(streaming=True)
         header = gw.StreamSynthesizeHeader(
-            request_id=job.request_id, encoding=edge.encoding,
-            sample_rate_hz=edge.sample_rate_hz, voice=job.voice.name,
-            revisions=job.voice.revisions(), num_sentences=len(analysis.sentences),
+            request_id=opts.request_id, encoding=edge.encoding,
+            sample_rate_hz=edge.sample_rate_hz, voice=opts.voice.name,
+            revisions=opts.voice.revisions(), num_sentences=len(analysis.sentences),
         )  # fmt: skip
         yield gw.StreamSynthesizeResponse(header=header)
         final_index = analysis.sentences[-1].index
@@ -176,7 +173,8 @@ class GatewayServicer:
     async def _job(
         self, request: _Request, context: grpc.aio.ServicerContext
     ) -> SynthesisJob:
-        """Validate ``request`` into a job; echo its request id.
+        """Check ``request`` into options (once) and a job; echo its request id
+        first, so that a refusal carries it too.
 
         Raises:
             InvalidInput: A field is wrong; the message says how to fix it.
@@ -187,13 +185,12 @@ class GatewayServicer:
         context.set_trailing_metadata(((REQUEST_ID_HEADER, request_id),))
         deadline = Deadline.from_context(context, self._cfg.default_deadline_s)
         catalog = self._catalog or await self.refresh_catalog(deadline)
-        voice, speed = validate_synthesis(request, catalog, self._cfg.max_text_chars)
-        digest = hashlib.sha256(request.text.encode("utf-8")).hexdigest()[:16]
+        options = SynthesisOptions.from_request(
+            request, catalog, self._cfg.max_text_chars, request_id
+        )
+        digest = hashlib.sha256(options.text.encode("utf-8")).hexdigest()[:16]
         _LOGGER.info(
             "synthesis: %d chars (sha256 %s), voice %s, encoding %s",
-            len(request.text), digest, voice.name, request.encoding,
+            len(options.text), digest, options.voice.name, options.encoding,
         )  # fmt: skip
-        return SynthesisJob(
-            request.text, request.ssml, voice, request.emotion, request.speaker, speed,
-            request.volume_gain_db, not request.no_cache, request_id, deadline,
-        )  # fmt: skip
+        return SynthesisJob(options=options, deadline=deadline)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2
-
 from gateway.stages import AcousticClient, Deadline, FrontendClient, VocoderClient
+from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2
 from tts_common.errors import VoiceNotFound
 
 __all__ = ["VoiceCatalog", "VoiceEntry", "load_catalog"]

@@ -81,7 +81,9 @@ def _rename_imports(text: str) -> str:
     """Point protoc's ``from tts.v1 import x_pb2`` lines (and the module names it
     gives the message classes) at the renamed package."""
     old, new = ".".join(_PACKAGE), ".".join(PYTHON_PACKAGE)
-    text = re.sub(rf"^from {re.escape(old)} import ", f"from {new} import ", text, flags=re.M)
+    text = re.sub(
+        rf"^from {re.escape(old)} import ", f"from {new} import ", text, flags=re.M
+    )
     return text.replace(f"(DESCRIPTOR, '{old}.", f"(DESCRIPTOR, '{new}.")
 
 

@@ -2,5 +2,7 @@
 
 from pathlib import Path
 
-DEV_SENTENCES = Path(__file__).resolve().parents[2] / "shared" / "frontend_dev" / "cer_dev.txt"
+DEV_SENTENCES = (
+    Path(__file__).resolve().parents[2] / "shared" / "frontend_dev" / "cer_dev.txt"
+)
 """The CER dev list (kept out of the training corpus); tests and scoring read it."""

@@ -24,6 +24,7 @@ import torch
 
 from acoustic_svc.encoding import SymbolEncoder
 from training.audio import HOP, SAMPLE_RATE, mel_spectrogram
+from training.corpus import CorpusRow
 from training.mapping import assign_durations, plan_teacher, to_mel_frames
 from training.wav import write_pcm16
 
@@ -40,11 +41,13 @@ def voiced_frames(audio: np.ndarray) -> list[bool]:
     n = len(audio) // TEACHER_HOP
     frames = audio[: n * TEACHER_HOP].reshape(n, TEACHER_HOP).astype(np.float64)
     db = 10 * np.log10((frames**2).mean(axis=1) + 1e-16)
-    return (db > db.max() + SILENCE_DB).tolist()
+    voiced: list[bool] = (db > db.max() + SILENCE_DB).tolist()
+    return voiced
 
 
-def utterance(row: dict, npz: dict[str, np.ndarray],
-              encoder: SymbolEncoder) -> dict[str, np.ndarray]:
+def utterance(
+    row: CorpusRow, npz: dict[str, np.ndarray], encoder: SymbolEncoder
+) -> dict[str, np.ndarray]:
     """Model inputs and targets of one sentence."""
     plan = plan_teacher(row["symbols"], row["pinyin"])
     audio = npz["audio"].astype(np.float32) / 32768.0
@@ -54,23 +57,31 @@ def utterance(row: dict, npz: dict[str, np.ndarray],
     ours, start, end = assign_durations(plan, dur_t, voiced_frames(audio))
     seg = audio[start * TEACHER_HOP : end * TEACHER_HOP]
     wav = soxr.resample(seg, TEACHER_RATE, SAMPLE_RATE, quality="HQ").astype(np.float32)
-    n_frames = int(round(len(seg) * SAMPLE_RATE / TEACHER_RATE / HOP))
+    n_frames = round(len(seg) * SAMPLE_RATE / TEACHER_RATE / HOP)
     wav = np.pad(wav, (0, max(0, n_frames * HOP - len(wav))))[: n_frames * HOP]
     mel = mel_spectrogram(wav)
     dur = np.asarray(to_mel_frames(ours, n_frames), np.int32)
     # Per our token, the teacher token that carries its prosody: the first
     # non-pause teacher token it owns (a phone), else its pause token (a break).
     f0_t, en_t = npz["f0"], npz["energy"]
-    src = {}
+    src: dict[int, int] = {}
     for k, own in enumerate(plan.owner):
-        if own >= 0 and (own not in src or (plan.is_pause[src[own]]
-                                            and not plan.is_pause[k])):
+        if own >= 0 and (
+            own not in src or (plan.is_pause[src[own]] and not plan.is_pause[k])
+        ):
             src[own] = k
     idx = [src[j] for j in range(plan.n_ours)]
     ids = encoder.encode(row["symbols"])
-    return {"ling": ids.ling, "emo": ids.emotion, "spk": ids.speaker, "dur": dur,
-            "pitch": f0_t[idx].astype(np.float32), "energy": en_t[idx].astype(np.float32),
-            "mel": mel, "wav": wav}
+    return {
+        "ling": ids.ling,
+        "emo": ids.emotion,
+        "spk": ids.speaker,
+        "dur": dur,
+        "pitch": f0_t[idx].astype(np.float32),
+        "energy": en_t[idx].astype(np.float32),
+        "mel": mel,
+        "wav": wav,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -79,16 +90,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpus", type=Path, default=DATA / "corpus.jsonl")
     parser.add_argument("--teacher", type=Path, default=DATA / "teacher")
     parser.add_argument("--out", type=Path, default=DATA / "dataset.pt")
-    parser.add_argument("--wavs", type=int, default=0,
-                        help="also write this many 22 kHz training wavs to data/wav22")
+    parser.add_argument(
+        "--wavs",
+        type=int,
+        default=0,
+        help="also write this many 22 kHz training wavs to data/wav22",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     encoder = SymbolEncoder(SPEAKERS)
-    rows = [json.loads(line) for line in args.corpus.read_text(encoding="utf-8").splitlines()]
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in
-                                          ("ling", "emo", "spk", "dur", "pitch", "energy",
-                                           "mel")}
-    kept, skipped = [], 0
+    rows = [
+        json.loads(line)
+        for line in args.corpus.read_text(encoding="utf-8").splitlines()
+    ]
+    parts: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("ling", "emo", "spk", "dur", "pitch", "energy", "mel")
+    }
+    kept: list[str] = []
+    skipped = 0
     for row in rows:
         path = args.teacher / f"{row['id']}.npz"
         if not path.is_file():
@@ -107,9 +126,12 @@ def main(argv: list[str] | None = None) -> None:
         kept.append(row["id"])
     tok_off = np.cumsum([0] + [len(x) for x in parts["dur"]])
     mel_off = np.cumsum([0] + [len(x) for x in parts["mel"]])
-    data = {"ids": kept, "tok_off": torch.from_numpy(tok_off),
-            "mel_off": torch.from_numpy(mel_off),
-            "mel": torch.from_numpy(np.concatenate(parts["mel"])).half()}
+    data = {
+        "ids": kept,
+        "tok_off": torch.from_numpy(tok_off),
+        "mel_off": torch.from_numpy(mel_off),
+        "mel": torch.from_numpy(np.concatenate(parts["mel"])).half(),
+    }
     for key in ("ling", "emo", "spk", "dur"):
         data[key] = torch.from_numpy(np.concatenate(parts[key]).astype(np.int64))
     for key in ("pitch", "energy"):
@@ -118,8 +140,17 @@ def main(argv: list[str] | None = None) -> None:
     torch.save(data, tmp)
     tmp.replace(args.out)  # atomic: a running trainer may re-read this file any time
     frames = int(mel_off[-1])
-    print(json.dumps({"utterances": len(kept), "skipped": skipped, "tokens": int(tok_off[-1]),
-                      "frames": frames, "hours": round(frames * HOP / SAMPLE_RATE / 3600, 2)}))
+    print(
+        json.dumps(
+            {
+                "utterances": len(kept),
+                "skipped": skipped,
+                "tokens": int(tok_off[-1]),
+                "frames": frames,
+                "hours": round(frames * HOP / SAMPLE_RATE / 3600, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,15 @@ import torch.nn.functional as F
 
 __all__ = ["HOP", "N_FFT", "N_MELS", "SAMPLE_RATE", "mel_filterbank", "mel_spectrogram"]
 
-SAMPLE_RATE, N_FFT, HOP, WIN, N_MELS, FMIN, FMAX = 22050, 1024, 256, 1024, 80, 0.0, 8000.0
+SAMPLE_RATE, N_FFT, HOP, WIN, N_MELS, FMIN, FMAX = (
+    22050,
+    1024,
+    256,
+    1024,
+    80,
+    0.0,
+    8000.0,
+)
 LOG_FLOOR = 1e-5
 
 
@@ -48,12 +56,20 @@ def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
 
 
 @functools.cache
-def mel_filterbank(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS,
-                   fmin: float = FMIN, fmax: float = FMAX) -> np.ndarray:
+def mel_filterbank(
+    sr: int = SAMPLE_RATE,
+    n_fft: int = N_FFT,
+    n_mels: int = N_MELS,
+    fmin: float = FMIN,
+    fmax: float = FMAX,
+) -> np.ndarray:
     """Slaney-normalised triangular filters [n_mels, n_fft // 2 + 1], float32."""
     fft_freqs = np.linspace(0.0, sr / 2.0, n_fft // 2 + 1)
-    mel_f = _mel_to_hz(np.linspace(_hz_to_mel(np.array([fmin]))[0],
-                                   _hz_to_mel(np.array([fmax]))[0], n_mels + 2))
+    mel_f = _mel_to_hz(
+        np.linspace(
+            _hz_to_mel(np.array([fmin]))[0], _hz_to_mel(np.array([fmax]))[0], n_mels + 2
+        )
+    )
     fdiff = np.diff(mel_f)
     ramps = mel_f[:, None] - fft_freqs[None, :]
     lower = -ramps[:-2] / fdiff[:-1, None]
@@ -67,11 +83,20 @@ def mel_spectrogram(wav: np.ndarray | torch.Tensor) -> np.ndarray:
     """Log-mel frames [len(wav) // 256, 80] (float32) of a 22,050 Hz signal in [-1, 1]."""
     y = torch.as_tensor(np.asarray(wav, dtype=np.float32))
     if y.ndim != 1 or y.shape[0] < N_FFT:
-        raise ValueError(f"need a 1-D signal of at least {N_FFT} samples, got {tuple(y.shape)}")
+        raise ValueError(
+            f"need a 1-D signal of at least {N_FFT} samples, got {tuple(y.shape)}"
+        )
     pad = (N_FFT - HOP) // 2
     y = F.pad(y[None, None], (pad, pad), mode="reflect")[0, 0]
-    spec = torch.stft(y, N_FFT, hop_length=HOP, win_length=WIN,
-                      window=torch.hann_window(WIN), center=False, return_complex=True)
+    spec = torch.stft(
+        y,
+        N_FFT,
+        hop_length=HOP,
+        win_length=WIN,
+        window=torch.hann_window(WIN),
+        center=False,
+        return_complex=True,
+    )
     mag = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
     mel = torch.from_numpy(mel_filterbank()) @ mag
     return torch.log(torch.clamp(mel, min=LOG_FLOOR)).T.contiguous().numpy()

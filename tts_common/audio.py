@@ -8,8 +8,8 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 import soxr
-from sambert_tts_protos.v1 import audio_pb2
 
+from sambert_tts_protos.v1 import audio_pb2
 from tts_common.errors import InvalidInput
 
 __all__ = [
@@ -203,8 +203,9 @@ def resample(pcm: npt.ArrayLike, from_hz: int, to_hz: int) -> Int16Array:
     array = np.asarray(pcm, dtype=np.int16)
     if from_hz == to_hz or array.size == 0:
         return array
-    return _round_pcm16(soxr.resample(array.astype(np.float32), from_hz, to_hz,
-                                      quality="HQ"))
+    return _round_pcm16(
+        soxr.resample(array.astype(np.float32), from_hz, to_hz, quality="HQ")
+    )
 
 
 class StreamResampler:
@@ -242,7 +243,9 @@ class StreamResampler:
         return _round_pcm16(np.asarray(out, dtype=np.float32))
 
 
-def longest_inner_silence_s(pcm: np.ndarray, rate: int, below_db: float = -45.0) -> float:
+def longest_inner_silence_s(
+    pcm: np.ndarray, rate: int, below_db: float = -45.0
+) -> float:
     """Longest run of 10 ms frames ``below_db`` under the loudest frame, edges excluded."""
     hop = rate // 100
     n = len(pcm) // hop

@@ -16,7 +16,13 @@ import torch
 
 from tts_common.errors import ModelLoadError
 
-__all__ = ["dig", "fold_weight_norm", "load_checkpoint", "match_state_dict", "to_float32"]
+__all__ = [
+    "dig",
+    "fold_weight_norm",
+    "load_checkpoint",
+    "match_state_dict",
+    "to_float32",
+]
 
 _SHOW = 5
 _PARAMETRIZED = re.compile(r"^(.*)\.parametrizations\.weight\.original([01])$")
@@ -39,7 +45,9 @@ def dig(obj: Any, path: Path, *keys: str) -> dict[str, torch.Tensor]:
     """``obj[k1][k2]...`` as a tensor dict, or a load error naming the missing key."""
     for key in keys:
         if not isinstance(obj, Mapping) or key not in obj:
-            have = sorted(obj)[:_SHOW] if isinstance(obj, Mapping) else type(obj).__name__
+            have = (
+                sorted(obj)[:_SHOW] if isinstance(obj, Mapping) else type(obj).__name__
+            )
             raise ModelLoadError(f"{path}: no {key!r} entry in checkpoint (has {have})")
         obj = obj[key]
     if not isinstance(obj, Mapping) or not all(
@@ -51,9 +59,7 @@ def dig(obj: Any, path: Path, *keys: str) -> dict[str, torch.Tensor]:
 
 def to_float32(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Floating tensors (fp16, bf16, fp64) as float32; others unchanged."""
-    return {
-        k: v.float() if v.is_floating_point() else v for k, v in state.items()
-    }
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
 def fold_weight_norm(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -68,7 +74,7 @@ def fold_weight_norm(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
         m = _PARAMETRIZED.match(key)
         if m:
             pairs.setdefault(m.group(1), {})["gv"[int(m.group(2))]] = value
-        elif key.endswith(".weight_g") or key.endswith(".weight_v"):
+        elif key.endswith((".weight_g", ".weight_v")):
             pairs.setdefault(key[: -len(".weight_g")], {})[key[-1]] = value
         else:
             out[key] = value
@@ -105,11 +111,15 @@ def match_state_dict(
     if missing:
         problems.append(f"missing keys {missing[:_SHOW]} ({len(missing)} in all)")
     if unexpected:
-        problems.append(f"unexpected keys {unexpected[:_SHOW]} ({len(unexpected)} in all)")
+        problems.append(
+            f"unexpected keys {unexpected[:_SHOW]} ({len(unexpected)} in all)"
+        )
     if wrong:
         problems.append(f"wrong shapes {wrong[:_SHOW]} ({len(wrong)} in all)")
     if problems:
-        raise ModelLoadError(f"{path}: checkpoint does not fit the config: " + "; ".join(problems))
+        raise ModelLoadError(
+            f"{path}: checkpoint does not fit the config: " + "; ".join(problems)
+        )
     merged = dict(expected)
     merged.update(state)
     module.load_state_dict(merged, strict=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -107,10 +107,18 @@ def env_fields(
     Raises:
         ConfigError: A value is malformed; the message names the variable.
     """
-    parsers = {"bool": env_bool, "int": env_int, "float": env_float, "str": env_str}
+    # The default is the field's value, whatever its type: hence Any in that slot.
+    parsers: dict[str, Callable[[Mapping[str, str], str, Any], object]] = {
+        "bool": env_bool,
+        "int": env_int,
+        "float": env_float,
+        "str": env_str,
+    }
     types = {f.name: str(f.type) for f in fields(defaults)}
     return {
-        name: parsers[types[name]](environ, prefix + name.upper(), getattr(defaults, name))
+        name: parsers[types[name]](
+            environ, prefix + name.upper(), getattr(defaults, name)
+        )
         for name in names
     }
 
@@ -156,7 +164,8 @@ class ServerConfig:
             raise ConfigError(f"MAX_MESSAGE_BYTES must be at least {_MIB}")
         if self.grace_s < 0 or self.drain_delay_s < 0 or self.max_connection_age_s < 0:
             raise ConfigError(
-                "GRACE_S, DRAIN_DELAY_S and MAX_CONNECTION_AGE_S must not be negative")
+                "GRACE_S, DRAIN_DELAY_S and MAX_CONNECTION_AGE_S must not be negative"
+            )
         if self.log_format not in _LOG_FORMATS:
             raise ConfigError(f"LOG_FORMAT must be one of {_LOG_FORMATS}")
         if not isinstance(logging.getLevelName(self.log_level), int):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 import grpc
@@ -33,12 +34,16 @@ class HealthState:
         """
         self.servicer = health_aio.HealthServicer()
         self.service_names: tuple[str, ...] = ("", *dict.fromkeys(service_names))
-        # The library starts "" as SERVING; writing the dict directly is safe here
-        # because no Watch can be waiting on a servicer that is not registered yet.
-        for name in self.service_names:
-            self.servicer._server_status[name] = _NOT_SERVING
+        self._status = dict.fromkeys(self.service_names, _NOT_SERVING)
         self._serving = False
         self._draining = False
+        # The library starts "" SERVING and knows no other name, and its only setter
+        # is a coroutine: the NOT_SERVING start runs as a task scheduled now. The
+        # loop runs callbacks in order, so it runs before any RPC this servicer
+        # answers (none can be scheduled before it), and every change awaits it.
+        self._started = asyncio.get_running_loop().create_task(
+            self._publish(_NOT_SERVING)
+        )
 
     @property
     def serving(self) -> bool:
@@ -56,21 +61,23 @@ class HealthState:
 
     async def mark_serving(self) -> None:
         """Report SERVING for every service (after warm-up); ignored once draining."""
+        await self._started
         if self._draining:
             return
-        for name in self.service_names:
-            await self.servicer.set(name, _SERVING)
+        await self._publish(_SERVING)
         self._serving = True
 
     async def mark_not_serving(self) -> None:
         """Report NOT_SERVING for every service, e.g. while a model reloads."""
-        for name in self.service_names:
-            await self.servicer.set(name, _NOT_SERVING)
+        await self._started
+        await self._publish(_NOT_SERVING)
         self._serving = False
 
     async def enter_graceful_shutdown(self) -> None:
         """Report NOT_SERVING for good; later :meth:`mark_serving` calls do nothing."""
         self._draining = True
+        await self._started
+        self._status = dict.fromkeys(self.service_names, _NOT_SERVING)
         await self.servicer.enter_graceful_shutdown()
 
     def status(self, service: str = "") -> int:
@@ -79,4 +86,13 @@ class HealthState:
         Raises:
             KeyError: ``service`` is not tracked.
         """
-        return int(self.servicer._server_status[service])
+        return int(self._status[service])
+
+    async def _publish(self, status: int) -> None:
+        """Set ``status`` for every service, here and in the servicer; once draining,
+        only NOT_SERVING (the servicer ignores any set after its shutdown)."""
+        for name in self.service_names:
+            if self._draining and status != _NOT_SERVING:
+                return
+            self._status[name] = status
+            await self.servicer.set(name, status)

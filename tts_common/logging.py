@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 __all__ = [
-    "JsonFormatter",
     "REQUEST_ID",
+    "JsonFormatter",
     "configure_logging",
     "current_request_id",
 ]

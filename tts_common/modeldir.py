@@ -75,8 +75,9 @@ class VoiceDir:
         config_path = stage_dir / "config.yaml"
         if not config_path.is_file():
             raise ModelLoadError(f"{config_path}: missing (voice {self.name!r})")
-        return StageFiles(config_path, _latest_checkpoint(stage_dir / "ckpt"),
-                          _read_yaml(config_path))
+        return StageFiles(
+            config_path, _latest_checkpoint(stage_dir / "ckpt"), _read_yaml(config_path)
+        )
 
 
 def _read_json(path: Path) -> Any:
@@ -103,8 +104,11 @@ def _latest_checkpoint(ckpt_dir: Path) -> Path:
     if ckpt_dir.is_dir():
         for path in ckpt_dir.iterdir():
             name = path.name
-            if not (name.startswith("checkpoint") and name.endswith(".pth")
-                    and len(name) >= 16):
+            if not (
+                name.startswith("checkpoint")
+                and name.endswith(".pth")
+                and len(name) >= 16
+            ):
                 continue
             try:
                 step = int(name[: -len(".pth")].rsplit("_", 1)[1])
@@ -126,7 +130,7 @@ def list_voices(model_dir: str | Path) -> list[str]:
     voices = data.get("voices") if isinstance(data, dict) else None
     if not voices or not all(isinstance(v, str) and v for v in voices):
         raise ModelLoadError(
-            f"{root / 'voices' / 'voices.json'}: expected {{\"voices\": [name, ...]}}"
+            f'{root / "voices" / "voices.json"}: expected {{"voices": [name, ...]}}'
         )
     return list(voices)
 
@@ -137,7 +141,9 @@ def resolve_voice(model_dir: str | Path, voice: str | None = None) -> VoiceDir:
     names = list_voices(root)
     name = names[0] if voice is None else voice
     if name not in names:
-        raise VoiceNotFound(f"voice {name!r} not in {root}; available: {', '.join(names)}")
+        raise VoiceNotFound(
+            f"voice {name!r} not in {root}; available: {', '.join(names)}"
+        )
     conf = _read_json(root / "configuration.json")
     model_conf = conf.get("model", {}) if isinstance(conf, dict) else {}
     unit = model_conf.get("am", {}).get("linguistic_unit", {})

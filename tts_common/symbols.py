@@ -22,8 +22,8 @@ __all__ = [
     "EMOTIONS",
     "SPECIALS",
     "SYLLABLE_FLAGS",
-    "Token",
     "WORD_SEGMENTS",
+    "Token",
     "format_symbols",
     "parse_symbols",
     "phone_inventory",
@@ -71,7 +71,8 @@ EMOTIONS: tuple[str, ...] = (
     "emotion_pleasure",
     "emotion_arousal",
     "emotion_dominance",
-) + tuple(f"emotion_placeholder{i}" for i in range(1, 10))
+    *tuple(f"emotion_placeholder{i}" for i in range(1, 10)),
+)
 
 
 @lru_cache(maxsize=1)

@@ -16,19 +16,30 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run a benchmark (by hand, not in CI)")
     bench_sub = bench.add_subparsers(dest="target", required=True)
     model = bench_sub.add_parser(
-        "model", help="acoustic and vocoder real-time factors, full-size random weights")
+        "model", help="acoustic and vocoder real-time factors, full-size random weights"
+    )
     model.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     model.add_argument("--repeats", type=int, default=5, help="timed runs (median)")
-    model.add_argument("--symbols-file", default=None,
-                       help="file with a symbol string (default: a 39-token sentence)")
-    model.add_argument("--reference-wheel", default=None,
-                       help="a modelscope 1.3.x wheel: also time its KAN-TTS models on the "
-                            "same weights (pip download modelscope==1.3.2 --no-deps)")
+    model.add_argument(
+        "--symbols-file",
+        default=None,
+        help="file with a symbol string (default: a 39-token sentence)",
+    )
+    model.add_argument(
+        "--reference-wheel",
+        default=None,
+        help="a modelscope 1.3.x wheel: also time its KAN-TTS models on the "
+        "same weights (pip download modelscope==1.3.2 --no-deps)",
+    )
 
     front = bench_sub.add_parser(
-        "frontend", help="polyphone, TN and sandhi accuracy plus throughput")
-    front.add_argument("--dev-dir", default="../shared/frontend_dev",
-                       help="folder with cpp_dev.tsv, tn_dev.tsv, sandhi_dev.tsv")
+        "frontend", help="polyphone, TN and sandhi accuracy plus throughput"
+    )
+    front.add_argument(
+        "--dev-dir",
+        default="../shared/frontend_dev",
+        help="folder with cpp_dev.tsv, tn_dev.tsv, sandhi_dev.tsv",
+    )
 
     analyze = sub.add_parser("frontend", help="print the frontend's analysis of a text")
     analyze.add_argument("text", help="text (or SSML starting with <speak>)")
@@ -47,10 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     bench_speech.add_arguments(bench_sub)
 
     download = sub.add_parser(
-        "download", help="fetch a ModelScope model directory (needs network + modelscope)")
-    download.add_argument("model_id", help="e.g. damo/speech_sambert-hifigan_tts_zh-cn_16k")
+        "download",
+        help="fetch a ModelScope model directory (needs network + modelscope)",
+    )
+    download.add_argument(
+        "model_id", help="e.g. damo/speech_sambert-hifigan_tts_zh-cn_16k"
+    )
     download.add_argument("--to", required=True, help="target directory")
-    download.add_argument("--revision", default=None, help="model revision (tag or commit)")
+    download.add_argument(
+        "--revision", default=None, help="model revision (tag or commit)"
+    )
     return parser
 
 

@@ -17,7 +17,9 @@ from collections.abc import Iterator
 
 import grpc
 from grpc_health.v1 import health_pb2
-from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2, gateway_service_pb2_grpc
+
+from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2
+from ttsctl.stubs import GatewayStub, aio_gateway_stub, gateway_stub
 
 __all__ = ["add_arguments", "run"]
 
@@ -27,7 +29,8 @@ _TEXT = "今天天气很好。"
 def add_arguments(bench_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``cache`` under ``ttsctl bench``."""
     cache = bench_sub.add_parser(
-        "cache", help="cached-sentence latency (p50/p99) and cached requests/s")
+        "cache", help="cached-sentence latency (p50/p99) and cached requests/s"
+    )
     where = cache.add_mutually_exclusive_group(required=True)
     where.add_argument("--server", help="a running gateway, HOST:PORT")
     where.add_argument("--model-dir", help="start a LocalStack on this model directory")
@@ -53,20 +56,25 @@ def _target(args: argparse.Namespace) -> Iterator[str]:
         yield stack.gateway_address
 
 
-def _latencies(stub: gateway_service_pb2_grpc.GatewayServiceStub,
-               args: argparse.Namespace) -> tuple[list[float], list[float]]:
+def _latencies(
+    stub: GatewayStub, args: argparse.Namespace
+) -> tuple[list[float], list[float]]:
     unary_ms, stream_ms = [], []
     request = gateway_service_pb2.SynthesizeRequest(
-        text=args.text, encoding=audio_pb2.AUDIO_ENCODING_PCM_S16LE)
+        text=args.text, encoding=audio_pb2.AUDIO_ENCODING_PCM_S16LE
+    )
     streq = gateway_service_pb2.StreamSynthesizeRequest(
-        text=args.text, encoding=audio_pb2.AUDIO_ENCODING_PCM_S16LE)
+        text=args.text, encoding=audio_pb2.AUDIO_ENCODING_PCM_S16LE
+    )
     for _ in range(args.requests):
         start = time.perf_counter()
         reply = stub.Synthesize(request, timeout=30)
         unary_ms.append((time.perf_counter() - start) * 1000)
         if not all(s.cached for s in reply.sentences):
-            raise SystemExit("ttsctl bench cache: a request missed the cache; is "
-                             "REDIS_URL set on the gateway?")
+            raise SystemExit(
+                "ttsctl bench cache: a request missed the cache; is "
+                "REDIS_URL set on the gateway?"
+            )
     for _ in range(max(args.requests // 5, 1)):  # streams: first audio
         start = time.perf_counter()
         for message in stub.StreamSynthesize(streq, timeout=30):
@@ -93,10 +101,11 @@ def _floor(channel: grpc.Channel, n: int) -> list[float]:
 async def _throughput(address: str, args: argparse.Namespace) -> tuple[float, int, int]:
     """Cached requests per second, misses and failed requests."""
     request = gateway_service_pb2.SynthesizeRequest(
-        text=args.text, encoding=audio_pb2.AUDIO_ENCODING_PCM_S16LE)
+        text=args.text, encoding=audio_pb2.AUDIO_ENCODING_PCM_S16LE
+    )
     done = misses = failed = 0
     async with grpc.aio.insecure_channel(address) as channel:
-        stub = gateway_service_pb2_grpc.GatewayServiceStub(channel)
+        stub = aio_gateway_stub(channel)
         stop = time.perf_counter() + args.seconds
 
         async def caller() -> None:
@@ -118,23 +127,32 @@ async def _throughput(address: str, args: argparse.Namespace) -> tuple[float, in
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print its numbers; returns the exit code."""
     with _target(args) as address, grpc.insecure_channel(address) as channel:
-        stub = gateway_service_pb2_grpc.GatewayServiceStub(channel)
+        stub = gateway_stub(channel)
         try:
-            stub.Synthesize(gateway_service_pb2.SynthesizeRequest(text=args.text),
-                            timeout=120)  # warm: fills the cache
+            stub.Synthesize(
+                gateway_service_pb2.SynthesizeRequest(text=args.text), timeout=120
+            )  # warm: fills the cache
             unary_ms, stream_ms = _latencies(stub, args)
             floor_ms = _floor(channel, args.requests)
         except grpc.RpcError as err:
             print(f"ttsctl bench cache: {err.code().name}: {err.details()}")
             return 1
         rps, misses, failed = asyncio.run(_throughput(address, args))
-    print(f"cached one-sentence unary, {len(unary_ms)} sequential requests: "
-          f"p50 {statistics.median(unary_ms):.2f} ms, p99 {_pct(unary_ms, 0.99):.2f} ms, "
-          f"max {max(unary_ms):.2f} ms (target p99 <= 5 ms)")
-    print(f"noise floor (gRPC health check, same host): "
-          f"p50 {statistics.median(floor_ms):.2f} ms, p99 {_pct(floor_ms, 0.99):.2f} ms")
-    print(f"cached stream, first audio: p50 {statistics.median(stream_ms):.2f} ms, "
-          f"p99 {_pct(stream_ms, 0.99):.2f} ms ({len(stream_ms)} streams)")
-    print(f"cached requests/s with {args.concurrency} concurrent callers: {rps:.0f} "
-          f"({misses} missed the cache, {failed} failed)")
+    print(
+        f"cached one-sentence unary, {len(unary_ms)} sequential requests: "
+        f"p50 {statistics.median(unary_ms):.2f} ms, p99 {_pct(unary_ms, 0.99):.2f} ms, "
+        f"max {max(unary_ms):.2f} ms (target p99 <= 5 ms)"
+    )
+    print(
+        f"noise floor (gRPC health check, same host): "
+        f"p50 {statistics.median(floor_ms):.2f} ms, p99 {_pct(floor_ms, 0.99):.2f} ms"
+    )
+    print(
+        f"cached stream, first audio: p50 {statistics.median(stream_ms):.2f} ms, "
+        f"p99 {_pct(stream_ms, 0.99):.2f} ms ({len(stream_ms)} streams)"
+    )
+    print(
+        f"cached requests/s with {args.concurrency} concurrent callers: {rps:.0f} "
+        f"({misses} missed the cache, {failed} failed)"
+    )
     return 0

@@ -30,15 +30,30 @@ import torch
 __all__ = ["ReferenceModels", "reference_members"]
 
 _ROOT = "modelscope/models/audio/tts/kantts"
-_PACKAGES = ("modelscope", "modelscope.models", "modelscope.models.audio",
-             "modelscope.models.audio.tts", "modelscope.models.audio.tts.kantts",
-             "modelscope.models.audio.tts.kantts.models",
-             "modelscope.models.audio.tts.kantts.utils")
-_STUBS = {"numba": ("jit", "njit", "prange"), "pytorch_wavelets": ("DWT1DForward",),
-          "librosa": ()}
-_DROPOUTS = ("encoder_dropout", "encoder_attention_dropout", "encoder_relu_dropout",
-             "predictor_dropout", "decoder_dropout", "decoder_attention_dropout",
-             "decoder_relu_dropout", "postnet_dropout")
+_PACKAGES = (
+    "modelscope",
+    "modelscope.models",
+    "modelscope.models.audio",
+    "modelscope.models.audio.tts",
+    "modelscope.models.audio.tts.kantts",
+    "modelscope.models.audio.tts.kantts.models",
+    "modelscope.models.audio.tts.kantts.utils",
+)
+_STUBS = {
+    "numba": ("jit", "njit", "prange"),
+    "pytorch_wavelets": ("DWT1DForward",),
+    "librosa": (),
+}
+_DROPOUTS = (
+    "encoder_dropout",
+    "encoder_attention_dropout",
+    "encoder_relu_dropout",
+    "predictor_dropout",
+    "decoder_dropout",
+    "decoder_attention_dropout",
+    "decoder_relu_dropout",
+    "postnet_dropout",
+)
 
 
 def _passthrough(*args: Any, **kwargs: Any) -> Any:
@@ -65,8 +80,10 @@ def reference_members(wheel: Path) -> list[str]:
             says which wheel to pass.
     """
     if not wheel.is_file():
-        raise SystemExit(f"--reference-wheel {wheel}: no such file; get one with "
-                         "pip download modelscope==1.3.2 --no-deps")
+        raise SystemExit(
+            f"--reference-wheel {wheel}: no such file; get one with "
+            "pip download modelscope==1.3.2 --no-deps"
+        )
     try:
         with zipfile.ZipFile(wheel) as zf:
             members = [m for m in zf.namelist() if m.startswith(_ROOT + "/")]
@@ -96,32 +113,45 @@ def _import_from_wheel(wheel: Path, into: Path) -> tuple[Any, Any]:
 class ReferenceModels:
     """The reference acoustic model and vocoder with the given weights, in eval mode."""
 
-    def __init__(self, wheel: Path, am_config: dict[str, Any],
-                 am_state: dict[str, torch.Tensor], voc_params: dict[str, Any],
-                 voc_state: dict[str, torch.Tensor]) -> None:
+    def __init__(
+        self,
+        wheel: Path,
+        am_config: dict[str, Any],
+        am_state: dict[str, torch.Tensor],
+        voc_params: dict[str, Any],
+        voc_state: dict[str, torch.Tensor],
+    ) -> None:
         """``am_config``: our ``SambertConfig`` as a dict (``n_*`` are table sizes);
         ``voc_state``: generator weights with weight norm folded."""
         self._tmp = tempfile.TemporaryDirectory()
         sambert_cls, generator_cls = _import_from_wheel(wheel, Path(self._tmp.name))
-        config = {k.removeprefix("n_"): list(v) if isinstance(v, tuple) else v
-                  for k, v in am_config.items()}  # the reference concatenates lists
-        config.update(dict.fromkeys(_DROPOUTS, 0.0), FP=False, using_byte=False, MAS=False)
+        config = {
+            k.removeprefix("n_"): list(v) if isinstance(v, tuple) else v
+            for k, v in am_config.items()
+        }  # the reference concatenates lists
+        config.update(
+            dict.fromkeys(_DROPOUTS, 0.0), FP=False, using_byte=False, MAS=False
+        )
         self.am = sambert_cls(config).eval()
         self.am.load_state_dict(am_state, strict=False)
         self.voc = generator_cls(**voc_params).eval()
         self.voc.remove_weight_norm()  # as KAN-TTS inference does; ours come folded
         self.voc.load_state_dict(voc_state)
 
-    def mel(self, ling: torch.Tensor, emotion: torch.Tensor,
-            speaker: torch.Tensor) -> torch.Tensor:
+    def mel(
+        self, ling: torch.Tensor, emotion: torch.Tensor, speaker: torch.Tensor
+    ) -> torch.Tensor:
         """[frames, num_mels] for one utterance (ids as our encoder makes them)."""
         with torch.no_grad():
-            res = self.am(ling[None], emotion[None], speaker[None],
-                          torch.tensor([ling.shape[0]]))
+            res = self.am(
+                ling[None], emotion[None], speaker[None], torch.tensor([ling.shape[0]])
+            )
         frames = int(res["LR_length_rounded"].sum())
-        return res["postnet_outputs"][0, :frames]
+        mel: torch.Tensor = res["postnet_outputs"][0, :frames]
+        return mel
 
     def wave(self, mel: torch.Tensor) -> torch.Tensor:
         """Audio samples for mel [frames, num_mels]."""
         with torch.no_grad():
-            return self.voc(mel.T[None]).reshape(-1)
+            audio: torch.Tensor = self.voc(mel.T[None]).reshape(-1)
+        return audio

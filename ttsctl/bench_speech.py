@@ -15,13 +15,16 @@ from pathlib import Path
 import grpc
 import numpy as np
 import soundfile as sf
-from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2, gateway_service_pb2_grpc
 
+from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2
 from tts_common.audio import longest_inner_silence_s
+from ttsctl.stubs import gateway_stub
 
 
 def add_arguments(bench_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    speech = bench_sub.add_parser("speech", help="synthesize a sentence file via a gateway")
+    speech = bench_sub.add_parser(
+        "speech", help="synthesize a sentence file via a gateway"
+    )
     speech.add_argument("--server", default="localhost:50050", help="gateway HOST:PORT")
     speech.add_argument("--sentences", required=True, help="UTF-8 file, one per line")
     speech.add_argument("--out", required=True, help="folder for wavs and pairs.tsv")
@@ -35,11 +38,17 @@ def run(args: argparse.Namespace) -> int:
     pairs, audio_s, peak, silence = [], 0.0, 0.0, 0.0
     start = time.perf_counter()
     with grpc.insecure_channel(args.server) as channel:
-        stub = gateway_service_pb2_grpc.GatewayServiceStub(channel)
+        stub = gateway_stub(channel)
         for i, text in enumerate(t for t in lines if t):
-            reply = stub.Synthesize(gateway_service_pb2.SynthesizeRequest(
-                text=text, voice=args.voice, encoding=audio_pb2.AUDIO_ENCODING_WAV,
-                no_cache=True), timeout=600)
+            reply = stub.Synthesize(
+                gateway_service_pb2.SynthesizeRequest(
+                    text=text,
+                    voice=args.voice,
+                    encoding=audio_pb2.AUDIO_ENCODING_WAV,
+                    no_cache=True,
+                ),
+                timeout=600,
+            )
             pcm, rate = sf.read(io.BytesIO(reply.audio), dtype="int16")
             path = out / f"s_{i:02d}.wav"
             path.write_bytes(reply.audio)
@@ -49,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
             silence = max(silence, longest_inner_silence_s(pcm, rate))
     took = time.perf_counter() - start
     (out / "pairs.tsv").write_text("\n".join(pairs) + "\n", "utf-8")
-    print(f"{len(pairs)} sentences, {audio_s:.1f} s audio in {took:.1f} s "
-          f"(RTF {took / max(audio_s, 1e-9):.3f}); peak {peak:.3f}; "
-          f"longest inner silence {silence:.2f} s")
+    print(
+        f"{len(pairs)} sentences, {audio_s:.1f} s audio in {took:.1f} s "
+        f"(RTF {took / max(audio_s, 1e-9):.3f}); peak {peak:.3f}; "
+        f"longest inner silence {silence:.2f} s"
+    )
     print(f"score: asr_cer.py --list {out / 'pairs.tsv'}")
     return 0

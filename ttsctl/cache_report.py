@@ -9,9 +9,10 @@ import sys
 from typing import Any
 
 import grpc
-from sambert_tts_protos.v1 import gateway_service_pb2, gateway_service_pb2_grpc
 
 from gateway.cache import report_to_dict
+from sambert_tts_protos.v1 import gateway_service_pb2
+from ttsctl.stubs import gateway_stub
 
 __all__ = ["add_arguments", "run", "run_purge"]
 
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         window_s=args.window, voice=args.voice, max_top_sentences=args.top
     )
     with grpc.insecure_channel(args.server) as channel:
-        stub = gateway_service_pb2_grpc.GatewayServiceStub(channel)
+        stub = gateway_stub(channel)
         try:
             reply = stub.GetCacheReport(request, timeout=args.timeout)
         except grpc.RpcError as err:

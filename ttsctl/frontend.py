@@ -13,14 +13,18 @@ def run_analyze(args: argparse.Namespace) -> int:
     from tts_common.errors import TtsError
 
     try:
-        sentences = Frontend().analyze(args.text, emotion=args.emotion,
-                                       speaker=args.speaker)
+        sentences = Frontend().analyze(
+            args.text, emotion=args.emotion, speaker=args.speaker
+        )
     except TtsError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps([dataclasses.asdict(s) for s in sentences], ensure_ascii=False,
-                         indent=2))
+        print(
+            json.dumps(
+                [dataclasses.asdict(s) for s in sentences], ensure_ascii=False, indent=2
+            )
+        )
         return 0
     for i, sentence in enumerate(sentences):
         print(f"[{i}] {sentence.text}")

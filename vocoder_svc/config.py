@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tts_common.config import (
     ConfigError,
@@ -30,7 +30,7 @@ class VocoderConfig(ModelStageConfig):
     max_wait_ms: float = 2.0
     """Longest a window waits for others to join its batch, in milliseconds
     (``VOCODER_MAX_WAIT_MS``); 0 = run whatever is pending at once."""
-    server: ServerConfig = ServerConfig()
+    server: ServerConfig = field(default_factory=ServerConfig)
     """gRPC server, metrics and executor settings (``VOCODER_PORT``,
     ``VOCODER_MAX_WORKERS``, ``VOCODER_MAX_QUEUE``, ...). A job is one batch, so at
     most ``max_batch * (MAX_WORKERS + MAX_QUEUE)`` windows may be pending."""

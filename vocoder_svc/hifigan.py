@@ -21,6 +21,7 @@ from tts_common.errors import InvalidInput, ModelLoadError, NotReady
 from tts_common.modeldir import StageFiles, resolve_voice
 from vocoder_svc.nn.classic_hifigan import ClassicGenerator, ClassicGeneratorConfig
 from vocoder_svc.nn.kantts_hifigan import KanttsGenerator, KanttsGeneratorConfig
+from vocoder_svc.windows import MelWindow, StreamWindows
 
 __all__ = ["HifiGanVocoder", "load_vocoder"]
 
@@ -212,7 +213,7 @@ class HifiGanVocoder:
             return []
         lengths = [len(a) for a in arrays]
         batch = np.zeros((len(arrays), self._num_mels, max(lengths)), np.float32)
-        for row, frames in zip(batch, arrays):
+        for row, frames in zip(batch, arrays, strict=True):
             row[:, : len(frames)] = frames.T
         masked = lengths if len(set(lengths)) > 1 else None
         with torch.inference_mode():
@@ -224,28 +225,17 @@ class HifiGanVocoder:
         """Audio of a chunked mel, each frame's audio yielded as soon as it is final.
 
         Each step re-runs the generator on the new frames plus the context it needs
-        (``context_frames``), so the output equals :meth:`wave` of the whole mel.
+        (``context_frames``, see :class:`~vocoder_svc.windows.StreamWindows`), so
+        the output equals :meth:`wave` of the whole mel.
         """
-        before, after = self._context
-        buf = np.empty((0, self._num_mels), np.float32)
-        # buf holds frames [start, total); audio of frames [0, done) has been yielded.
-        start = done = total = 0
+        windows = StreamWindows(self._context, self._num_mels)
         for chunk in mel_chunks:
-            frames = self._check(chunk, allow_empty=True)
-            if not len(frames):
-                continue
-            buf = np.concatenate([buf, frames])
-            total += len(frames)
-            ready = total - after  # frames whose look-ahead has fully arrived
-            if ready > done:
-                yield self._window(buf, start, done, ready)
-                done = ready
-                keep = max(done - before, start)
-                buf, start = buf[keep - start :], keep
-        if total == 0:
-            raise InvalidInput("mel stream had no frames: send at least one frame")
-        if done < total:  # end of stream: zero padding now equals the whole-mel run
-            yield self._window(buf, start, done, total)
+            window = windows.add(self._check(chunk, allow_empty=True))
+            if window is not None:
+                yield self._cut(window)
+        window = windows.finish()
+        if window is not None:
+            yield self._cut(window)
 
     def close(self) -> None:
         """Drop the model; later calls raise NotReady."""
@@ -258,11 +248,9 @@ class HifiGanVocoder:
             raise NotReady("vocoder is closed")
         return self._generator
 
-    def _window(self, buf: np.ndarray, start: int, first: int, last: int) -> np.ndarray:
-        """Audio of frames [first, last) from ``buf`` (frames [start, ...)), with context."""
-        lo = max(first - self._context[0], start)
-        audio = self._run(buf[lo - start :])
-        return audio[(first - lo) * self._hop : (last - lo) * self._hop].copy()
+    def _cut(self, window: MelWindow) -> np.ndarray:
+        """The new audio of ``window`` (its context frames run, their audio dropped)."""
+        return window.cut(self._run(window.mel), self._hop).copy()
 
     def _run(self, frames: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -275,7 +263,9 @@ class HifiGanVocoder:
         try:
             arr = np.asarray(mel)
         except (ValueError, TypeError) as exc:  # ragged nested lists and the like
-            raise InvalidInput(f"mel is not a [frames, {self._num_mels}] array: {exc}")
+            raise InvalidInput(
+                f"mel is not a [frames, {self._num_mels}] array: {exc}"
+            ) from None
         if arr.dtype.kind not in "fiu":
             raise InvalidInput(f"mel must hold real numbers, got dtype {arr.dtype}")
         if arr.ndim != 2:

@@ -8,14 +8,15 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 
 import grpc
 import numpy as np
+
 from sambert_tts_protos.v1 import audio_pb2
 from sambert_tts_protos.v1 import vocoder_service_pb2 as pb
 from sambert_tts_protos.v1 import vocoder_service_pb2_grpc as pb_grpc
-
 from tts_common.audio import decode_mel, float_to_pcm16, pcm16_to_bytes
 from tts_common.errors import InvalidInput, TtsError, VoiceNotFound
 from tts_common.executor import BoundedExecutor
-from vocoder_svc.batcher import StreamingVocoder, StreamWindows, VocodeBatcher
+from vocoder_svc.batcher import StreamingVocoder, VocodeBatcher
+from vocoder_svc.windows import StreamWindows
 
 __all__ = ["RevisionMismatch", "VocoderServicer"]
 
@@ -33,7 +34,7 @@ class RevisionMismatch(TtsError):
 class VocoderServicer(pb_grpc.VocoderServiceServicer):  # type: ignore[misc,unused-ignore]
     """Vocodes one sentence per stream, batching work across streams per voice.
 
-    Each stream keeps its own :class:`~vocoder_svc.batcher.StreamWindows` (exact
+    Each stream keeps its own :class:`~vocoder_svc.windows.StreamWindows` (exact
     streaming: left context re-run, look-ahead held back); the windows of every
     stream of a voice meet in that voice's batcher, which runs them in one pass.
     """

@@ -17,7 +17,9 @@ __all__ = ["Alignment", "VarianceAdaptor", "dur_inv_timescales"]
 def dur_inv_timescales(depth: int) -> torch.Tensor:
     """``10000^(2*floor(i/2)/depth)``: the duration position encoding's divisors."""
     i = torch.arange(depth, dtype=torch.float64)
-    return torch.pow(10000.0, 2 * torch.div(i, 2, rounding_mode="floor") / depth).float()
+    return torch.pow(
+        10000.0, 2 * torch.div(i, 2, rounding_mode="floor") / depth
+    ).float()
 
 
 class FsmnRnnPredictor(nn.Module):
@@ -25,16 +27,36 @@ class FsmnRnnPredictor(nn.Module):
 
     def __init__(self, cfg: SambertConfig, d_in: int) -> None:
         super().__init__()
-        self.fsmn = FsmnEncoder(cfg.predictor_filter_size, cfg.predictor_fsmn_num_layers,
-                                d_in, cfg.predictor_num_memory_units,
-                                cfg.predictor_ffn_inner_dim, cfg.predictor_shift)
-        self.blstm = nn.LSTM(cfg.predictor_num_memory_units, cfg.predictor_lstm_units,
-                             batch_first=True, bidirectional=True)
+        self.fsmn = FsmnEncoder(
+            cfg.predictor_filter_size,
+            cfg.predictor_fsmn_num_layers,
+            d_in,
+            cfg.predictor_num_memory_units,
+            cfg.predictor_ffn_inner_dim,
+            cfg.predictor_shift,
+        )
+        self.blstm = nn.LSTM(
+            cfg.predictor_num_memory_units,
+            cfg.predictor_lstm_units,
+            batch_first=True,
+            bidirectional=True,
+        )
         self.fc = nn.Linear(2 * cfg.predictor_lstm_units, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [1, T, d_in] -> [1, T]."""
-        return self.fc(self.blstm(self.fsmn(x))[0]).squeeze(-1)
+        y: torch.Tensor = self.fc(self.blstm(self.fsmn(x))[0])
+        return y.squeeze(-1)
+
+
+class DurPositionEncoder(nn.Module):
+    """Holds the duration position encoding's divisors under the reference's name."""
+
+    def __init__(self, depth: int) -> None:
+        super().__init__()
+        self.inv_timescales = nn.Parameter(
+            dur_inv_timescales(depth), requires_grad=False
+        )
 
 
 class DurationPredictor(nn.Module):
@@ -44,8 +66,9 @@ class DurationPredictor(nn.Module):
         super().__init__()
         units = list(cfg.dur_pred_prenet_units)
         self.prenet = Prenet(1, units)
-        self.lstm = nn.LSTM(units[-1] + d_cond, cfg.dur_pred_lstm_units, num_layers=2,
-                            batch_first=True)
+        self.lstm = nn.LSTM(
+            units[-1] + d_cond, cfg.dur_pred_lstm_units, num_layers=2, batch_first=True
+        )
         self.fc = nn.Linear(cfg.dur_pred_lstm_units, 1)
 
     def forward(self, cond: torch.Tensor) -> torch.Tensor:
@@ -57,17 +80,20 @@ class DurationPredictor(nn.Module):
         setup every time (measured 12.3 ms vs 2.7 ms for 39 phones, same result).
         """
         lstm = self.lstm
-        n_prev = lstm.weight_ih_l0.shape[1] - cond.shape[-1]
-        cond_gates = F.linear(cond[0], lstm.weight_ih_l0[:, n_prev:], lstm.bias_ih_l0)
-        w_prev = lstm.weight_ih_l0[:, :n_prev]
+        # The ``weight_ih_l0`` ... ``bias_hh_l1`` parameters, typed, per layer in the
+        # order [w_ih, w_hh, b_ih, b_hh] (attribute access would give Tensor | Module).
+        (w_ih0, w_hh0, b_ih0, b_hh0), (w_ih1, w_hh1, b_ih1, b_hh1) = lstm.all_weights
+        n_prev = w_ih0.shape[1] - cond.shape[-1]
+        cond_gates = F.linear(cond[0], w_ih0[:, n_prev:], b_ih0)
+        w_prev = w_ih0[:, :n_prev]
         state0 = state1 = (cond.new_zeros(1, lstm.hidden_size),) * 2
         prev = cond.new_zeros(1, 1)
         out = cond.new_empty(1, cond.shape[1])
         for t in range(cond.shape[1]):
-            state0 = torch.lstm_cell(self.prenet(prev), state0, w_prev, lstm.weight_hh_l0,
-                                     cond_gates[t], lstm.bias_hh_l0)
-            state1 = torch.lstm_cell(state0[0], state1, lstm.weight_ih_l1, lstm.weight_hh_l1,
-                                     lstm.bias_ih_l1, lstm.bias_hh_l1)
+            state0 = torch.lstm_cell(
+                self.prenet(prev), state0, w_prev, w_hh0, cond_gates[t], b_hh0
+            )
+            state1 = torch.lstm_cell(state0[0], state1, w_ih1, w_hh1, b_ih1, b_hh1)
             prev = F.relu(self.fc(state1[0]))
             out[0, t] = prev[0, 0]
         return out
@@ -108,10 +134,7 @@ class VarianceAdaptor(nn.Module):
         self.pitch_predictor = FsmnRnnPredictor(cfg, d_in)
         self.energy_predictor = FsmnRnnPredictor(cfg, d_in)
         self.duration_predictor = DurationPredictor(cfg, d_in)
-        self.dur_position_encoder = nn.Module()
-        self.dur_position_encoder.inv_timescales = nn.Parameter(
-            dur_inv_timescales(d_proj), requires_grad=False
-        )
+        self.dur_position_encoder = DurPositionEncoder(d_proj)
         self.pitch_emb = nn.Conv1d(1, d_proj, kernel_size=9, padding=4)
         self.energy_emb = nn.Conv1d(1, d_proj, kernel_size=9, padding=4)
 
@@ -122,8 +145,11 @@ class VarianceAdaptor(nn.Module):
         vin = torch.cat([text_hid, spk, emo], dim=-1)
         pitch = self.pitch_predictor(vin)
         energy = self.energy_predictor(vin)
-        aug = (text_hid + self.pitch_emb(pitch[:, None]).transpose(1, 2)
-               + self.energy_emb(energy[:, None]).transpose(1, 2))
+        aug = (
+            text_hid
+            + self.pitch_emb(pitch[:, None]).transpose(1, 2)
+            + self.energy_emb(energy[:, None]).transpose(1, 2)
+        )
         log_dur = self.duration_predictor(torch.cat([aug, spk, emo], dim=-1))[0]
         dur = torch.exp(log_dur) - 1
         if speed != 1.0:
@@ -132,11 +158,26 @@ class VarianceAdaptor(nn.Module):
         n_frames = int(reps.sum())
         band_width = int(dur.max() / self.r + 0.5)
         memory = self._pack(aug[0], spk[0], emo[0], reps, n_frames)
-        return Alignment(text_hid[0], pitch[0], energy[0], log_dur, dur, reps, memory,
-                         n_frames, band_width)
+        return Alignment(
+            text_hid[0],
+            pitch[0],
+            energy[0],
+            log_dur,
+            dur,
+            reps,
+            memory,
+            n_frames,
+            band_width,
+        )
 
-    def _pack(self, aug: torch.Tensor, spk: torch.Tensor, emo: torch.Tensor,
-              reps: torch.Tensor, n_frames: int) -> torch.Tensor:
+    def _pack(
+        self,
+        aug: torch.Tensor,
+        spk: torch.Tensor,
+        emo: torch.Tensor,
+        reps: torch.Tensor,
+        n_frames: int,
+    ) -> torch.Tensor:
         """Length-regulate to frames, add duration positions, pack r frames per step."""
         r = self.r
         n_steps = -(-n_frames // r)
@@ -144,8 +185,11 @@ class VarianceAdaptor(nn.Module):
         device = aug.device
         text = torch.repeat_interleave(aug, reps, dim=0)
         starts = torch.cumsum(reps, 0) - reps
-        pos = (torch.arange(n_frames, device=device)
-               - torch.repeat_interleave(starts, reps) + 1)
+        pos = (
+            torch.arange(n_frames, device=device)
+            - torch.repeat_interleave(starts, reps)
+            + 1
+        )
         # Padding frames get position 0, i.e. the vector [0, 1, 0, 1, ...].
         pos = F.pad(pos.to(text.dtype), (0, pad))
         angle = pos[:, None] / self.dur_position_encoder.inv_timescales[None, :]

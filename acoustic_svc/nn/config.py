@@ -53,11 +53,16 @@ class SambertConfig:
     @property
     def memory_dim(self) -> int:
         """Width of one decoder memory step: r text frames + speaker + emotion."""
-        return (self.encoder_projection_units * self.outputs_per_step
-                + self.speaker_units + self.emotion_units)
+        return (
+            self.encoder_projection_units * self.outputs_per_step
+            + self.speaker_units
+            + self.emotion_units
+        )
 
     @classmethod
-    def from_params(cls, params: dict[str, Any], sizes: dict[str, int]) -> SambertConfig:
+    def from_params(
+        cls, params: dict[str, Any], sizes: dict[str, int]
+    ) -> SambertConfig:
         """Build from the yaml params plus the inventory sizes (``n_*`` fields).
 
         Unknown yaml keys (dropouts, flags the inference path ignores) are skipped;
@@ -68,4 +73,10 @@ class SambertConfig:
         for key in ("dur_pred_prenet_units", "decoder_prenet_units"):
             if key in kwargs:
                 kwargs[key] = tuple(int(u) for u in kwargs[key])
-        return cls(**kwargs, **sizes)
+        # Merged into one mapping (``**sizes`` on its own would be checked against
+        # every field, the tuple ones too); a size the yaml also sets stays an error,
+        # as the duplicate keyword was.
+        clash = sorted(kwargs.keys() & sizes.keys())
+        if clash:
+            raise TypeError(f"yaml params set inventory sizes: {', '.join(clash)}")
+        return cls(**(kwargs | sizes))

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from acoustic_svc.nn.config import SambertConfig
-from acoustic_svc.nn.layers import LN_EPS, Prenet
+from acoustic_svc.nn.layers import LN_EPS, Prenet, TypedModuleList
 
 __all__ = ["PncaDecoder"]
 
@@ -64,7 +64,9 @@ class HybridAttentionDecoder(nn.Module):
         d = cfg.decoder_num_units
         self.prenet = Prenet(cfg.num_mels, list(cfg.decoder_prenet_units), d)
         self.dec_in_proj = nn.Linear(d + cfg.memory_dim, d)
-        self.pnca = nn.ModuleList(PncaBlock(cfg) for _ in range(cfg.decoder_num_layers))
+        self.pnca = TypedModuleList(
+            PncaBlock(cfg) for _ in range(cfg.decoder_num_layers)
+        )
         self.ln = nn.LayerNorm(d, eps=LN_EPS)
         self.dec_out_proj = nn.Linear(d, cfg.num_mels * cfg.outputs_per_step)
 
@@ -94,30 +96,40 @@ class PncaDecoder(nn.Module):
         the decoder weights, ~17 MB at full size). Call again if weights change.
         """
         d = self.d_model
-        fused = []
+        fused: list[tuple[torch.Tensor, ...]] = []
         for block in self.mel_dec.pnca:
             att, ffn = block.pnca_attn, block.pos_ffn
             w, b = att.w_x_qkv.weight, att.w_x_qkv.bias
-            fused.append((
-                att.layer_norm.weight, att.layer_norm.bias,
-                torch.cat([w[:d], w[:d], w[d:]]).T.contiguous(),
-                torch.cat([b[:d], b[:d], b[d:]]).contiguous(),
-                torch.cat([att.fc_x.weight, att.fc_h.weight], dim=1).T.contiguous(),
-                att.fc_x.bias + att.fc_h.bias,
-                ffn.layer_norm.weight, ffn.layer_norm.bias,
-                ffn.w_1.weight[..., 0].T.contiguous(), ffn.w_1.bias,
-                ffn.w_2.weight[..., 0].T.contiguous(), ffn.w_2.bias,
-            ))
+            b1, b2 = ffn.w_1.bias, ffn.w_2.bias
+            assert b1 is not None and b2 is not None  # PncaFFN's convs have biases
+            fused.append(
+                (
+                    att.layer_norm.weight,
+                    att.layer_norm.bias,
+                    torch.cat([w[:d], w[:d], w[d:]]).T.contiguous(),
+                    torch.cat([b[:d], b[:d], b[d:]]).contiguous(),
+                    torch.cat([att.fc_x.weight, att.fc_h.weight], dim=1).T.contiguous(),
+                    att.fc_x.bias + att.fc_h.bias,
+                    ffn.layer_norm.weight,
+                    ffn.layer_norm.bias,
+                    ffn.w_1.weight[..., 0].T.contiguous(),
+                    b1,
+                    ffn.w_2.weight[..., 0].T.contiguous(),
+                    b2,
+                )
+            )
         self._fused = fused
 
-    def _caches(self, memory: torch.Tensor, bw: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _caches(
+        self, memory: torch.Tensor, bw: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-layer K/V buffers with the memory side filled, and the window bias."""
         n, h, dh = memory.shape[0], self.n_head, self.d_head
         layers = self.mel_dec.pnca
         kv = memory.new_zeros(len(layers), 2, 2, h, n + bw, dh)
-        for l, block in enumerate(layers):
+        for layer, block in enumerate(layers):
             mem_kv = block.pnca_attn.w_h_kv(memory).view(n, 2, h, dh)
-            kv[l, :, 1, :, :n] = mem_kv.permute(1, 2, 0, 3)
+            kv[layer, :, 1, :, :n] = mem_kv.permute(1, 2, 0, 3)
         # Additive window bias: x-window slot p is step i-bw+p (invalid below 0);
         # h-window slot p is memory step i+p (invalid from N on).
         slot = torch.arange(bw + 1, device=memory.device)
@@ -132,29 +144,47 @@ class PncaDecoder(nn.Module):
         if self._fused is None:
             self.fuse()
         assert self._fused is not None
-        dec, h, dh, bw, d = self.mel_dec, self.n_head, self.d_head, band_width, self.d_model
+        dec, h, dh, bw, d = (
+            self.mel_dec,
+            self.n_head,
+            self.d_head,
+            band_width,
+            self.d_model,
+        )
         kv, bias = self._caches(memory, bw)
         n, win = memory.shape[0], bw + 1
         # Views made once, so a step does one narrow per side instead of re-indexing.
-        x_slots = [kv[l, :, 0] for l in range(len(self._fused))]  # [2, H, n + bw, dh]
-        keys = [kv[l, 0].view(2 * h, n + bw, dh) for l in range(len(self._fused))]
-        values = [kv[l, 1].view(2 * h, n + bw, dh) for l in range(len(self._fused))]
+        x_slots = [kv[i, :, 0] for i in range(len(self._fused))]  # [2, H, n + bw, dh]
+        keys = [kv[i, 0].view(2 * h, n + bw, dh) for i in range(len(self._fused))]
+        values = [kv[i, 1].view(2 * h, n + bw, dh) for i in range(len(self._fused))]
         layers = list(zip(self._fused, x_slots, keys, values, strict=True))
         scale, inv_temp = math.sqrt(d), 1.0 / math.sqrt(dh)
         in_mem = F.linear(memory, dec.dec_in_proj.weight[:, : memory.shape[1]])
         w_in = dec.dec_in_proj.weight[:, memory.shape[1] :]
         prev = memory.new_zeros(1, self.num_mels)
         for i in range(n):
-            u = (in_mem[i : i + 1] + F.linear(dec.prenet(prev), w_in, dec.dec_in_proj.bias))
+            u = in_mem[i : i + 1] + F.linear(
+                dec.prenet(prev), w_in, dec.dec_in_proj.bias
+            )
             u = u * scale
             step_bias = bias[i]
             for fused, x_slot, key, value in layers:
-                ln1_w, ln1_b, w_qkv, b_qkv, fc_w, fc_b, ln2_w, ln2_b, w1, b1, w2, b2 = fused
-                qqkv = torch.addmm(b_qkv, F.layer_norm(u, (d,), ln1_w, ln1_b, LN_EPS), w_qkv)
-                q, new_kv = qqkv.split(2 * d, dim=1)
+                ln1_w, ln1_b, w_qkv, b_qkv, fc_w, fc_b, ln2_w, ln2_b, w1, b1, w2, b2 = (
+                    fused
+                )
+                qqkv = torch.addmm(
+                    b_qkv, F.layer_norm(u, (d,), ln1_w, ln1_b, LN_EPS), w_qkv
+                )
+                # chunk(2), i.e. split(2 * d): the native call is typed and skips
+                # Tensor.split's (unannotated) Python wrapper.
+                q, new_kv = qqkv.chunk(2, dim=1)
                 x_slot.select(2, i + bw).copy_(new_kv.view(2, h, dh))
-                scores = torch.baddbmm(step_bias, q.view(2 * h, 1, dh),
-                                       key.narrow(1, i, win).transpose(1, 2), alpha=inv_temp)
+                scores = torch.baddbmm(
+                    step_bias,
+                    q.view(2 * h, 1, dh),
+                    key.narrow(1, i, win).transpose(1, 2),
+                    alpha=inv_temp,
+                )
                 ctx = torch.bmm(torch.softmax(scores, dim=-1), value.narrow(1, i, win))
                 u = u + torch.addmm(fc_b, ctx.view(1, 2 * d), fc_w)
                 y = F.layer_norm(u, (d,), ln2_w, ln2_b, LN_EPS)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from acoustic_svc.nn.config import SambertConfig
-from acoustic_svc.nn.layers import LN_EPS, FFTBlock, sinusoid_table
+from acoustic_svc.nn.layers import LN_EPS, FFTBlock, TypedModuleList, sinusoid_table
 
 __all__ = ["TextEncoder"]
 
@@ -37,19 +37,22 @@ class LingEncoder(nn.Module):
         self.d_model = d_model
         self.position_enc = PositionTable(cfg.max_len, cfg.embedding_dim)
         d_ins = [cfg.embedding_dim] + [d_model] * (cfg.encoder_num_layers - 1)
-        self.fft = nn.ModuleList(
-            FFTBlock(d, d_model, cfg.encoder_num_heads, cfg.encoder_ffn_inner_dim, (3, 1))
+        self.fft = TypedModuleList(
+            FFTBlock(
+                d, d_model, cfg.encoder_num_heads, cfg.encoder_ffn_inner_dim, (3, 1)
+            )
             for d in d_ins
         )
         self.ln = nn.LayerNorm(d_model, eps=LN_EPS)
 
     def forward(self, emb: torch.Tensor, padding: torch.Tensor | None) -> torch.Tensor:
         # The reference scales by sqrt of the *encoder* width, not the embedding's.
-        x = emb * self.d_model**0.5
+        x: torch.Tensor = emb * self.d_model**0.5
         x = x + self.position_enc.rows(x.shape[1])[None]
         for block in self.fft:
             x = block(x, padding)
-        return self.ln(x)
+        out: torch.Tensor = self.ln(x)
+        return out
 
 
 class TextEncoder(nn.Module):
@@ -63,8 +66,9 @@ class TextEncoder(nn.Module):
         self.syllable_flag_emb = nn.Embedding(cfg.n_syllable_flag, d)
         self.ws_emb = nn.Embedding(cfg.n_word_segment, d)
         self.ling_enc = LingEncoder(cfg)
-        self.ling_proj = nn.Linear(cfg.encoder_num_units, cfg.encoder_projection_units,
-                                   bias=False)
+        self.ling_proj = nn.Linear(
+            cfg.encoder_num_units, cfg.encoder_projection_units, bias=False
+        )
 
     def forward(self, ling: torch.Tensor, padding: torch.Tensor | None) -> torch.Tensor:
         emb = (
@@ -73,4 +77,5 @@ class TextEncoder(nn.Module):
             + self.syllable_flag_emb(ling[..., 2])
             + self.ws_emb(ling[..., 3])
         )
-        return self.ling_proj(self.ling_enc(emb, padding))
+        out: torch.Tensor = self.ling_proj(self.ling_enc(emb, padding))
+        return out

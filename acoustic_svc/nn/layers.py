@@ -7,7 +7,10 @@ regularisation where it needs it (see ``training/``).
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
 import torch
 import torch.nn.functional as F
@@ -17,10 +20,37 @@ __all__ = [
     "FFTBlock",
     "FsmnEncoder",
     "Prenet",
+    "TypedModuleList",
     "sinusoid_table",
 ]
 
 LN_EPS = 1e-6
+
+M = TypeVar("M", bound=nn.Module)
+
+
+class TypedModuleList(nn.ModuleList, Generic[M]):
+    """An ``nn.ModuleList`` whose items are all ``M``, so indexing and iteration are typed.
+
+    ``nn.ModuleList`` hands out plain ``Module``s, so ``layers[i].w_1`` is
+    ``Tensor | Module`` to a type checker. Only the signatures below differ: they
+    exist for the type checker alone, so at run time this *is* ``nn.ModuleList``
+    (same state-dict keys, same cost per access, nothing added to the hot loops).
+    """
+
+    if TYPE_CHECKING:
+
+        def __init__(self, modules: Iterable[M] = ...) -> None: ...
+
+        @overload
+        def __getitem__(self, idx: slice) -> TypedModuleList[M]: ...
+
+        @overload
+        def __getitem__(self, idx: int) -> M: ...
+
+        def __getitem__(self, idx: int | slice) -> M | TypedModuleList[M]: ...
+
+        def __iter__(self) -> Iterator[M]: ...
 
 
 def sinusoid_table(n_position: int, depth: int) -> torch.Tensor:
@@ -47,7 +77,7 @@ class Prenet(nn.Module):
         super().__init__()
         self.fcs = nn.ModuleDict()
         dims = [in_units, *hidden]
-        for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
+        for i, (d_in, d_out) in enumerate(itertools.pairwise(dims)):
             self.fcs[str(3 * i)] = nn.Linear(d_in, d_out)
         self.n_hidden = len(hidden)
         if out_units:
@@ -66,13 +96,17 @@ class PositionwiseConvFFN(nn.Module):
 
     def __init__(self, d_model: int, d_inner: int, kernels: tuple[int, int]) -> None:
         super().__init__()
-        self.w_1 = nn.Conv1d(d_model, d_inner, kernels[0], padding=(kernels[0] - 1) // 2)
-        self.w_2 = nn.Conv1d(d_inner, d_model, kernels[1], padding=(kernels[1] - 1) // 2)
+        self.w_1 = nn.Conv1d(
+            d_model, d_inner, kernels[0], padding=(kernels[0] - 1) // 2
+        )
+        self.w_2 = nn.Conv1d(
+            d_inner, d_model, kernels[1], padding=(kernels[1] - 1) // 2
+        )
         self.layer_norm = nn.LayerNorm(d_model, eps=LN_EPS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [B, T, d] -> [B, T, d]."""
-        y = self.layer_norm(x).transpose(1, 2)
+        y: torch.Tensor = self.layer_norm(x).transpose(1, 2)
         y = self.w_2(F.relu(self.w_1(y))).transpose(1, 2)
         return y + x
 
@@ -88,15 +122,19 @@ class MultiHeadSelfAttention(nn.Module):
         self.fc = nn.Linear(n_head * d_head, d_model)
         self.residual = d_in == d_model
 
-    def forward(self, x: torch.Tensor, key_padding: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, key_padding: torch.Tensor | None
+    ) -> torch.Tensor:
         """x: [B, T, d_in]; key_padding: bool [B, T], True at padding (or None)."""
         b, t, _ = x.shape
-        qkv = self.w_qkv(self.layer_norm(x)).view(b, t, 3, self.n_head, self.d_head)
+        qkv: torch.Tensor = self.w_qkv(self.layer_norm(x)).view(
+            b, t, 3, self.n_head, self.d_head
+        )
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, H, T, dh]
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_head)
         if key_padding is not None:
             scores = scores.masked_fill(key_padding[:, None, None, :], float("-inf"))
-        out = torch.softmax(scores, dim=-1) @ v
+        out: torch.Tensor = torch.softmax(scores, dim=-1) @ v
         out = self.fc(out.transpose(1, 2).reshape(b, t, -1))
         return out + x if self.residual else out
 
@@ -105,7 +143,12 @@ class FFTBlock(nn.Module):
     """Self-attention then conv FFN, with padded frames zeroed after each."""
 
     def __init__(
-        self, d_in: int, d_model: int, n_head: int, d_inner: int, kernels: tuple[int, int]
+        self,
+        d_in: int,
+        d_model: int,
+        n_head: int,
+        d_inner: int,
+        kernels: tuple[int, int],
     ) -> None:
         super().__init__()
         self.slf_attn = MultiHeadSelfAttention(n_head, d_in, d_model, d_model // n_head)
@@ -131,7 +174,8 @@ class FsmnFFN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [B, C, T] channels-first."""
-        return self.w_2(F.relu(self.w_1(x)))
+        y: torch.Tensor = self.w_2(F.relu(self.w_1(x)))
+        return y
 
 
 class MemoryBlock(nn.Module):
@@ -162,11 +206,11 @@ class FsmnEncoder(nn.Module):
         shift: int,
     ) -> None:
         super().__init__()
-        self.ffn_lst = nn.ModuleList(
+        self.ffn_lst = TypedModuleList(
             FsmnFFN(d_in if i == 0 else d_memory, d_inner, d_memory)
             for i in range(num_layers)
         )
-        self.memory_block_lst = nn.ModuleList(
+        self.memory_block_lst = TypedModuleList(
             MemoryBlock(d_memory, filter_size, shift) for _ in range(num_layers)
         )
 
@@ -183,7 +227,9 @@ class FsmnEncoder(nn.Module):
         lo, hi = max(left - block.lp, 0), total - max(right - block.rp, 0)
         x, left, right = x[..., lo:hi], left - lo, right - (total - hi)
         ctx = self.ffn_lst[i](x)
-        mem = block.conv_dw(F.pad(ctx, (block.lp - left, block.rp - right)))
+        mem: torch.Tensor = block.conv_dw(
+            F.pad(ctx, (block.lp - left, block.rp - right))
+        )
         mem = mem + ctx[..., left : left + n]
         if mem.shape[1] == x.shape[1]:
             mem = mem + x[..., left : left + n]

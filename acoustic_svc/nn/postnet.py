@@ -22,11 +22,17 @@ class PostNet(nn.Module):
 
     def __init__(self, cfg: SambertConfig) -> None:
         super().__init__()
-        self.fsmn = FsmnEncoder(cfg.postnet_filter_size, cfg.postnet_fsmn_num_layers,
-                                cfg.num_mels, cfg.postnet_num_memory_units,
-                                cfg.postnet_ffn_inner_dim, cfg.postnet_shift)
-        self.lstm = nn.LSTM(cfg.postnet_num_memory_units, cfg.postnet_lstm_units,
-                            batch_first=True)
+        self.fsmn = FsmnEncoder(
+            cfg.postnet_filter_size,
+            cfg.postnet_fsmn_num_layers,
+            cfg.num_mels,
+            cfg.postnet_num_memory_units,
+            cfg.postnet_ffn_inner_dim,
+            cfg.postnet_shift,
+        )
+        self.lstm = nn.LSTM(
+            cfg.postnet_num_memory_units, cfg.postnet_lstm_units, batch_first=True
+        )
         self.fc = nn.Linear(cfg.postnet_lstm_units, cfg.num_mels)
 
     @property
@@ -44,8 +50,10 @@ class StreamingPostnet:
         layers = len(postnet.fsmn.ffn_lst)
         device = postnet.fc.weight.device
         self.dec = torch.zeros(postnet.fc.out_features, n_frames, device=device)
-        self.outs = [torch.zeros(b.conv_dw.out_channels, n_frames, device=device)
-                     for b in postnet.fsmn.memory_block_lst]
+        self.outs = [
+            torch.zeros(b.conv_dw.out_channels, n_frames, device=device)
+            for b in postnet.fsmn.memory_block_lst
+        ]
         self.avail = [0] * (layers + 1)  # frames final in dec, then per FSMN layer
         self.emitted = 0
         self.state: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -83,4 +91,5 @@ class StreamingPostnet:
             return self.dec.new_zeros(0, self.dec.shape[0])
         hidden, self.state = self.net.lstm(source[:, done:ready].T[None], self.state)
         self.emitted = ready
-        return self.dec[:, done:ready].T + self.net.fc(hidden[0])
+        residual: torch.Tensor = self.net.fc(hidden[0])
+        return self.dec[:, done:ready].T + residual

@@ -35,8 +35,13 @@ class Sambert(nn.Module):
         self.mel_decoder = PncaDecoder(cfg)
         self.mel_postnet = PostNet(cfg)
 
-    def align(self, ling: torch.Tensor, emo: torch.Tensor, spk: torch.Tensor,
-              speed: float = 1.0) -> Alignment:
+    def align(
+        self,
+        ling: torch.Tensor,
+        emo: torch.Tensor,
+        spk: torch.Tensor,
+        speed: float = 1.0,
+    ) -> Alignment:
         """Encoder and variance adaptor for one utterance.
 
         Args:
@@ -46,14 +51,21 @@ class Sambert(nn.Module):
             speed: duration divisor (2.0 speaks twice as fast).
         """
         text_hid = self.text_encoder(ling[None], None)
-        return self.variance_adaptor(text_hid, self.spk_tokenizer(spk)[None],
-                                     self.emo_tokenizer(emo)[None], speed)
+        alignment: Alignment = self.variance_adaptor(
+            text_hid,
+            self.spk_tokenizer(spk)[None],
+            self.emo_tokenizer(emo)[None],
+            speed,
+        )
+        return alignment
 
     def decode(self, alignment: Alignment) -> Iterator[torch.Tensor]:
         """Decoder output before the postnet, [r, num_mels] per step (padding kept)."""
         return self.mel_decoder.steps(alignment.memory, alignment.band_width)
 
-    def stream(self, alignment: Alignment, chunk_steps: int = 1) -> Iterator[torch.Tensor]:
+    def stream(
+        self, alignment: Alignment, chunk_steps: int = 1
+    ) -> Iterator[torch.Tensor]:
         """Final mel frames as they become available, about ``chunk_steps`` decoder
         steps' worth at a time; the chunks concatenate to [n_frames, num_mels]."""
         post = StreamingPostnet(self.mel_postnet, alignment.n_frames)

@@ -22,7 +22,7 @@ _HAN_SPACE_RE = re.compile(
 _MAX_RULE_INPUT = 2000
 """Texts are normalized in pieces of about this many characters (bounds regex work)."""
 _PIECE_RE = re.compile(
-    r".{1,%d}(?:[。！？!?；;\n]|$)|.{%d}" % (_MAX_RULE_INPUT, _MAX_RULE_INPUT), re.S
+    rf".{{1,{_MAX_RULE_INPUT}}}(?:[。！？!?；;\n]|$)|.{{{_MAX_RULE_INPUT}}}", re.S
 )
 
 

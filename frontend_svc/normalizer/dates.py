@@ -160,7 +160,7 @@ RULES: list[Rule] = [
             + r"(?:\s*(?P<ap>[AaPp]\.?[Mm]\.?)(?![A-Za-z]))?"
         ),
         _clock,
-    ),  # fmt: skip
+    ),
     (
         re.compile(
             _NB + r"(?P<a>\d{1,3})\s*[:：]\s*(?P<b>\d{1,3})" + _NA + r"(?P<ctx>)"

@@ -111,7 +111,7 @@ RULES: list[Rule] = [
             re.I,
         ),
         _money,
-    ),  # fmt: skip
+    ),
     (
         re.compile(
             _NB

@@ -27,7 +27,7 @@ def read_int(digits: str, liang: bool = True) -> str:
     digits = digits.lstrip("0") or "0"
     if len(digits) > MAX_CARDINAL_DIGITS or not (digits.isascii() and digits.isdigit()):
         return read_digits(digits)
-    text = cn2an.an2cn(digits)
+    text: str = cn2an.an2cn(digits)  # cn2an is untyped
     if liang and len(digits) >= 3 and text.startswith("二") and text[1] in "百千万亿":
         text = "两" + text[1:]  # house convention: 两百, 两千, 两万, 两亿
     return text

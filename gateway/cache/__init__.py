@@ -6,7 +6,7 @@ The pipeline sees :class:`PhraseCache` (Redis or no-op), :class:`AnalysisCache` 
 
 from gateway.cache.analysis import AnalysisCache
 from gateway.cache.config import CacheConfig
-from gateway.cache.keys import CACHE_SCHEMA_VERSION, SentenceKey, analysis_digest
+from gateway.cache.keys import CACHE_SCHEMA_VERSION, AnalysisKey, SentenceKey
 from gateway.cache.lookup import resolve
 from gateway.cache.phrase_cache import (
     CachedSentence,
@@ -18,11 +18,12 @@ from gateway.cache.phrase_cache import (
 from gateway.cache.pricing import Price, load_price
 from gateway.cache.redis_cache import RedisPhraseCache
 from gateway.cache.report import RedisCacheCounters, report_to_dict
-from gateway.cache.stats import CacheCounters
+from gateway.cache.stats import CacheCounters, ReportCounters
 
 __all__ = [
     "CACHE_SCHEMA_VERSION",
     "AnalysisCache",
+    "AnalysisKey",
     "CacheConfig",
     "CacheCounters",
     "CacheUnavailable",
@@ -33,8 +34,8 @@ __all__ = [
     "Price",
     "RedisCacheCounters",
     "RedisPhraseCache",
+    "ReportCounters",
     "SentenceKey",
-    "analysis_digest",
     "load_price",
     "report_to_dict",
     "resolve",

@@ -2,7 +2,7 @@
 
 A fully cached request then needs no stage at all, and a burst of identical
 requests makes one frontend call instead of overflowing its inference queue.
-The key (:func:`gateway.cache.analysis_digest`) covers the text, its options and
+The key (:class:`gateway.cache.AnalysisKey`) covers the text, its options and
 the frontend's revision as the voice catalog last read it.
 """
 
@@ -12,10 +12,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from sambert_tts_protos.v1 import frontend_service_pb2
-
-from gateway.cache.keys import analysis_digest
+from gateway.cache.keys import AnalysisKey
 from gateway.cache.phrase_cache import PhraseCache
+from sambert_tts_protos.v1 import frontend_service_pb2
 
 __all__ = ["AnalysisCache"]
 
@@ -33,19 +32,19 @@ class AnalysisCache:
 
     async def get(
         self,
-        fields: tuple[str, bool, str, str, str, str],
+        key: AnalysisKey,
         fetch: Callable[[], Awaitable[_Analysis]],
     ) -> _Analysis:
-        """The analysis of ``(text, ssml, voice, emotion, speaker, revision)``:
-        cached, joined to an identical call in flight, or ``fetch()``-ed and stored.
+        """The analysis ``key`` names: cached, joined to an identical call in
+        flight, or ``fetch()``-ed and stored.
 
         Raises:
             Whatever ``fetch`` raises (every joined caller gets it too).
         """
         if not self._cache.enabled:
             return await fetch()
-        voice, revision = fields[2], fields[5]
-        digest = analysis_digest(*fields)
+        voice, revision = key.voice, key.frontend_revision
+        digest = key.digest()
         running = self._in_flight.get(digest)
         if running is not None:
             joined = await asyncio.shield(running)

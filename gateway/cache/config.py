@@ -81,10 +81,19 @@ class CacheConfig:
         return cls(
             redis_url=env_str(environ, "REDIS_URL", "") or None,
             op_timeout_s=env_float(environ, f"{p}TIMEOUT_S", d.op_timeout_s),
-            **env_fields(environ, p, d, (
-                "ttl_s", "max_entry_bytes", "retry_after_s", "lock_ttl_s", "poll_s",
-                "text_previews",
-            )),
+            **env_fields(
+                environ,
+                p,
+                d,
+                (
+                    "ttl_s",
+                    "max_entry_bytes",
+                    "retry_after_s",
+                    "lock_ttl_s",
+                    "poll_s",
+                    "text_previews",
+                ),
+            ),
             catalog_refresh_s=env_float(
                 environ, "GATEWAY_CATALOG_REFRESH_S", d.catalog_refresh_s
             ),

@@ -7,7 +7,9 @@ different spellings of the same speech share an entry), emotion, speaker, speed 
 the model's sample rate. **Volume is deliberately not in the key**: the entry holds
 PCM before gain, and the request's gain (plus any SSML gain) is applied at the
 edge, so one entry serves every volume. Encoding and resampling also happen on the
-way out. The Redis implementation lives in :mod:`gateway.cache.redis_cache`.
+way out. The frontend's analysis has a key of its own (:class:`AnalysisKey`). Which
+request field reaches which key is declared in :mod:`gateway.options`. The Redis
+implementation lives in :mod:`gateway.cache.redis_cache`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-__all__ = ["CACHE_SCHEMA_VERSION", "SentenceKey", "analysis_digest"]
+__all__ = ["CACHE_SCHEMA_VERSION", "AnalysisKey", "SentenceKey"]
 
 
 CACHE_SCHEMA_VERSION = 1
@@ -46,7 +48,8 @@ class SentenceKey:
     speaker: str
     """Speaker id sent to the acoustic stage."""
     speed: float
-    """Speaking-rate multiplier sent to the acoustic stage."""
+    """Speaking-rate multiplier sent to the acoustic stage: the request's speed times
+    the sentence's SSML rate (:func:`tts_common.speed.combined_speed`)."""
     sample_rate_hz: int
     """The model's native rate, in Hz."""
 
@@ -57,15 +60,31 @@ class SentenceKey:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def analysis_digest(
-    text: str, ssml: bool, voice: str, emotion: str, speaker: str, revision: str
-) -> str:
-    """SHA-256 hex of what decides the frontend's analysis of a request: the text
-    and its options, and the frontend's revision (so an update never serves a
-    stale analysis)."""
-    fields = {
-        "schema": CACHE_SCHEMA_VERSION, "text": text, "ssml": ssml, "voice": voice,
-        "emotion": emotion, "speaker": speaker, "frontend_revision": revision,
-    }  # fmt: skip
-    blob = json.dumps(fields, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+@dataclass(frozen=True)
+class AnalysisKey:
+    """Everything that decides the frontend's analysis of a request: the text and its
+    options, and the frontend's revision (so an update never serves a stale
+    analysis). Speed, volume and output format are applied after the analysis."""
+
+    text: str
+    """The request text, plain or SSML."""
+    ssml: bool
+    """Whether ``text`` is an SSML document."""
+    voice: str
+    """Voice name (the default resolved)."""
+    emotion: str
+    """Requested emotion id; empty = neutral."""
+    speaker: str
+    """Requested speaker id; empty = the voice's default."""
+    frontend_revision: str
+    """The frontend's revision as the voice catalog last read it."""
+
+    def digest(self) -> str:
+        """SHA-256 hex over the schema version and every field (stable JSON).
+
+        The field names are the JSON keys, so this is the digest analyses have
+        always been stored under: renaming a field invalidates every stored one.
+        """
+        fields = {"schema": CACHE_SCHEMA_VERSION, **asdict(self)}
+        blob = json.dumps(fields, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()

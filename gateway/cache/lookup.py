@@ -6,8 +6,7 @@ import logging
 
 from gateway.cache.keys import SentenceKey
 from gateway.cache.phrase_cache import CachedSentence, Flight, PhraseCache
-from gateway.cache.report import RedisCacheCounters
-from gateway.cache.stats import CacheCounters
+from gateway.cache.stats import ReportCounters
 
 __all__ = ["resolve"]
 
@@ -18,7 +17,7 @@ _PREVIEW_CHARS = 24
 
 async def resolve(
     cache: PhraseCache,
-    counters: CacheCounters | RedisCacheCounters,
+    counters: ReportCounters,
     key: SentenceKey,
     text: str,
     wait_s: float,

@@ -17,6 +17,7 @@ __all__ = [
     "Flight",
     "NoopPhraseCache",
     "PhraseCache",
+    "UnsharedFlight",
 ]
 
 
@@ -126,21 +127,25 @@ class NoopPhraseCache:
 
     async def join(self, key: SentenceKey, wait_s: float) -> CachedSentence | Flight:
         """Always a flight that stores nothing."""
-        return _NoFlight()
+        return UnsharedFlight()
 
     async def commit(self, key: SentenceKey, entry: CachedSentence) -> None:
         """Drops the entry."""
         return None
 
 
-class _NoFlight:
-    """A flight nobody waits on and that stores nothing."""
+class UnsharedFlight:
+    """A flight nobody waits on and that stores nothing.
+
+    The no-op cache's only flight, and the singleflight's flight for a waiter that
+    gave up waiting (the owner of the slot commits its own copy).
+    """
 
     async def finish(self, key: SentenceKey, entry: CachedSentence) -> None:
-        """Drops the entry."""
+        """Drops the entry: nobody to wake, nothing to store."""
 
     def abandon(self) -> None:
-        """Nothing to release."""
+        """Nothing held, nothing to release."""
 
     @property
     def awaited(self) -> bool:

@@ -179,8 +179,9 @@ class RedisPhraseCache:
 
     async def purge(self, voice: str = "", revision: str = "") -> int:
         """Delete the entries of a voice and/or a model revision (acoustic, vocoder
-        or frontend: audio and cached analyses); both empty purges every entry. Uses SCAN, never KEYS, so Redis
-        keeps serving while it runs; not bound by the request-path timeout.
+        or frontend: audio and cached analyses); both empty purges every entry.
+        Uses SCAN, never KEYS, so Redis keeps serving while it runs; not bound by
+        the request-path timeout.
 
         Returns:
             How many entries were deleted.

@@ -29,11 +29,16 @@ from collections import defaultdict
 from typing import Any
 
 import redis.asyncio as aioredis
-from sambert_tts_protos.v1 import gateway_service_pb2
 
 from gateway.cache.pricing import Price
-from gateway.cache.stats import DEFAULT_TOP, Outcome, Tally, build_report
-from gateway.metrics import GatewayMetrics
+from gateway.cache.stats import (
+    DEFAULT_TOP,
+    Outcome,
+    OutcomeMetrics,
+    Tally,
+    build_report,
+)
+from sambert_tts_protos.v1 import gateway_service_pb2
 from tts_common.errors import NotReady
 
 __all__ = ["STATS_PREFIX", "RedisCacheCounters", "report_to_dict"]
@@ -53,7 +58,7 @@ class RedisCacheCounters:
     def __init__(
         self,
         client: aioredis.Redis,
-        metrics: GatewayMetrics | None = None,
+        metrics: OutcomeMetrics | None = None,
         price: Price | None = None,
         previews: bool = False,
     ) -> None:
@@ -145,10 +150,13 @@ class RedisCacheCounters:
         for (name, digest), count in ranks.items():
             pipe.zincrby(name, count, digest)
         if meta:
-            pipe.hset(STATS_PREFIX + "meta", mapping={
-                digest: json.dumps({"voice": v, "preview": p}, ensure_ascii=False)
-                for digest, (v, p) in meta.items()
-            })
+            pipe.hset(
+                STATS_PREFIX + "meta",
+                mapping={
+                    digest: json.dumps({"voice": v, "preview": p}, ensure_ascii=False)
+                    for digest, (v, p) in meta.items()
+                },
+            )
         await pipe.execute()
 
     async def report(

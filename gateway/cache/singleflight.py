@@ -29,7 +29,12 @@ from typing import Any, Protocol, TypeVar
 import redis.asyncio as aioredis
 
 from gateway.cache.keys import SentenceKey
-from gateway.cache.phrase_cache import CachedSentence, CacheUnavailable, Flight
+from gateway.cache.phrase_cache import (
+    CachedSentence,
+    CacheUnavailable,
+    Flight,
+    UnsharedFlight,
+)
 
 __all__ = ["LOCK_PREFIX", "RedisFlight", "Singleflight"]
 
@@ -162,7 +167,7 @@ class Singleflight:
             try:
                 entry = await asyncio.wait_for(asyncio.shield(slot), max(left, 0.0))
             except TimeoutError:
-                return _LocalOnly()
+                return UnsharedFlight()
             finally:
                 self._waiting[digest] -= 1
                 if not self._waiting[digest]:
@@ -185,8 +190,12 @@ class Singleflight:
                 token = secrets.token_hex(16)
                 try:
                     won = await self.store.op(
+                        # Awaited here, before the loop moves on to a new token.
                         lambda r: r.set(
-                            self.lock_key(digest), token, nx=True, px=ttl_ms
+                            self.lock_key(digest),
+                            token,  # noqa: B023
+                            nx=True,
+                            px=ttl_ms,
                         )
                     )
                 except CacheUnavailable:
@@ -249,18 +258,3 @@ class Singleflight:
         """Wait for pending lock releases (on close)."""
         if self._releases:
             await asyncio.gather(*self._releases, return_exceptions=True)
-
-
-class _LocalOnly:
-    """A flight after a waiter gave up waiting: synthesize, store, wake nobody."""
-
-    async def finish(self, key: SentenceKey, entry: CachedSentence) -> None:
-        """Nothing to wake; the owner of the slot commits its own copy."""
-
-    def abandon(self) -> None:
-        """Nothing held."""
-
-    @property
-    def awaited(self) -> bool:
-        """Nobody waits on it."""
-        return False

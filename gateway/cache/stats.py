@@ -13,14 +13,21 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Protocol
 
 from google.protobuf import timestamp_pb2
-from sambert_tts_protos.v1 import gateway_service_pb2
 
 from gateway.cache.pricing import Price
-from gateway.metrics import GatewayMetrics
+from sambert_tts_protos.v1 import gateway_service_pb2
 
-__all__ = ["CacheCounters", "Outcome", "Tally", "build_report"]
+__all__ = [
+    "CacheCounters",
+    "Outcome",
+    "OutcomeMetrics",
+    "ReportCounters",
+    "Tally",
+    "build_report",
+]
 
 Outcome = str
 """``"hit"``, ``"miss"`` or ``"error"``."""
@@ -95,6 +102,47 @@ def _stats(voice: str, c: Tally, price: Price) -> gateway_service_pb2.CacheStats
     )  # fmt: skip
 
 
+class OutcomeMetrics(Protocol):
+    """Where counters mirror each outcome (``gateway.metrics.GatewayMetrics``); a
+    Protocol, so this package needs nothing from the gateway modules above it."""
+
+    def cache_outcome(self, voice: str, outcome: str) -> None:
+        """Count one lookup: ``"hit"``, ``"miss"`` or ``"error"``."""
+        ...
+
+
+class ReportCounters(Protocol):
+    """Where lookups are counted and the cache report is read: the seam the lookup,
+    pipeline, servicer and app see (:class:`CacheCounters` in memory,
+    :class:`gateway.cache.report.RedisCacheCounters` shared in Redis)."""
+
+    def record(
+        self,
+        voice: str,
+        outcome: Outcome,
+        audio_s: float = 0.0,
+        compute_s: float = 0.0,
+        digest: str = "",
+        preview: str = "",
+    ) -> None:
+        """Count one sentence lookup; never blocks the request, never raises."""
+        ...
+
+    async def report(
+        self, request: gateway_service_pb2.GetCacheReportRequest
+    ) -> gateway_service_pb2.GetCacheReportResponse:
+        """The report for ``request`` (voice filter, window, top sentences).
+
+        Raises:
+            NotReady: The counters' store cannot answer now.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Flush what is pending (best effort)."""
+        ...
+
+
 class CacheCounters:
     """Lookup outcomes per voice since the gateway started, in memory.
 
@@ -103,7 +151,7 @@ class CacheCounters:
     """
 
     def __init__(
-        self, metrics: GatewayMetrics | None = None, price: Price | None = None
+        self, metrics: OutcomeMetrics | None = None, price: Price | None = None
     ) -> None:
         """Start counting now; mirror outcomes into ``metrics`` when given."""
         self.counting_since = time.time()

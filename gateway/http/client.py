@@ -7,10 +7,10 @@ from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from sambert_tts_protos.v1 import gateway_service_pb2 as gw
-from sambert_tts_protos.v1 import gateway_service_pb2_grpc as gw_grpc
 
 from gateway.http.config import HttpConfig
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
+from sambert_tts_protos.v1 import gateway_service_pb2_grpc as gw_grpc
 from tts_common.interceptors import REQUEST_ID_HEADER
 
 __all__ = ["GatewayClient"]
@@ -29,7 +29,9 @@ class GatewayClient:
             ("grpc.max_send_message_length", limit),
             ("grpc.keepalive_time_ms", 30_000),
         ])  # fmt: skip
-        self._stub = gw_grpc.GatewayServiceStub(self._channel)
+        # _pb2_grpc is untyped; the methods below are the typed face of this stub.
+        stub_class: Any = gw_grpc.GatewayServiceStub
+        self._stub = stub_class(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._timeout_s = cfg.request_timeout_s
         self._voices: gw.ListVoicesResponse | None = None

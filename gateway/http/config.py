@@ -81,10 +81,20 @@ class HttpConfig:
         d, p = cls(), "HTTP_"
         return cls(
             gateway_addr=env_str(environ, "GATEWAY_ADDR", d.gateway_addr),
-            **env_fields(environ, p, d, (
-                "host", "port", "request_timeout_s", "max_body_bytes",
-                "max_message_bytes", "grace_s", "drain_delay_s",
-            )),
+            **env_fields(
+                environ,
+                p,
+                d,
+                (
+                    "host",
+                    "port",
+                    "request_timeout_s",
+                    "max_body_bytes",
+                    "max_message_bytes",
+                    "grace_s",
+                    "drain_delay_s",
+                ),
+            ),
             log_level=env_str(environ, f"{p}LOG_LEVEL", d.log_level).upper(),
             log_format=env_str(environ, f"{p}LOG_FORMAT", d.log_format).lower(),
         )

@@ -9,14 +9,15 @@ from pathlib import Path
 
 import grpc
 from aiohttp import web
-from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
 from gateway.cache import report_to_dict
 from gateway.http.client import GatewayClient
 from gateway.http.errors import ApiError, from_rpc_error
-from gateway.http.speech import FORMATS, SPEED_RANGE, SpeechParams, parse_speech
+from gateway.http.speech import FORMATS, SpeechParams, parse_speech
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
+from tts_common.speed import SPEED_RANGE
 
-__all__ = ["Handlers", "STATIC_DIR"]
+__all__ = ["STATIC_DIR", "Handlers"]
 
 _LOGGER = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).with_name("static")

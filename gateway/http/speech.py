@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.http.errors import ApiError
 from sambert_tts_protos.v1 import audio_pb2
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
-
-from gateway.http.errors import ApiError
 from tts_common.audio import MP3_SAMPLE_RATES_HZ, OPUS_SAMPLE_RATES_HZ
+from tts_common.speed import SPEED_RANGE, in_speed_range
 
-__all__ = ["FORMATS", "OutputFormat", "SPEED_RANGE", "SpeechParams", "parse_speech"]
+__all__ = ["FORMATS", "OutputFormat", "SpeechParams", "parse_speech"]
 
 PCM_RATE_HZ = 24000
 """OpenAI's ``pcm`` is 24 kHz 16-bit little-endian mono; clients assume that rate."""
-SPEED_RANGE = (0.5, 2.0)
-"""Speeds the voices take (the gateway enforces the same); OpenAI allows 0.25 to 4."""
 _Enc = audio_pb2.AudioEncoding
 
 
@@ -103,8 +100,8 @@ def _speed(body: dict[str, Any]) -> float:
         return 1.0
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _bad("speed must be a number", "invalid_speed")
-    low, high = SPEED_RANGE
-    if not (math.isfinite(value) and low <= value <= high):
+    if not in_speed_range(value):  # the gateway's range; OpenAI allows 0.25 to 4
+        low, high = SPEED_RANGE
         raise _bad(
             f"speed {value} is out of range: this server takes {low} to {high} "
             "(OpenAI's 0.25 to 4.0 is wider than its voices allow)",

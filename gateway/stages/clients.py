@@ -7,10 +7,15 @@ marked suspect); :mod:`gateway.stages.failover` re-runs the sentence elsewhere.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+
+from gateway.stages.deadline import Deadline
+from gateway.stages.errors import StageError
+from gateway.stages.replicas import ReplicaSet
+from gateway.stages.retry import RetryPolicy, call_with_retry
 from sambert_tts_protos.v1 import (
     acoustic_service_pb2,
     acoustic_service_pb2_grpc,
@@ -20,11 +25,6 @@ from sambert_tts_protos.v1 import (
     vocoder_service_pb2,
     vocoder_service_pb2_grpc,
 )
-
-from gateway.stages.deadline import Deadline
-from gateway.stages.errors import StageError
-from gateway.stages.replicas import ReplicaSet
-from gateway.stages.retry import RetryPolicy, call_with_retry
 from tts_common.interceptors import REQUEST_ID_HEADER
 
 __all__ = [
@@ -41,16 +41,36 @@ def _stub(cls: Any, channel: grpc.aio.Channel) -> Any:
     return cls(channel)
 
 
+_Attempt = Callable[[grpc.aio.Channel, float], Awaitable[Any]]
+
+
 def _metadata(request_id: str) -> tuple[tuple[str, str], ...]:
     return ((REQUEST_ID_HEADER, request_id),)
 
 
-class FrontendClient:
-    """Text analysis calls (unary, so every failure before the answer may retry)."""
+class _StageClient:
+    """One stage's replicas and retry policy; ``_STUB`` is its generated stub class."""
+
+    _STUB: Any
 
     def __init__(self, replicas: ReplicaSet, policy: RetryPolicy) -> None:
-        """Wrap the frontend's replicas."""
+        """Wrap the stage's replicas."""
         self.replicas, self._policy = replicas, policy
+
+    def _get_model_info(self, request: Any) -> _Attempt:
+        """One attempt at the stage's ``GetModelInfo`` (for ``call_with_retry``)."""
+
+        async def attempt(channel: grpc.aio.Channel, timeout: float) -> Any:
+            stub = _stub(self._STUB, channel)
+            return await stub.GetModelInfo(request, timeout=timeout)
+
+        return attempt
+
+
+class FrontendClient(_StageClient):
+    """Text analysis calls (unary, so every failure before the answer may retry)."""
+
+    _STUB = frontend_service_pb2_grpc.FrontendServiceStub
 
     async def analyze(
         self,
@@ -61,7 +81,7 @@ class FrontendClient:
         """Split and analyze the whole text once."""
 
         async def attempt(channel: grpc.aio.Channel, timeout: float) -> Any:
-            stub = _stub(frontend_service_pb2_grpc.FrontendServiceStub, channel)
+            stub = _stub(self._STUB, channel)
             return await stub.Analyze(
                 request, timeout=timeout, metadata=_metadata(request_id)
             )
@@ -72,12 +92,8 @@ class FrontendClient:
         self, deadline: Deadline
     ) -> frontend_service_pb2.FrontendServiceGetModelInfoResponse:
         """The frontend's voices, revision and text limit."""
-
-        async def attempt(channel: grpc.aio.Channel, timeout: float) -> Any:
-            stub = _stub(frontend_service_pb2_grpc.FrontendServiceStub, channel)
-            request = frontend_service_pb2.FrontendServiceGetModelInfoRequest()
-            return await stub.GetModelInfo(request, timeout=timeout)
-
+        request = frontend_service_pb2.FrontendServiceGetModelInfoRequest()
+        attempt = self._get_model_info(request)
         return await call_with_retry(self.replicas, self._policy, deadline, attempt)
 
 
@@ -91,17 +107,13 @@ class _Replica:
         return self.replicas.stream_error(self.index, exc)
 
 
-class MelStream:
-    """An open acoustic stream whose header has arrived; iterate for its chunks."""
+class _StageStream:
+    """An open stage stream: read its messages to EOF, blaming failures on the replica."""
 
-    def __init__(
-        self, call: Any, header: audio_pb2.MelHeader, replica: _Replica
-    ) -> None:
-        """Wrap a call whose first message (``header``) was read."""
-        self.call, self.header, self._replica = call, header, replica
+    def __init__(self, call: Any, replica: _Replica) -> None:
+        self.call, self._replica = call, replica
 
-    async def chunks(self) -> AsyncIterator[audio_pb2.MelChunk]:
-        """The mel chunks in order, as the stage emits them."""
+    async def _messages(self) -> AsyncIterator[Any]:
         while True:
             try:
                 message = await self.call.read()
@@ -109,19 +121,33 @@ class MelStream:
                 raise self._replica.error(exc) from None
             if message is grpc.aio.EOF:
                 return
-            yield message.chunk
+            yield message
 
     def cancel(self) -> None:
         """Cancel the stream (no-op when finished); the stage sees CANCELLED."""
         self.call.cancel()
 
 
-class AcousticClient:
+class MelStream(_StageStream):
+    """An open acoustic stream whose header has arrived; iterate for its chunks."""
+
+    def __init__(
+        self, call: Any, header: audio_pb2.MelHeader, replica: _Replica
+    ) -> None:
+        """Wrap a call whose first message (``header``) was read."""
+        super().__init__(call, replica)
+        self.header = header
+
+    async def chunks(self) -> AsyncIterator[audio_pb2.MelChunk]:
+        """The mel chunks in order, as the stage emits them."""
+        async for message in self._messages():
+            yield message.chunk
+
+
+class AcousticClient(_StageClient):
     """Mel streams, retried on another replica until the header has arrived."""
 
-    def __init__(self, replicas: ReplicaSet, policy: RetryPolicy) -> None:
-        """Wrap the acoustic stage's replicas."""
-        self.replicas, self._policy = replicas, policy
+    _STUB = acoustic_service_pb2_grpc.AcousticServiceStub
 
     async def open(
         self,
@@ -132,7 +158,7 @@ class AcousticClient:
         """Start one sentence's mel stream and wait for its header."""
 
         async def attempt(channel: grpc.aio.Channel, timeout: float) -> MelStream:
-            stub = _stub(acoustic_service_pb2_grpc.AcousticServiceStub, channel)
+            stub = _stub(self._STUB, channel)
             call = stub.StreamMel(
                 request, timeout=timeout, metadata=_metadata(request_id)
             )
@@ -152,21 +178,16 @@ class AcousticClient:
         self, deadline: Deadline
     ) -> acoustic_service_pb2.AcousticServiceGetModelInfoResponse:
         """Voices, revisions and mel geometry of the acoustic stage."""
-
-        async def attempt(channel: grpc.aio.Channel, timeout: float) -> Any:
-            stub = _stub(acoustic_service_pb2_grpc.AcousticServiceStub, channel)
-            request = acoustic_service_pb2.AcousticServiceGetModelInfoRequest()
-            return await stub.GetModelInfo(request, timeout=timeout)
-
+        request = acoustic_service_pb2.AcousticServiceGetModelInfoRequest()
+        attempt = self._get_model_info(request)
         return await call_with_retry(self.replicas, self._policy, deadline, attempt)
 
 
-class VocodeStream:
-    """An open vocoder stream: send mel chunks, read the header and PCM chunks."""
+class VocodeStream(_StageStream):
+    """An open vocoder stream: send mel chunks, read the header and PCM chunks.
 
-    def __init__(self, call: Any, replica: _Replica) -> None:
-        """Wrap a call whose config was sent."""
-        self.call, self._replica = call, replica
+    Built on a call whose config was sent.
+    """
 
     async def send(self, chunk: audio_pb2.MelChunk) -> None:
         """Forward one mel chunk."""
@@ -189,26 +210,14 @@ class VocodeStream:
         self,
     ) -> AsyncIterator[vocoder_service_pb2.StreamVocodeResponse]:
         """The header, then PCM chunks in order."""
-        while True:
-            try:
-                message = await self.call.read()
-            except grpc.aio.AioRpcError as exc:
-                raise self._replica.error(exc) from None
-            if message is grpc.aio.EOF:
-                return
+        async for message in self._messages():
             yield message
 
-    def cancel(self) -> None:
-        """Cancel the stream (no-op when finished); the stage sees CANCELLED."""
-        self.call.cancel()
 
-
-class VocoderClient:
+class VocoderClient(_StageClient):
     """Vocoder streams, retried on another replica until the connection is up."""
 
-    def __init__(self, replicas: ReplicaSet, policy: RetryPolicy) -> None:
-        """Wrap the vocoder stage's replicas."""
-        self.replicas, self._policy = replicas, policy
+    _STUB = vocoder_service_pb2_grpc.VocoderServiceStub
 
     async def open(
         self,
@@ -219,7 +228,7 @@ class VocoderClient:
         """Start one sentence's vocoder stream and send its config."""
 
         async def attempt(channel: grpc.aio.Channel, timeout: float) -> VocodeStream:
-            stub = _stub(vocoder_service_pb2_grpc.VocoderServiceStub, channel)
+            stub = _stub(self._STUB, channel)
             call = stub.StreamVocode(timeout=timeout, metadata=_metadata(request_id))
             try:
                 await call.write(vocoder_service_pb2.StreamVocodeRequest(config=config))
@@ -244,10 +253,6 @@ class VocoderClient:
         self, deadline: Deadline
     ) -> vocoder_service_pb2.VocoderServiceGetModelInfoResponse:
         """Voices, revisions and sample rates of the vocoder stage."""
-
-        async def attempt(channel: grpc.aio.Channel, timeout: float) -> Any:
-            stub = _stub(vocoder_service_pb2_grpc.VocoderServiceStub, channel)
-            request = vocoder_service_pb2.VocoderServiceGetModelInfoRequest()
-            return await stub.GetModelInfo(request, timeout=timeout)
-
+        request = vocoder_service_pb2.VocoderServiceGetModelInfoRequest()
+        attempt = self._get_model_info(request)
         return await call_with_retry(self.replicas, self._policy, deadline, attempt)

@@ -6,7 +6,13 @@ import grpc
 
 from tts_common.errors import TtsError
 
-__all__ = ["BROKEN_CODES", "CORE_SEND_FAILED", "StageError", "StreamBroken", "stage_error"]
+__all__ = [
+    "BROKEN_CODES",
+    "CORE_SEND_FAILED",
+    "StageError",
+    "StreamBroken",
+    "stage_error",
+]
 
 BROKEN_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
 """Codes of a stream that broke under us: the replica went away or dropped the
@@ -38,7 +44,6 @@ class StreamBroken(StageError):
             "UNAVAILABLE", f"{stage} stream to {addr} broke ({code}: {exc.details()})"
         )
         self.stage, self.addr = stage, addr
-
 
 
 def stage_error(stage: str, exc: grpc.aio.AioRpcError) -> StageError:

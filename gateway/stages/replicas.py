@@ -128,7 +128,9 @@ class ReplicaSet:
         :class:`StreamBroken` (replica marked suspect) when the replica or the
         connection is to blame, else the stage's status unchanged."""
         core = exc.code() == grpc.StatusCode.INTERNAL
-        if exc.code() not in BROKEN_CODES and not (core and exc.details() == CORE_SEND_FAILED):
+        if exc.code() not in BROKEN_CODES and not (
+            core and exc.details() == CORE_SEND_FAILED
+        ):
             return stage_error(self.stage, exc)
         self.mark_suspect(index)
         return StreamBroken(self.stage, self.addrs[index], exc)

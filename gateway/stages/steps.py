@@ -12,11 +12,10 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sambert_tts_protos.v1 import acoustic_service_pb2, audio_pb2, vocoder_service_pb2
-
 from gateway.stages.clients import AcousticClient, VocoderClient
 from gateway.stages.deadline import Deadline
 from gateway.stages.errors import StageError
+from sambert_tts_protos.v1 import acoustic_service_pb2, audio_pb2, vocoder_service_pb2
 from tts_common.audio import pcm16_from_bytes
 
 __all__ = ["SentenceRun", "Step", "acoustic_step", "no_input", "vocoder_step"]

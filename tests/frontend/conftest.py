@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,5 @@ def fe() -> Frontend:
     return Frontend()
 
 
-def shared_dir() -> Path | None:
-    """The shared data folder (beside the repository), or None when absent."""
-    candidates = [
-        os.environ.get("TTS_SHARED_DIR", ""),
-        str(Path(__file__).resolve().parents[2].parent / "shared"),
-        "/work/shared",
-    ]
-    for cand in candidates:
-        if cand and (Path(cand) / "frontend_dev" / "cpp_dev.tsv").exists():
-            return Path(cand)
-    return None
+FRONTEND_DEV = Path(__file__).resolve().parents[1] / "fixtures" / "frontend_dev"
+"""The benchmark's dev files, copied into the repository (tests/fixtures/README.md)."""

@@ -28,6 +28,30 @@ def test_prosody_rate_volume(fe) -> None:
     assert (sents[1].rate, sents[1].volume) == (1.0, 1.0)
 
 
+@pytest.mark.parametrize(
+    ("rate", "problem"),
+    [("0%", "not a positive rate"), ("0", "not a positive rate"),
+     ("-50%", "not a positive rate"), ("nan", "not a finite number"),
+     ("1e400%", "not a finite number")],
+)  # fmt: skip
+def test_prosody_rate_must_be_positive(fe, rate, problem) -> None:
+    """A zero, negative or non-finite rate is refused, not turned into normal speed
+    (0 means "not set" on the wire); a silent volume stays allowed."""
+    with pytest.raises(InvalidInput, match=f"rate='{rate}' is {problem}"):
+        fe.analyze(f'<speak><prosody rate="{rate}">停</prosody></speak>')
+    sents = fe.analyze('<speak><prosody volume="silent">静</prosody></speak>')
+    assert (sents[0].rate, sents[0].volume) == (1.0, 0.0)
+
+
+def test_prosody_rate_is_not_clamped(fe) -> None:
+    """A fast rate reaches the gateway as written (it refuses what the stages cannot
+    speak, naming the combined value); only the volume factor is capped."""
+    sents = fe.analyze(
+        '<speak><prosody rate="500%" volume="+40dB">快</prosody></speak>'
+    )
+    assert (sents[0].rate, sents[0].volume) == (5.0, 4.0)
+
+
 def test_phoneme_pinyin(fe) -> None:
     sents = fe.analyze(
         '<speak><phoneme alphabet="py" ph="zhong4 qing4">重庆</phoneme></speak>'

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.golden import GOLDEN
+from tests.golden import golden_path
 from vocoder_svc.model import Vocoder
 
 
@@ -24,9 +24,7 @@ def golden_vocoder() -> Callable[[str], Vocoder]:
 
     def get(fixture: str) -> Vocoder:
         if fixture not in loaded:
-            if not (GOLDEN / fixture).is_dir():
-                pytest.skip(f"golden fixtures not found at {GOLDEN / fixture}")
-            loaded[fixture] = load_vocoder(GOLDEN / fixture)
+            loaded[fixture] = load_vocoder(golden_path(fixture))
         return loaded[fixture]
 
     return get

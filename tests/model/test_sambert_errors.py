@@ -11,13 +11,19 @@ from acoustic_svc import load_acoustic_model
 from tests.golden import GOLDEN, copy_fixture, golden_cases
 from tts_common.errors import InvalidInput, ModelLoadError, VoiceNotFound
 
-SYMBOLS = golden_cases("small_causal")[0].meta["symbols"]
 AM = "voices/testvoice_emo/am"
 
 
 @pytest.fixture(scope="module")
 def model():
     return load_acoustic_model(GOLDEN / "small_causal")
+
+
+@pytest.fixture(scope="module")
+def case0_symbols() -> str:
+    """Case 0's symbols (read here, not at import, so a missing file fails the test)."""
+    symbols: str = golden_cases("small_causal")[0].meta["symbols"]
+    return symbols
 
 
 @pytest.mark.parametrize("symbols, fragment", [
@@ -36,29 +42,29 @@ def test_bad_symbols_are_rejected(model, symbols, fragment):
         model.mel(symbols)
 
 
-def test_unknown_emotion_and_speaker_list_the_valid_ones(model):
+def test_unknown_emotion_and_speaker_list_the_valid_ones(model, case0_symbols):
     with pytest.raises(InvalidInput, match="happy") as exc:
-        model.mel(SYMBOLS, emotion="furious")
+        model.mel(case0_symbols, emotion="furious")
     assert "neutral" in str(exc.value) and "placeholder" not in str(exc.value)
     with pytest.raises(InvalidInput, match="F7, F8"):
-        model.mel(SYMBOLS, speaker="F9")
+        model.mel(case0_symbols, speaker="F9")
     assert model.speakers == ("F7", "F8")
 
 
 @pytest.mark.parametrize("speed", [0.49, 2.01, 0.0, -1.0])
-def test_speed_out_of_range(model, speed):
+def test_speed_out_of_range(model, case0_symbols, speed):
     with pytest.raises(InvalidInput, match="speed"):
-        model.mel(SYMBOLS, speed=speed)
+        model.mel(case0_symbols, speed=speed)
 
 
-def test_voice_info_restricts_emotions(tmp_path):
+def test_voice_info_restricts_emotions(tmp_path, case0_symbols):
     root = copy_fixture(tmp_path)
     (root / "voices/testvoice_emo/voice_info.json").write_text(
         '{"emotions": ["neutral", "happy"], "speakers": ["F7"]}')
     model = load_acoustic_model(root)
     assert model.emotions == ("neutral", "happy") and model.speakers == ("F7",)
     with pytest.raises(InvalidInput, match="neutral, happy"):
-        model.mel(SYMBOLS, emotion="sad")
+        model.mel(case0_symbols, emotion="sad")
 
 
 def test_unknown_voice(tmp_path):

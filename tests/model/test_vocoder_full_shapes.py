@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.golden import GOLDEN
+from tests.golden import golden_path
 from vocoder_svc.hifigan import HifiGanVocoder
 from vocoder_svc.nn.kantts_hifigan import KanttsGenerator, KanttsGeneratorConfig
 
@@ -35,10 +35,7 @@ VARIANTS = {
 
 @pytest.fixture(scope="module")
 def reference() -> dict:
-    path = GOLDEN / "full_shapes.json"
-    if not path.is_file():
-        pytest.skip(f"golden fixtures not found at {path}")
-    return json.loads(path.read_text())
+    return json.loads(golden_path("full_shapes.json").read_text())
 
 
 def _weight_norm_shapes(generator: torch.nn.Module) -> dict[str, list[int]]:

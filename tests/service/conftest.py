@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 import pytest
 
-from tests.golden import FIXTURES, GOLDEN
+from tests.golden import FIXTURES, golden_path
 from tests.service.runtime_helpers import SERVING, Dummy, Stack, check_health
 from tts_common.config import ServerConfig
 from tts_common.executor import BoundedExecutor
@@ -63,7 +63,7 @@ def acoustic_models() -> dict[str, Any]:
     """The acoustic model of each golden fixture, loaded once, by fixture name."""
     from acoustic_svc import load_acoustic_model
 
-    return {f: load_acoustic_model(GOLDEN / f) for f in _present_fixtures()}
+    return {f: load_acoustic_model(golden_path(f)) for f in FIXTURES}
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +71,7 @@ def vocoders() -> dict[str, Any]:
     """The vocoder of each golden fixture, loaded once, by fixture name."""
     from vocoder_svc.hifigan import load_vocoder
 
-    return {f: load_vocoder(GOLDEN / f) for f in _present_fixtures()}
+    return {f: load_vocoder(golden_path(f)) for f in FIXTURES}
 
 
 @pytest.fixture
@@ -94,13 +94,6 @@ async def start_server() -> AsyncIterator[StartServer]:
     for server, channel in started:
         await channel.close()
         await server.stop(None)
-
-
-def _present_fixtures() -> list[str]:
-    found = [f for f in FIXTURES if (GOLDEN / f).is_dir()]
-    if not found:
-        pytest.skip(f"golden fixtures not found under {GOLDEN}")
-    return found
 
 
 _REPO = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
-from gateway.cache import CacheConfig, SentenceKey, analysis_digest, load_price
+from gateway.cache import AnalysisKey, CacheConfig, SentenceKey, load_price
 from gateway.cache.redis_cache import _decode
 from tests.service import test_gateway_cache as _shared
 from tests.service.fake_stages import RATE, samples_for
@@ -169,8 +169,9 @@ def test_checkpoint_change_changes_the_key_but_volume_is_not_in_it() -> None:
     assert len(digests) == len(changed) + 1
     assert len(key.digest()) == 64
     assert "volume" not in {f.name for f in dataclasses.fields(SentenceKey)}
-    base = ("text", False, "v", "", "", "fe-1")
-    assert analysis_digest(*base) != analysis_digest(*base[:-1], "fe-2")
+    base = AnalysisKey("text", False, "v", "", "", "fe-1")
+    changed_fe = dataclasses.replace(base, frontend_revision="fe-2")
+    assert base.digest() != changed_fe.digest()
 
 
 def test_price_table_loads_and_rejects_a_missing_tier(tmp_path: Path) -> None:

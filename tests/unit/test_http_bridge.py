@@ -8,12 +8,12 @@ import grpc
 import pytest
 from sambert_tts_protos.v1 import audio_pb2
 
-from gateway import validation
 from gateway.http.config import HttpConfig
 from gateway.http.errors import ApiError, from_rpc_error, http_status
-from gateway.http.speech import FORMATS, SPEED_RANGE, parse_speech
+from gateway.http.speech import FORMATS, parse_speech
 from tts_common.audio import OPUS_SAMPLE_RATES_HZ
 from tts_common.config import ConfigError
+from tts_common.speed import SPEED_RANGE
 
 _E = audio_pb2.AudioEncoding
 
@@ -106,8 +106,14 @@ def test_bad_bodies_are_400(body: object, code: str) -> None:
 
 
 def test_speed_range_is_the_gateway_s() -> None:
-    """The bridge refuses exactly what the gateway would (with a clearer message)."""
-    assert SPEED_RANGE == validation._SPEED_RANGE
+    """The bridge takes exactly the shared range the gateway enforces (with a
+    clearer message): both bounds pass, just outside them does not."""
+    low, high = SPEED_RANGE
+    assert parse_speech({"input": "a", "speed": low}).speed == low
+    assert parse_speech({"input": "a", "speed": high}).speed == high
+    for outside in (low - 0.01, high + 0.01):
+        with pytest.raises(ApiError, match=f"{low} to {high}"):
+            parse_speech({"input": "a", "speed": outside})
 
 
 def test_config_from_env_and_flags() -> None:

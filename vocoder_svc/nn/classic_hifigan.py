@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vocoder_svc.nn import (
+from vocoder_svc.nn.layers import (
     PaddedConv1d,
     Span,
     channels_last_weight,
@@ -96,7 +96,9 @@ class ClassicGeneratorConfig:
             raise ValueError("resblock_kernel_sizes and resblock_dilation_sizes differ")
         if not all(self.resblock_dilation_sizes):
             raise ValueError("every residual block needs at least one dilation")
-        for rate, kernel in zip(self.upsample_rates, self.upsample_kernel_sizes):
+        for rate, kernel in zip(
+            self.upsample_rates, self.upsample_kernel_sizes, strict=True
+        ):
             # An odd K - u makes each stage one sample longer than u * T, so the
             # output would not be frames * hop long.
             if kernel < rate or (kernel - rate) % 2:
@@ -129,7 +131,9 @@ class _ResBlock(nn.Module):
         else:
             self.convs = nn.ModuleList(first)
         # Typed views of the registered convs; ResBlock2 has no second conv.
-        self.steps = [(c1, c2 if paired else None) for c1, c2 in zip(first, second)]
+        self.steps = [
+            (c1, c2 if paired else None) for c1, c2 in zip(first, second, strict=True)
+        ]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         for c1, c2 in self.steps:
@@ -157,14 +161,18 @@ class ClassicGenerator(nn.Module):
         # Typed views of the registered modules, per stage, for forward().
         self.stages: list[tuple[nn.ConvTranspose1d, int, list[_ResBlock]]] = []
         ups, blocks = [], []
-        for i, (u, k) in enumerate(zip(cfg.upsample_rates, cfg.upsample_kernel_sizes)):
+        for i, (u, k) in enumerate(
+            zip(cfg.upsample_rates, cfg.upsample_kernel_sizes, strict=True)
+        ):
             up = nn.ConvTranspose1d(
                 width >> i, width >> (i + 1), k, u, padding=(k - u) // 2
             )
             channels_last_weight(up)
             stage_blocks = [
                 _ResBlock(width >> (i + 1), kb, d, cfg.resblock == "1")
-                for kb, d in zip(cfg.resblock_kernel_sizes, cfg.resblock_dilation_sizes)
+                for kb, d in zip(
+                    cfg.resblock_kernel_sizes, cfg.resblock_dilation_sizes, strict=True
+                )
             ]
             ups.append(up)
             blocks.extend(stage_blocks)
@@ -189,7 +197,9 @@ class ClassicGenerator(nn.Module):
         """
         masks = masks_for(lengths, self.cfg.upsample_rates, mel.device)
         x = self.conv_pre(to_activation(mel), masks[0])
-        for (up, pad, blocks), mask, up_mask in zip(self.stages, masks, masks[1:]):
+        for (up, pad, blocks), mask, up_mask in zip(
+            self.stages, masks, masks[1:], strict=False
+        ):
             x = F.leaky_relu(x, _SLOPE)
             x = transposed_conv(x if mask is None else x * mask, up, pad)
             acc: torch.Tensor = blocks[0](x, up_mask)

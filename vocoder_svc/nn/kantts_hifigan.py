@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vocoder_svc.nn import (
+from vocoder_svc.nn.layers import (
     PaddedConv1d,
     PhaseUpsampler,
     Span,
@@ -106,7 +106,9 @@ class KanttsGeneratorConfig:
             raise ValueError("upsample_scales and upsample_kernal_sizes differ")
         if len(self.resblock_kernel_sizes) != len(self.resblock_dilations):
             raise ValueError("resblock_kernel_sizes and resblock_dilations differ")
-        for scale, kernel in zip(self.upsample_scales, self.upsample_kernal_sizes):
+        for scale, kernel in zip(
+            self.upsample_scales, self.upsample_kernal_sizes, strict=True
+        ):
             # The reference crops K - s samples off a causal transposed conv, which
             # returns nothing when K == s; a smaller K leaves gaps in the output.
             smallest = scale + 1 if self.causal else scale
@@ -171,7 +173,9 @@ class _ResidualBlock(nn.Module):
         ]
         self.convs1 = nn.ModuleList(_Conv(c) for c in c1)
         self.convs2 = nn.ModuleList(_Conv(c) for c in c2)
-        self.pairs = list(zip(c1, c2))  # typed views of the registered convs
+        self.pairs = list(
+            zip(c1, c2, strict=True)
+        )  # typed views of the registered convs
 
     def forward(
         self,
@@ -212,7 +216,7 @@ class KanttsGenerator(nn.Module):
         ] = []
         self.deconv_pads: list[int] = []
         for i, (scale, kernel) in enumerate(
-            zip(cfg.upsample_scales, cfg.upsample_kernal_sizes)
+            zip(cfg.upsample_scales, cfg.upsample_kernal_sizes, strict=True)
         ):
             cin, cout = cfg.channels >> i, cfg.channels >> (i + 1)
             self.deconv_pads.append(0 if causal else (kernel - scale) // 2)
@@ -221,7 +225,9 @@ class KanttsGenerator(nn.Module):
             deconv = _Deconv(cin, cout, kernel, scale, self.deconv_pads[i])
             blocks = [
                 _ResidualBlock(cfg, cout, kb, dil)
-                for kb, dil in zip(cfg.resblock_kernel_sizes, cfg.resblock_dilations)
+                for kb, dil in zip(
+                    cfg.resblock_kernel_sizes, cfg.resblock_dilations, strict=True
+                )
             ]
             self.phase_upsamplers.append(phase)
             self.repeat_upsamples.append(_at(2, rep))
@@ -249,7 +255,10 @@ class KanttsGenerator(nn.Module):
         masks = masks_for(lengths, self.cfg.upsample_scales, mel.device)
         x = self.conv_pre.conv1d(to_activation(mel), masks[0])
         for (phase, rep, deconv, blocks), mask, up_mask in zip(
-            self.stages, masks, masks[1:]
+            self.stages,
+            masks,
+            masks[1:],
+            strict=False,  # one mask more than stages
         ):
             x = torch.sin(x) + x
             # LeakyReLU commutes with nearest upsampling, so both branches share it.
