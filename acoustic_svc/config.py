@@ -48,5 +48,7 @@ class AcousticConfig(ModelStageConfig):
                 p,
                 default_port=DEFAULT_PORT,
                 default_metrics_port=DEFAULT_METRICS_PORT,
+                # StreamMel requests carry one sentence's symbols: kilobytes.
+                default_max_receive_bytes=1 << 20,
             ),
         )

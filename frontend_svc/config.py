@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sambert_tts_protos.v1 import audio_pb2
-from tts_common.config import ConfigError, ServerConfig, env_int, env_str
+from tts_common.config import (
+    ConfigError,
+    ServerConfig,
+    env_int,
+    env_str,
+    text_request_bytes,
+)
 from tts_common.modeldir import list_voices, resolve_voice
 
 __all__ = ["ENV_PREFIX", "FrontendConfig", "frontend_revision"]
@@ -21,7 +27,9 @@ DEFAULT_METRICS_PORT = 9102
 DEFAULT_MAX_TEXT_CHARS = 5000
 _PACKAGE = Path(__file__).resolve().parent
 # The service wrappers do not change the symbols, so they stay out of the revision.
-_NOT_RULES = frozenset({"servicer.py", "config.py", "__main__.py", "bench.py"})
+_NOT_RULES = frozenset(
+    {"servicer.py", "config.py", "__main__.py", "bench.py", "budget.py"}
+)
 _DEPENDENCIES = [
     "jieba",
     "pypinyin",
@@ -85,20 +93,21 @@ class FrontendConfig:
         """
         p = ENV_PREFIX
         raw_voices = env_str(environ, f"{p}VOICES", "")
+        max_chars = env_int(environ, f"{p}MAX_TEXT_CHARS", DEFAULT_MAX_TEXT_CHARS)
         return cls(
             model_dir=env_str(environ, f"{p}MODEL_DIR", "") or None,
             voices=tuple(
                 dict.fromkeys(v.strip() for v in raw_voices.split(",") if v.strip())
             ),
             lexicon_path=env_str(environ, f"{p}LEXICON_PATH", "") or None,
-            max_text_chars=env_int(
-                environ, f"{p}MAX_TEXT_CHARS", DEFAULT_MAX_TEXT_CHARS
-            ),
+            max_text_chars=max_chars,
             server=ServerConfig.from_env(
                 environ,
                 p,
                 default_port=DEFAULT_PORT,
                 default_metrics_port=DEFAULT_METRICS_PORT,
+                # Analyze requests carry text only (MAX_TEXT_CHARS of it).
+                default_max_receive_bytes=text_request_bytes(max_chars),
             ),
         )
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from frontend_svc.budget import Budget
 from frontend_svc.sentence import Sentence, check_voice
 from tts_common.errors import InvalidInput
 
@@ -78,24 +79,32 @@ class Frontend:
         emotion: str | None = None,
         speaker: str | None = None,
         lexicon: Mapping[str, str] | None = None,
+        *,
+        budget: Budget | None = None,
     ) -> list[Sentence]:
         """Normalize, split and convert ``text`` into sentences of KAN-TTS symbols.
 
         ``text`` may be SSML (starting with ``<speak``). Returns an empty list when
-        nothing in the text can be spoken.
+        nothing in the text can be spoken. ``budget`` bounds the characters spoken
+        and is checked between pieces of work (see :mod:`frontend_svc.budget`).
 
         Raises:
-            InvalidInput: unknown emotion, malformed speaker, lexicon or SSML.
+            InvalidInput: unknown emotion, malformed speaker, lexicon or SSML, or
+                text that expands past the budget.
+            AnalysisStopped, DeadlineExceeded: The budget says stop.
         """
         _check_text(text)
         check_voice(emotion, speaker)
         if lexicon:
             self.validate_lexicon(lexicon)
+        if budget is not None:
+            budget.check()
         if text.lstrip().startswith(("<speak", "<?xml")):
             from frontend_svc.ssml import analyze_ssml
 
-            return analyze_ssml(self, text, emotion, speaker, lexicon)
-        return self.analyze_plain(self._normalize(text), emotion, speaker, lexicon)
+            return analyze_ssml(self, text, emotion, speaker, lexicon, budget)
+        normalized = self._normalize(text)
+        return self.analyze_plain(normalized, emotion, speaker, lexicon, budget)
 
     def analyze_plain(
         self,
@@ -103,12 +112,18 @@ class Frontend:
         emotion: str | None,
         speaker: str | None,
         lexicon: Mapping[str, str] | None = None,
+        budget: Budget | None = None,
     ) -> list[Sentence]:
-        """Sentences for already-normalized text (also used by the SSML path)."""
+        """Sentences for already-normalized text (also used by the SSML path);
+        ``budget`` is charged the text's length and checked before each sentence."""
         from frontend_svc.prosody import split_sentences
 
+        if budget is not None:
+            budget.spend(len(normalized))
         out: list[Sentence] = []
         for sent in split_sentences(normalized):
+            if budget is not None:
+                budget.check()
             out.extend(self._sentence(sent, emotion, speaker, lexicon))
         return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -11,6 +12,7 @@ from typing import Protocol
 
 import grpc
 
+from frontend_svc.budget import SPOKEN_CHARS_PER_CHAR, Budget
 from sambert_tts_protos.v1 import audio_pb2
 from sambert_tts_protos.v1 import frontend_service_pb2 as pb
 from sambert_tts_protos.v1 import frontend_service_pb2_grpc as pb_grpc
@@ -39,9 +41,15 @@ class TextFrontend(Protocol):
     """The frontend as the servicer uses it: ``frontend_svc.Frontend`` fits."""
 
     def analyze(
-        self, text: str, emotion: str | None = None, speaker: str | None = None
+        self,
+        text: str,
+        emotion: str | None = None,
+        speaker: str | None = None,
+        *,
+        budget: Budget | None = None,
     ) -> Sequence[Sentence]:
-        """Normalize and split ``text``; raise InvalidInput on bad input."""
+        """Normalize and split ``text``, checking ``budget`` between pieces of work;
+        raise InvalidInput on bad input."""
         ...
 
 
@@ -91,7 +99,9 @@ class FrontendServicer(pb_grpc.FrontendServiceServicer):  # type: ignore[misc,un
 
     async def warm_up(self) -> None:
         """Analyze one short sentence, so the first request pays no set-up."""
-        sentences = await self._executor.submit(self._analyze, "你好。", None, None)
+        sentences = await self._executor.submit(
+            self._analyze, "你好。", None, None, None
+        )
         _LOGGER.info("warmed up: %s sentence(s)", len(sentences))
 
     async def Analyze(  # noqa: N802  (gRPC method name)
@@ -115,9 +125,16 @@ class FrontendServicer(pb_grpc.FrontendServiceServicer):  # type: ignore[misc,un
         voice = self._voice(request.voice, request.emotion, request.speaker)
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         _LOGGER.debug("analyze %s chars, sha256 %s", len(text), digest)
-        sentences = await self._executor.submit(
-            self._analyze, text, request.emotion or None, request.speaker or None
-        )
+        limit = SPOKEN_CHARS_PER_CHAR * self._max_chars
+        budget = Budget.within(limit, context.time_remaining())
+        emotion, speaker = request.emotion or None, request.speaker or None
+        try:
+            sentences = await self._executor.submit(
+                self._analyze, text, emotion, speaker, budget
+            )
+        except asyncio.CancelledError:  # caller gone: stop at the next check
+            budget.stop()
+            raise
         if not sentences:
             raise InvalidInput("text has nothing to speak; send words, not symbols")
         out = [_sentence(i, s, request.speaker) for i, s in enumerate(sentences)]
@@ -162,12 +179,12 @@ class FrontendServicer(pb_grpc.FrontendServiceServicer):  # type: ignore[misc,un
         return spec.name
 
     def _analyze(
-        self, text: str, emotion: str | None, speaker: str | None
+        self, text: str, emotion: str | None, speaker: str | None, budget: Budget | None
     ) -> Sequence[Sentence]:
         """Borrow a frontend copy for one analysis (runs in a worker thread)."""
         frontend = self._pool.get_nowait()
         try:
-            return frontend.analyze(text, emotion, speaker)
+            return frontend.analyze(text, emotion, speaker, budget=budget)
         finally:
             self._pool.put(frontend)
 

@@ -6,6 +6,8 @@ telephone|date">``, ``<sub alias>`` and ``<emotion name>`` (emotion names as in
 KAN-TTS, e.g. ``happy``). Each element's text becomes its own sentence(s): a sentence
 never spans an element boundary, so prosody, emotion and breaks attach cleanly.
 Malformed or unsupported markup raises :class:`InvalidInput` with its position.
+A document type declaration is refused outright: its entities could make a few
+hundred characters expand to hundreds of thousands (and SSML needs none).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from frontend_svc.budget import Budget
 from frontend_svc.normalizer.numbers import read_digits, read_number
 from frontend_svc.sentence import Sentence, check_voice
 from tts_common.errors import InvalidInput
@@ -56,8 +59,9 @@ class PlainAnalyzer(Protocol):
         emotion: str | None,
         speaker: str | None,
         lexicon: Mapping[str, str] | None = None,
+        budget: Budget | None = None,
     ) -> list[Sentence]:
-        """Sentences for already-normalized text."""
+        """Sentences for already-normalized text, charged to ``budget``."""
         ...
 
     def validate_lexicon(self, lexicon: Mapping[str, str]) -> None:
@@ -71,10 +75,18 @@ def analyze_ssml(
     emotion: str | None,
     speaker: str | None,
     lexicon: Mapping[str, str] | None,
+    budget: Budget | None = None,
 ) -> list[Sentence]:
-    """Sentences for an SSML document (see the module docstring for the subset)."""
+    """Sentences for an SSML document (see the module docstring for the subset).
+
+    Raises:
+        InvalidInput: Malformed or unsupported markup, a DOCTYPE, or text that
+            expands past ``budget``.
+    """
+    parser = ET.XMLParser(target=_NoDoctype())
     try:
-        root = ET.fromstring(ssml)
+        parser.feed(ssml)
+        root = parser.close()
     except ET.ParseError as exc:
         line, col = exc.position
         raise InvalidInput(
@@ -82,24 +94,42 @@ def analyze_ssml(
         ) from None
     if _local(root.tag) != "speak":
         raise InvalidInput("SSML root element must be <speak>")
-    walker = _Walker(fe, speaker, lexicon)
+    walker = _Walker(fe, speaker, lexicon, budget)
     walker.element(root, _State(emotion=emotion))
     return walker.out
 
 
+class _NoDoctype(ET.TreeBuilder):
+    """A tree builder that stops the parse at a document type declaration, before
+    any entity it declares can be expanded."""
+
+    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
+        raise InvalidInput(
+            "SSML must not contain a <!DOCTYPE> (entity declarations are refused); "
+            "write the text out"
+        )
+
+
 class _Walker:
     def __init__(
-        self, fe: PlainAnalyzer, speaker: str | None, lexicon: Mapping[str, str] | None
+        self,
+        fe: PlainAnalyzer,
+        speaker: str | None,
+        lexicon: Mapping[str, str] | None,
+        budget: Budget | None,
     ) -> None:
         self.fe, self.speaker, self.lexicon = fe, speaker, dict(lexicon or {})
+        self.budget = budget
         self.out: list[Sentence] = []
 
     def text(self, text: str | None, state: _State, normalized: bool = False) -> None:
         if not text or not text.strip():
             return
+        if self.budget is not None:
+            self.budget.check()
         spoken = text if normalized else self.fe.normalize(text)
         for sent in self.fe.analyze_plain(
-            spoken, state.emotion, self.speaker, self.lexicon
+            spoken, state.emotion, self.speaker, self.lexicon, self.budget
         ):
             sent.rate, sent.volume = state.rate, state.volume
             self.out.append(sent)

@@ -32,6 +32,7 @@ async def _main() -> None:
         # SERVING only once every stage answers its health check (see warmup).
         warmup=gateway.warmup,
         on_close=gateway.close,
+        interceptors=gateway.interceptors,
     )
 
 

@@ -32,7 +32,9 @@ from gateway.stages import (
     VocoderClient,
     wait_until_serving,
 )
+from tts_common.auth import AuthInterceptor
 from tts_common.metrics import Metrics
+from tts_common.tls import channel_credentials
 
 __all__ = ["Gateway"]
 
@@ -58,13 +60,22 @@ class Gateway:
                 registry (a private registry when None).
 
         Raises:
-            ConfigError: The price table is unreadable.
+            ConfigError: The price table or a TLS file is unreadable.
         """
         self.cfg = cfg
         limit = cfg.server.max_message_bytes
         keepalive = Keepalive(cfg.keepalive_time_s, cfg.keepalive_timeout_s)
+        credentials = channel_credentials(cfg.stage_tls)
         self.replicas = tuple(
-            ReplicaSet(stage, addrs, limit, keepalive, cfg.replica_probe_s)
+            ReplicaSet(
+                stage,
+                addrs,
+                limit,
+                keepalive,
+                cfg.replica_probe_s,
+                cfg.reconnect_max_backoff_s,
+                credentials=credentials,
+            )
             for stage, addrs in (
                 ("frontend", cfg.frontend_addrs),
                 ("acoustic", cfg.acoustic_addrs),
@@ -76,12 +87,27 @@ class Gateway:
         acoustic = AcousticClient(self.replicas[1], policy)
         vocoder = VocoderClient(self.replicas[2], policy)
         self.metrics = GatewayMetrics(metrics.registry if metrics else None)
+        self.interceptors: list[grpc.aio.ServerInterceptor] = []
+        """Server interceptors the gateway needs (the API-key check when keys are
+        configured); pass them to ``serve`` or ``build_server``."""
+        if cfg.api_keys.enabled:
+            auth = AuthInterceptor(cfg.api_keys, self.metrics.registry)
+            self.interceptors.append(auth)
+        else:
+            _LOGGER.warning("no API keys configured: the gateway API is open")
         price = load_price(cfg.cache.price_table, cfg.cache.price_tier)
         self.counters: ReportCounters
         self.redis_cache: RedisPhraseCache | None = None
         if cache is None and cfg.cache.redis_url:
-            self.redis_cache = RedisPhraseCache(cfg.cache)
+            self.redis_cache = RedisPhraseCache(
+                cfg.cache, on_integrity_failure=self.metrics.integrity_failure
+            )
             cache = self.redis_cache
+            if not cfg.cache.hmac_key:
+                _LOGGER.warning(
+                    "GATEWAY_CACHE_HMAC_KEY not set: cache entries are checked for "
+                    "corruption only, not against forgery by whoever can write Redis"
+                )
             self.counters = RedisCacheCounters(
                 self.redis_cache.client, self.metrics, price, cfg.cache.text_previews
             )

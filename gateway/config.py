@@ -6,12 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gateway.cache import CacheConfig
+from tts_common.apikeys import ApiKeys
 from tts_common.config import (
     ConfigError,
     ServerConfig,
     env_fields,
+    env_int,
     require_env,
+    text_request_bytes,
 )
+from tts_common.tls import ClientTls
 
 __all__ = ["DEFAULT_PORT", "GatewayConfig", "parse_replicas"]
 
@@ -53,6 +57,15 @@ class GatewayConfig:
     max_text_chars: int = 2000
     """Longest text accepted, in code points (``GATEWAY_MAX_TEXT_CHARS``); the
     frontend's own limit applies too when it is lower."""
+    max_audio_s: float = 1800.0
+    """Most audio one request may produce, in seconds, breaks included
+    (``GATEWAY_MAX_AUDIO_S``). Estimated after the analysis and before any audio is
+    made, as each sentence's symbols x ``max_symbol_s`` / its speed, plus its break;
+    a request estimated over it is refused with INVALID_ARGUMENT."""
+    max_symbol_s: float = 0.2
+    """Longest a KAN-TTS symbol is assumed to last at speed 1.0, in seconds
+    (``GATEWAY_MAX_SYMBOL_S``), for that estimate; the demo voice's sentences
+    measured 0.08 to 0.14 (2,000 characters are about 4,400 symbols)."""
     sentences_in_flight: int = 2
     """Sentences synthesized at once per request (``GATEWAY_SENTENCES_IN_FLIGHT``): 2
     lets sentence N+1 run in the acoustic stage while N is vocoded."""
@@ -74,8 +87,12 @@ class GatewayConfig:
     """Seconds a ping may go unanswered before the connection and its streams count as
     broken (``GATEWAY_KEEPALIVE_TIMEOUT_S``): how fast a vanished host is noticed."""
     replica_probe_s: float = 1.0
-    """Health-check period of a suspect replica (``GATEWAY_REPLICA_PROBE_S``); it takes
-    calls again once it answers SERVING."""
+    """Least time a suspect replica is avoided (``GATEWAY_REPLICA_PROBE_S``); a health
+    watch then lets it take calls again as soon as it reports SERVING."""
+    reconnect_max_backoff_s: float = 0.25
+    """Longest wait between attempts to reconnect a stage replica that went away
+    (``GATEWAY_RECONNECT_MAX_BACKOFF_S``, plus up to 20% jitter): a restarted replica
+    is in use again this soon after it listens. gRPC's own default is 120 s."""
     default_deadline_s: float = 300.0
     """Deadline for callers that set none, in seconds (``GATEWAY_DEFAULT_DEADLINE_S``),
     so no downstream call ever runs unbounded."""
@@ -84,6 +101,12 @@ class GatewayConfig:
     (``GATEWAY_STARTUP_TIMEOUT_S``); stages load models, so this is generous."""
     cache: CacheConfig = field(default_factory=CacheConfig)
     """Redis phrase cache, report counters and prices (``REDIS_URL``, ...)."""
+    api_keys: ApiKeys = field(default_factory=ApiKeys)
+    """Keys callers must present (``GATEWAY_API_KEYS_FILE``, ``GATEWAY_API_KEYS``;
+    see :class:`tts_common.auth.ApiKeys`); none = no authentication."""
+    stage_tls: ClientTls = field(default_factory=ClientTls)
+    """TLS towards the stages (``GATEWAY_STAGE_TLS_CA_FILE``, and for mutual TLS
+    ``GATEWAY_STAGE_TLS_CERT_FILE``, ``GATEWAY_STAGE_TLS_KEY_FILE``)."""
 
     @property
     def redis_url(self) -> str | None:
@@ -94,6 +117,16 @@ class GatewayConfig:
         """Reject values that would only fail later; messages name the variables."""
         if self.max_text_chars < 1:
             raise ConfigError("GATEWAY_MAX_TEXT_CHARS must be at least 1")
+        if self.max_audio_s <= 0 or self.max_symbol_s <= 0:
+            raise ConfigError(
+                "GATEWAY_MAX_AUDIO_S and GATEWAY_MAX_SYMBOL_S must be > 0"
+            )
+        if self.server.max_receive_bytes < text_request_bytes(self.max_text_chars):
+            raise ConfigError(
+                "GATEWAY_MAX_RECEIVE_BYTES must be at least "
+                f"{text_request_bytes(self.max_text_chars)} for "
+                f"GATEWAY_MAX_TEXT_CHARS={self.max_text_chars}"
+            )
         if self.sentences_in_flight < 1:
             raise ConfigError("GATEWAY_SENTENCES_IN_FLIGHT must be at least 1")
         if self.retries < 0 or self.failover_retries < 0:
@@ -106,6 +139,8 @@ class GatewayConfig:
             )
         if self.replica_probe_s <= 0:
             raise ConfigError("GATEWAY_REPLICA_PROBE_S must be > 0")
+        if not 0.001 <= self.reconnect_max_backoff_s <= 120:
+            raise ConfigError("GATEWAY_RECONNECT_MAX_BACKOFF_S must be in 0.001..120")
         if not 0 <= self.retry_backoff_s <= self.retry_max_backoff_s:
             raise ConfigError(
                 "GATEWAY_RETRY_BACKOFF_S must be in 0..GATEWAY_RETRY_MAX_BACKOFF_S"
@@ -134,6 +169,10 @@ class GatewayConfig:
                 p,
                 default_port=DEFAULT_PORT,
                 default_metrics_port=DEFAULT_METRICS_PORT,
+                # Requests carry text (and a few names); audio only goes out.
+                default_max_receive_bytes=text_request_bytes(
+                    env_int(environ, f"{p}MAX_TEXT_CHARS", d.max_text_chars)
+                ),
             ),
             **env_fields(
                 environ,
@@ -141,6 +180,8 @@ class GatewayConfig:
                 d,
                 (
                     "max_text_chars",
+                    "max_audio_s",
+                    "max_symbol_s",
                     "sentences_in_flight",
                     "retries",
                     "retry_backoff_s",
@@ -149,11 +190,14 @@ class GatewayConfig:
                     "keepalive_time_s",
                     "keepalive_timeout_s",
                     "replica_probe_s",
+                    "reconnect_max_backoff_s",
                     "default_deadline_s",
                     "startup_timeout_s",
                 ),
             ),
             cache=CacheConfig.from_env(environ),
+            api_keys=ApiKeys.from_env(environ, p),
+            stage_tls=ClientTls.from_env(environ, f"{p}STAGE_"),
         )
 
 

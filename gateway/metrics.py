@@ -3,8 +3,9 @@
 The shared :class:`tts_common.metrics.Metrics` covers RPC counts by status, latency,
 first-message time and in-flight RPCs; this adds what only the gateway knows: cache
 outcomes per voice (what autoscaling and cost dashboards key on), the time to the
-first audio byte of a stream (the header message does not count), and mid-stream
-failovers per stage (a replica that keeps breaking streams shows up there).
+first audio byte of a stream (the header message does not count), mid-stream
+failovers per stage (a replica that keeps breaking streams shows up there), and cache
+entries that failed their integrity check.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ _TTFA_BUCKETS_S: tuple[float, ...] = (
 
 
 class GatewayMetrics:
-    """Cache counters, the time-to-first-audio histogram and failovers."""
+    """Cache counters, the time-to-first-audio histogram, failovers, integrity."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         """Register on ``registry`` (a fresh one when None)."""
@@ -60,6 +61,18 @@ class GatewayMetrics:
             ["stage"],
             registry=self.registry,
         )
+
+        self.integrity_failures = Counter(
+            "tts_cache_integrity_failures",
+            "Cache entries whose integrity tag did not verify (tampered, or written "
+            "without the gateway's key): served as misses and overwritten.",
+            ["kind"],
+            registry=self.registry,
+        )
+
+    def integrity_failure(self, kind: str) -> None:
+        """Count one entry of ``kind`` (``audio`` or ``analysis``) that failed its check."""
+        self.integrity_failures.labels(kind).inc()
 
     def failover(self, stage: str) -> None:
         """Count one sentence re-run after ``stage``'s stream broke."""

@@ -152,6 +152,29 @@ class SynthesisOptions:
         for sentence in sentences:
             self.sentence_speed(sentence)
 
+    def check_audio(
+        self, sentences: Sequence[_Sentence], max_audio_s: float, symbol_s: float
+    ) -> None:
+        """Refuse the request if its sentences could make more than ``max_audio_s``
+        seconds of audio: each sentence's symbols x ``symbol_s`` (an upper bound on a
+        symbol's duration at speed 1.0) / its speed, plus its break. Called after the
+        analysis, before any sentence is synthesized.
+
+        Raises:
+            InvalidInput: The estimate is over the limit; the message gives both.
+        """
+        estimate = sum(
+            len(s.symbols.split()) * symbol_s / self.sentence_speed(s)
+            + s.extras.break_after_ms / 1000
+            for s in sentences
+        )
+        if estimate > max_audio_s:
+            raise InvalidInput(
+                f"the text could make up to {estimate:.0f} s of audio (breaks "
+                f"included), over the limit of {max_audio_s:g} s per request; split "
+                "it into several requests, or shorten its breaks"
+            )
+
     def sentence_key(self, sentence: _Sentence) -> SentenceKey:
         """The cache key of one analysed sentence, with the catalog's revisions."""
         voice = self.voice

@@ -77,6 +77,8 @@ class SynthesisJob:
     """The checked request."""
     deadline: Deadline
     """The caller's deadline (else the gateway's default), for every stage call."""
+    deadline_s: float = 0.0
+    """That deadline's length in seconds when the request came in (for messages)."""
 
 
 @dataclass(frozen=True)

@@ -7,22 +7,24 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
 
-from gateway.cache import ReportCounters
+from gateway.cache import ReportCounters, check_report_args
 from gateway.config import GatewayConfig
 from gateway.encoding import AudioEdge
 from gateway.metrics import GatewayMetrics
 from gateway.options import SynthesisOptions
+from gateway.pace import Pace, advising, answer_margin_s, in_time
 from gateway.pipeline import Pipeline, SynthesisJob
 from gateway.stages import Deadline
 from gateway.validation import lenient, parsed, request_id_of
 from gateway.voices import VoiceCatalog, load_catalog
-from sambert_tts_protos.v1 import audio_pb2
+from sambert_tts_protos.v1 import audio_pb2, frontend_service_pb2
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
+from tts_common.errors import InvalidInput
 from tts_common.interceptors import REQUEST_ID_HEADER
 from tts_common.logging import REQUEST_ID
 
@@ -33,6 +35,8 @@ _LOGGER = logging.getLogger(__name__)
 SERVICE_NAME = gw.DESCRIPTOR.services_by_name["GatewayService"].full_name
 _Request = gw.SynthesizeRequest | gw.StreamSynthesizeRequest
 _RAW = (audio_pb2.AUDIO_ENCODING_PCM_S16LE, audio_pb2.AUDIO_ENCODING_WAV)
+_REPLY_SLACK = 64 << 10
+"""Bytes of a unary reply besides the audio (sentence infos, header fields)."""
 
 
 def _serialize(message: Any) -> bytes:
@@ -61,6 +65,8 @@ class GatewayServicer:
         self._cfg, self._pipeline, self._counters = cfg, pipeline, counters
         self._metrics = metrics
         self._catalog: VoiceCatalog | None = None
+        self.pace = Pace()
+        """Measured seconds per character, for the deadline advice."""
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         """Add the service with lenient request parsers; returns its full name."""
@@ -102,9 +108,32 @@ class GatewayServicer:
         """Synthesize the whole text and return one file."""
         started = time.perf_counter()
         job = await self._job(parsed(request), context)
-        analysis = await self._pipeline.analyze(job)
-        opts = job.options
-        edge = opts.audio_edge(streaming=False)
+        # Ends a margin before the caller's deadline, so our advice arrives first.
+        async with in_time(job.deadline.remaining(), lambda: self._too_short(job)):
+            edge, audio, infos = await self._synthesize(job)
+        cached = all(i.cached for i in infos)
+        elapsed = time.perf_counter() - started
+        self._metrics.first_audio("Synthesize", cached, elapsed)
+        if not any(i.cached for i in infos):
+            self.pace.record(len(job.options.text), elapsed)
+        rate, samples = edge.sample_rate_hz, edge.num_samples
+        return gw.SynthesizeResponse(
+            audio=audio, encoding=edge.encoding, sample_rate_hz=rate,
+            num_samples=samples, duration_ms=round(samples * 1000 / rate),
+            sentences=infos, request_id=job.options.request_id,
+        )  # fmt: skip
+
+    async def _synthesize(
+        self, job: SynthesisJob
+    ) -> tuple[AudioEdge, bytes, list[gw.SentenceInfo]]:
+        """The whole audio of a unary call, refused once it outgrows a reply.
+
+        Raises:
+            InvalidInput: The audio would not fit in one reply message.
+        """
+        analysis = await self._analyze(job)
+        edge = job.options.audio_edge(streaming=False)
+        limit = self._cfg.server.max_message_bytes - _REPLY_SLACK
         infos = []
         async with contextlib.aclosing(self._pipeline.pieces(job, analysis)) as pieces:
             async for piece in pieces:
@@ -112,23 +141,30 @@ class GatewayServicer:
                 edge.push(piece.pcm, piece.gain_db)
                 if piece.info is not None:
                     infos.append(piece.info)
+                if edge.encoding in _RAW and 2 * edge.num_samples > limit:
+                    raise _too_big(limit)  # the reply could only fail: stop now
         audio = await _edge(edge, edge.finish)
-        cached = all(i.cached for i in infos)
-        self._metrics.first_audio("Synthesize", cached, time.perf_counter() - started)
-        rate, samples = edge.sample_rate_hz, edge.num_samples
-        return gw.SynthesizeResponse(
-            audio=audio, encoding=edge.encoding, sample_rate_hz=rate,
-            num_samples=samples, duration_ms=round(samples * 1000 / rate),
-            sentences=infos, request_id=opts.request_id,
-        )  # fmt: skip
+        if len(audio) > limit:
+            raise _too_big(limit)
+        return edge, audio, infos
 
     async def StreamSynthesize(  # noqa: N802  # gRPC method name
         self, request: Any, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gw.StreamSynthesizeResponse]:
         """Stream audio sentence by sentence, after a header."""
-        started, first = time.perf_counter(), True
+        started = time.perf_counter()
         job = await self._job(parsed(request), context)
-        analysis = await self._pipeline.analyze(job)
+        stream = contextlib.aclosing(self._stream(job, started))
+        with advising(lambda: self._too_short(job)):
+            async with stream as messages:
+                async for message in messages:
+                    yield message
+
+    async def _stream(
+        self, job: SynthesisJob, started: float
+    ) -> AsyncGenerator[gw.StreamSynthesizeResponse, None]:
+        first, cached = True, False
+        analysis = await self._analyze(job)
         opts = job.options
         edge = opts.audio_edge(streaming=True)
         header = gw.StreamSynthesizeHeader(
@@ -140,6 +176,7 @@ class GatewayServicer:
         final_index = analysis.sentences[-1].index
         async with contextlib.aclosing(self._pipeline.pieces(job, analysis)) as pieces:
             async for piece in pieces:
+                cached |= piece.cached
                 audio = await _edge(edge, edge.push, piece.pcm, piece.gain_db)
                 end = piece.info is not None
                 last = end and piece.index == final_index
@@ -155,6 +192,8 @@ class GatewayServicer:
                         audio=audio, sentence_index=piece.index, last_in_sentence=end,
                         last_in_stream=last, sentence=piece.info,
                     ))  # fmt: skip
+        if not cached:
+            self.pace.record(len(opts.text), time.perf_counter() - started)
 
     async def ListVoices(  # noqa: N802  # gRPC method name
         self, request: Any, context: grpc.aio.ServicerContext
@@ -162,13 +201,29 @@ class GatewayServicer:
         """The voices all stages serve, read fresh from them."""
         parsed(request)
         deadline = Deadline.from_context(context, self._cfg.default_deadline_s)
-        return (await self.refresh_catalog(deadline)).to_proto()
+        catalog = await self.refresh_catalog(deadline)
+        reply = catalog.to_proto()
+        limit = self._cfg.max_text_chars
+        reply.max_text_chars = min(limit, catalog.frontend_max_chars or limit)
+        return reply
 
     async def GetCacheReport(  # noqa: N802  # gRPC method name
         self, request: Any, context: grpc.aio.ServicerContext
     ) -> gw.GetCacheReportResponse:
         """Cache counters per voice and overall, over the requested window."""
-        return await self._counters.report(parsed(request))
+        report = parsed(request)
+        check_report_args(report.window_s, report.max_top_sentences)
+        return await self._counters.report(report)
+
+    async def _analyze(self, job: SynthesisJob) -> frontend_service_pb2.AnalyzeResponse:
+        """The analysis, refused when it could make more audio than allowed."""
+        analysis = await self._pipeline.analyze(job)
+        cfg = self._cfg
+        job.options.check_audio(analysis.sentences, cfg.max_audio_s, cfg.max_symbol_s)
+        return analysis
+
+    def _too_short(self, job: SynthesisJob) -> Exception:
+        return self.pace.too_short(len(job.options.text), job.deadline_s)
 
     async def _job(
         self, request: _Request, context: grpc.aio.ServicerContext
@@ -183,7 +238,9 @@ class GatewayServicer:
         request_id = request_id_of(request.request_id)
         REQUEST_ID.set(request_id)
         context.set_trailing_metadata(((REQUEST_ID_HEADER, request_id),))
-        deadline = Deadline.from_context(context, self._cfg.default_deadline_s)
+        remaining = context.time_remaining()
+        given = self._cfg.default_deadline_s if remaining is None else remaining
+        deadline = Deadline(given - answer_margin_s(given))
         catalog = self._catalog or await self.refresh_catalog(deadline)
         options = SynthesisOptions.from_request(
             request, catalog, self._cfg.max_text_chars, request_id
@@ -193,4 +250,11 @@ class GatewayServicer:
             "synthesis: %d chars (sha256 %s), voice %s, encoding %s",
             len(options.text), digest, options.voice.name, options.encoding,
         )  # fmt: skip
-        return SynthesisJob(options=options, deadline=deadline)
+        return SynthesisJob(options=options, deadline=deadline, deadline_s=given)
+
+
+def _too_big(limit: int) -> InvalidInput:
+    return InvalidInput(
+        f"the audio would pass the {limit >> 20} MiB limit of one Synthesize reply; "
+        "use StreamSynthesize, a compressed encoding or a lower sample_rate_hz"
+    )

@@ -12,11 +12,10 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from tts_common.errors import InvalidInput
+from tts_common.interceptors import MAX_REQUEST_ID_CHARS, is_request_id
 from tts_common.logging import current_request_id
 
 __all__ = ["lenient", "parsed", "request_id_of"]
-
-_MAX_REQUEST_ID_CHARS = 128
 
 
 class _Undecodable:
@@ -54,9 +53,17 @@ def parsed(request: Any) -> Any:
 
 
 def request_id_of(given: str) -> str:
-    """The request's own id when set (checked), else the x-request-id in effect."""
+    """The request's own id when set (checked), else the x-request-id in effect.
+
+    Raises:
+        InvalidInput: The id is not 1 to 128 printable ASCII characters: it travels
+            back in gRPC metadata, which takes nothing else.
+    """
     if not given:
         return current_request_id() or ""
-    if len(given) > _MAX_REQUEST_ID_CHARS or not given.isprintable():
-        raise InvalidInput("request_id must be 1 to 128 printable characters")
+    if not is_request_id(given):
+        raise InvalidInput(
+            f"request_id must be 1 to {MAX_REQUEST_ID_CHARS} printable ASCII "
+            "characters (space to ~)"
+        )
     return given

@@ -5,24 +5,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 __all__ = [
     "ConfigError",
     "ModelStageConfig",
     "ServerConfig",
+    "check_server_tls",
     "env_bool",
     "env_float",
     "env_int",
+    "env_secret",
     "env_str",
     "parse_voices",
     "require_env",
+    "text_request_bytes",
 ]
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _LOG_FORMATS = ("json", "text")
 _MIB = 1 << 20
+_MIN_RECEIVE_BYTES = 4096
 
 
 class ConfigError(ValueError):
@@ -31,6 +36,13 @@ class ConfigError(ValueError):
     Raised at start-up only, so it is not a :class:`tts_common.errors.TtsError`
     (it never reaches a client as a gRPC status).
     """
+
+
+def text_request_bytes(max_chars: int) -> int:
+    """A receive limit for requests that carry up to ``max_chars`` characters of
+    text: 4 bytes per character (UTF-8's most) plus room for the other fields,
+    and never under 64 KiB."""
+    return max(64 << 10, 4 * max_chars + (16 << 10))
 
 
 def env_str(environ: Mapping[str, str], name: str, default: str) -> str:
@@ -123,6 +135,37 @@ def env_fields(
     }
 
 
+def env_secret(environ: Mapping[str, str], name: str) -> str:
+    """A secret from ``<name>`` or from the file named by ``<name>_FILE`` (stripped;
+    the file form suits Kubernetes Secrets mounted as files); empty when neither.
+
+    Raises:
+        ConfigError: Both are set, or the file cannot be read; the message names the
+            variable, never the secret.
+    """
+    value, path = environ.get(name, "").strip(), environ.get(f"{name}_FILE", "").strip()
+    if value and path:
+        raise ConfigError(f"set {name} or {name}_FILE, not both")
+    if not path:
+        return value
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(f"{name}_FILE: cannot read {path!r} ({exc})") from None
+
+
+def check_server_tls(cert_file: str, key_file: str, client_ca_file: str) -> None:
+    """Reject a half-configured TLS server (names relative to the service prefix).
+
+    Raises:
+        ConfigError: Only one of the certificate and key, or a client CA without them.
+    """
+    if bool(cert_file) != bool(key_file):
+        raise ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
+    if client_ca_file and not cert_file:
+        raise ConfigError("TLS_CLIENT_CA_FILE (mutual TLS) needs TLS_CERT_FILE too")
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """How one stage's gRPC server runs; every stage reads the same variables."""
@@ -134,8 +177,12 @@ class ServerConfig:
     metrics_port: int = 0
     """Prometheus HTTP port (``METRICS_PORT``); 0 turns the endpoint off."""
     max_message_bytes: int = 64 * _MIB
-    """Send and receive limit per message (``MAX_MESSAGE_BYTES``); gRPC's 4 MiB default
-    is less than a minute of float32 audio."""
+    """Send limit per message (``MAX_MESSAGE_BYTES``); gRPC's 4 MiB default is less
+    than a minute of float32 audio."""
+    max_receive_bytes: int = 64 * _MIB
+    """Receive limit per message (``MAX_RECEIVE_BYTES``): each service's default fits
+    its largest request (:meth:`from_env`'s ``default_max_receive_bytes``), so a
+    caller cannot make it buffer megabytes it would only refuse."""
     grace_s: float = 30.0
     """Seconds in-flight RPCs may run on after SIGTERM (``GRACE_S``)."""
     drain_delay_s: float = 0.0
@@ -148,12 +195,24 @@ class ServerConfig:
     max_connection_age_s: float = 300.0
     """Seconds after which the server asks a client to reconnect
     (``MAX_CONNECTION_AGE_S``; 0 = never). Clients then re-resolve DNS, so replicas
-    added by a scale-up start receiving traffic; in-flight calls get ``GRACE_S``."""
+    added by a scale-up start receiving traffic. Calls in flight on the old
+    connection run to their end, however long (a long stream is never cut)."""
     max_workers: int = 1
     """Inference threads (``MAX_WORKERS``); one per model copy."""
     max_queue: int = 8
     """Inference jobs that may wait for a thread (``MAX_QUEUE``); more are refused with
     RESOURCE_EXHAUSTED instead of waiting without bound."""
+    reflection: bool = True
+    """Serve gRPC reflection (``REFLECTION``); switch it off where callers should not
+    list the API (it is behind the API keys wherever those are on)."""
+    tls_cert_file: str = ""
+    """PEM certificate chain of the server (``TLS_CERT_FILE``); with ``TLS_KEY_FILE``
+    the port speaks TLS only, and a plaintext client cannot connect."""
+    tls_key_file: str = ""
+    """PEM private key of that certificate (``TLS_KEY_FILE``)."""
+    tls_client_ca_file: str = ""
+    """PEM CA bundle that client certificates must chain to (``TLS_CLIENT_CA_FILE``):
+    mutual TLS, a client without such a certificate is refused in the handshake."""
 
     def __post_init__(self) -> None:
         """Reject values that would only fail later; messages use the variable names."""
@@ -162,6 +221,10 @@ class ServerConfig:
                 raise ConfigError(f"{name.upper()} must be in 0..65535")
         if self.max_message_bytes < _MIB:
             raise ConfigError(f"MAX_MESSAGE_BYTES must be at least {_MIB}")
+        if self.max_receive_bytes < _MIN_RECEIVE_BYTES:
+            raise ConfigError(
+                f"MAX_RECEIVE_BYTES must be at least {_MIN_RECEIVE_BYTES}"
+            )
         if self.grace_s < 0 or self.drain_delay_s < 0 or self.max_connection_age_s < 0:
             raise ConfigError(
                 "GRACE_S, DRAIN_DELAY_S and MAX_CONNECTION_AGE_S must not be negative"
@@ -172,6 +235,7 @@ class ServerConfig:
             raise ConfigError(f"LOG_LEVEL {self.log_level!r} is not a level name")
         if self.max_workers < 1 or self.max_queue < 0:
             raise ConfigError("MAX_WORKERS must be at least 1 and MAX_QUEUE at least 0")
+        check_server_tls(self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file)
 
     @property
     def address(self) -> str:
@@ -186,6 +250,7 @@ class ServerConfig:
         *,
         default_port: int = 50051,
         default_metrics_port: int = 0,
+        default_max_receive_bytes: int = 64 * _MIB,
     ) -> ServerConfig:
         """Read ``<prefix>PORT``, ``<prefix>METRICS_PORT``, ... from ``environ``.
 
@@ -194,6 +259,8 @@ class ServerConfig:
             prefix: Prepended verbatim to each name, e.g. ``"ACOUSTIC_"``.
             default_port: Port when ``<prefix>PORT`` is unset (each stage has its own).
             default_metrics_port: Metrics port when ``<prefix>METRICS_PORT`` is unset.
+            default_max_receive_bytes: Receive limit when ``<prefix>MAX_RECEIVE_BYTES``
+                is unset: the largest request the service takes, with room to spare.
 
         Raises:
             ConfigError: A value is malformed or out of range; the message names it.
@@ -209,6 +276,9 @@ class ServerConfig:
                 max_message_bytes=env_int(
                     environ, f"{prefix}MAX_MESSAGE_BYTES", d.max_message_bytes
                 ),
+                max_receive_bytes=env_int(
+                    environ, f"{prefix}MAX_RECEIVE_BYTES", default_max_receive_bytes
+                ),
                 grace_s=env_float(environ, f"{prefix}GRACE_S", d.grace_s),
                 max_connection_age_s=env_float(
                     environ, f"{prefix}MAX_CONNECTION_AGE_S", d.max_connection_age_s
@@ -222,6 +292,17 @@ class ServerConfig:
                 ).lower(),
                 max_workers=env_int(environ, f"{prefix}MAX_WORKERS", d.max_workers),
                 max_queue=env_int(environ, f"{prefix}MAX_QUEUE", d.max_queue),
+                **env_fields(
+                    environ,
+                    prefix,
+                    d,
+                    (
+                        "reflection",
+                        "tls_cert_file",
+                        "tls_key_file",
+                        "tls_client_ca_file",
+                    ),
+                ),
             )
         except ConfigError as exc:
             if prefix:

@@ -8,6 +8,7 @@ module (and the model code importing it) needs no gRPC import.
 from __future__ import annotations
 
 __all__ = [
+    "DeadlineExceeded",
     "InvalidInput",
     "ModelLoadError",
     "NotReady",
@@ -49,6 +50,13 @@ class Overloaded(TtsError):
     """The bounded inference queue is full; the caller should back off and retry."""
 
     status = "RESOURCE_EXHAUSTED"
+
+
+class DeadlineExceeded(TtsError):
+    """The caller's deadline passed (or will before the work can finish); the message
+    says what deadline the work needs."""
+
+    status = "DEADLINE_EXCEEDED"
 
 
 class ModelLoadError(TtsError):

@@ -18,30 +18,47 @@ from tts_common.errors import TtsError
 from tts_common.logging import REQUEST_ID
 from tts_common.metrics import Metrics
 
-__all__ = ["REQUEST_ID_HEADER", "ServerInterceptor", "request_id_from_metadata"]
+__all__ = [
+    "MAX_REQUEST_ID_CHARS",
+    "REQUEST_ID_HEADER",
+    "ServerInterceptor",
+    "is_request_id",
+    "request_id_from_metadata",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
 """Metadata key carrying the request id in both directions."""
 
-_MAX_REQUEST_ID_CHARS = 128
+MAX_REQUEST_ID_CHARS = 128
+"""Longest request id kept; longer ones are replaced or refused."""
 _Handler: TypeAlias = grpc.RpcMethodHandler
 _Continuation: TypeAlias = Callable[
     [grpc.HandlerCallDetails], Awaitable[_Handler | None]
 ]
 
 
+def is_request_id(value: str) -> bool:
+    """True for 1 to 128 printable ASCII characters (space to ``~``): what gRPC
+    metadata can carry back to the caller and every log line can hold as is."""
+    return (
+        0 < len(value) <= MAX_REQUEST_ID_CHARS
+        and value.isascii()
+        and value.isprintable()
+    )
+
+
 def request_id_from_metadata(metadata: Any) -> str:
     """The caller's ``x-request-id`` when usable, else a fresh uuid4 hex.
 
-    Ids longer than 128 characters or with non-printable characters are replaced,
-    because they end up in every log line and response of the request.
+    Ids that fail :func:`is_request_id` are replaced, because they end up in every
+    log line and response of the request.
     """
     for key, value in metadata or ():
         if key == REQUEST_ID_HEADER and isinstance(value, str):
             value = value.strip()
-            if value and len(value) <= _MAX_REQUEST_ID_CHARS and value.isprintable():
+            if is_request_id(value):
                 return value
     return uuid.uuid4().hex
 

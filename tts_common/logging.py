@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 __all__ = [
+    "API_KEY_NAME",
     "REQUEST_ID",
     "JsonFormatter",
     "configure_logging",
@@ -23,12 +24,16 @@ Each gRPC aio handler runs in its own task, and tasks copy the context, so the v
 never leaks between concurrent RPCs.
 """
 
+API_KEY_NAME: ContextVar[str | None] = ContextVar("tts_api_key_name", default=None)
+"""Name of the API key the current request authenticated with (never the key itself);
+set by the auth interceptor or middleware, written as ``api_key`` in JSON logs."""
+
 _TEXT_FORMAT = (
     "%(asctime)s %(levelname)s %(service)s %(name)s [%(request_id)s] %(message)s"
 )
 # Attributes every LogRecord has; anything else came in through ``extra=``.
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
-_OWN_FIELDS = frozenset({"service", "request_id"})
+_OWN_FIELDS = frozenset({"service", "request_id", "api_key"})
 
 
 def current_request_id() -> str | None:
@@ -47,11 +52,13 @@ class _ContextFilter(logging.Filter):
         """Add ``service`` and ``request_id`` attributes; never drops a record."""
         record.service = self._service
         record.request_id = REQUEST_ID.get() or "-"
+        record.api_key = API_KEY_NAME.get()
         return True
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, severity, service, logger, msg, request_id.
+    """One JSON object per line: ts, severity, service, logger, msg, request_id (and
+    api_key, the key's name, when the request authenticated with one).
 
     Values passed through ``extra=`` are added as further keys (with ``str()`` for
     anything JSON cannot hold); exceptions go under ``exc``.
@@ -70,6 +77,9 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "request_id": None if request_id == "-" else request_id,
         }
+        api_key = getattr(record, "api_key", None)
+        if api_key:
+            entry["api_key"] = api_key
         for key, value in record.__dict__.items():
             if key not in _RESERVED and key not in _OWN_FIELDS:
                 entry[key] = value

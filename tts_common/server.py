@@ -1,4 +1,4 @@
-"""Build and run a stage's grpc.aio server: interceptor, health, reflection, drain."""
+"""Build and run a stage's grpc.aio server: interceptors, health, reflection, TLS."""
 
 from __future__ import annotations
 
@@ -16,14 +16,17 @@ from tts_common.config import ServerConfig
 from tts_common.health import HEALTH_SERVICE_NAME, HealthState
 from tts_common.interceptors import ServerInterceptor
 from tts_common.metrics import Metrics, QueueSource, start_metrics_server
+from tts_common.tls import server_credentials
 
-__all__ = ["Register", "build_server", "run", "serve"]
+__all__ = ["Register", "build_server", "metrics_host", "run", "serve"]
 
 _LOGGER = logging.getLogger(__name__)
 
 Register = Callable[[grpc.aio.Server], Sequence[str]]
 """Adds a stage's servicers to the server and returns their full service names."""
 
+_UNLIMITED_MS = 2**31 - 1
+"""INT_MAX: what gRPC core's millisecond channel arguments read as no limit."""
 _OnClose = Callable[[], Awaitable[None] | None]
 _KEEPALIVE_OPTIONS: tuple[tuple[str, Any], ...] = (
     # Clients keep long-lived channels alive with pings; without these the server
@@ -60,10 +63,11 @@ def build_server(
 
     Raises:
         RuntimeError: The address could not be bound.
+        ConfigError: A TLS file cannot be read.
     """
     limits = (
         ("grpc.max_send_message_length", cfg.max_message_bytes),
-        ("grpc.max_receive_message_length", cfg.max_message_bytes),
+        ("grpc.max_receive_message_length", cfg.max_receive_bytes),
         # Two servers on one port by accident must fail, not split the traffic.
         ("grpc.so_reuseport", 0),
     )
@@ -71,7 +75,11 @@ def build_server(
     if cfg.max_connection_age_s > 0:
         age = (
             ("grpc.max_connection_age_ms", int(cfg.max_connection_age_s * 1000)),
-            ("grpc.max_connection_age_grace_ms", int(cfg.grace_s * 1000)),
+            # The GOAWAY at max age makes clients reconnect (and re-resolve); calls
+            # still running on the old connection may finish however long they take:
+            # a grace would cut a long stream mid-audio. INT_MAX is "unlimited" in
+            # gRPC core; the SIGTERM drain has its own grace (``run``).
+            ("grpc.max_connection_age_grace_ms", _UNLIMITED_MS),
         )
     merged = dict((*limits, *age, *_KEEPALIVE_OPTIONS, *options))
     server = grpc.aio.server(
@@ -81,10 +89,15 @@ def build_server(
     names = list(register(server))
     health = HealthState(names)
     health.add_to_server(server)
-    reflection.enable_server_reflection(
-        [*names, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME], server
-    )
-    port = server.add_insecure_port(cfg.address)
+    if cfg.reflection:
+        reflection.enable_server_reflection(
+            [*names, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME], server
+        )
+    credentials = server_credentials(cfg)
+    if credentials is None:
+        port = server.add_insecure_port(cfg.address)
+    else:  # TLS only: the port then refuses plaintext clients
+        port = server.add_secure_port(cfg.address, credentials)
     if port == 0:
         raise RuntimeError(f"could not bind {cfg.address}")
     return server, port, health
@@ -150,6 +163,7 @@ async def serve(
     on_close: _OnClose | None = None,
     queue: QueueSource | None = None,
     stop: asyncio.Event | None = None,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> None:
     """Everything a stage's ``__main__`` needs: build, expose metrics, run, drain.
 
@@ -161,13 +175,19 @@ async def serve(
         on_close: Releases the model after the drain.
         queue: The inference executor, whose depth the metrics expose.
         stop: Set it to drain without a signal (tests, embedding).
+        interceptors: Extra interceptors (e.g. API keys; see :func:`build_server`).
     """
     if queue is not None:
         metrics.watch_queue(queue)
-    server, port, health = build_server(cfg, register, metrics=metrics)
+    server, port, health = build_server(
+        cfg, register, metrics=metrics, interceptors=interceptors
+    )
     endpoint = None
     if cfg.metrics_port:
-        endpoint = start_metrics_server(cfg.metrics_port, metrics)
+        # Metrics listen where gRPC does: loopback under ttsctl up, not 0.0.0.0.
+        endpoint = start_metrics_server(
+            cfg.metrics_port, metrics, addr=metrics_host(cfg.host)
+        )
     _LOGGER.info("%s listening on %s:%s", metrics.service, cfg.host, port)
     try:
         await run(
@@ -182,6 +202,13 @@ async def serve(
     finally:
         if endpoint is not None:
             endpoint.close()
+
+
+def metrics_host(host: str) -> str:
+    """The interface for the metrics endpoint: the gRPC host without brackets; every
+    IPv4 interface for a wildcard gRPC host (as before)."""
+    bare = host.strip("[]")
+    return "0.0.0.0" if bare in ("", "::", "0.0.0.0") else bare
 
 
 def _install_signal_handlers(

@@ -7,14 +7,21 @@ Shared by ``ttsctl up`` and the integration tests, so what the tests exercise is
 a developer runs. Each service is started with ``python -m <package>`` and configured
 through environment variables only, exactly as in a container. Start-up waits until
 every service answers ``grpc.health.v1.Health/Check`` with SERVING; a process that
-dies first fails the start with the tail of its log. Exit sends SIGTERM, waits for the
-grace period, then kills, so no process outlives the stack.
+dies first fails the start with the tail of its log, and so does a port that another
+process holds (checked before anything starts, and again by who answers). Exit sends
+SIGTERM, waits for the grace period, then kills, so no process outlives the stack;
+children also get SIGTERM if the process that started them dies (``kill -9``).
+Redis gets a fresh password per run, which the gateway reads from its environment
+(with a fresh cache HMAC key); neither is printed or put on a command line.
+With ``supervise=True`` (``ttsctl up``) a child that dies is restarted on the same
+address (``tts_common.supervise``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -30,6 +37,14 @@ from types import TracebackType
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tts_common.supervise import (
+    Backoff,
+    Supervisor,
+    die_with_parent,
+    owns_listener,
+    port_taken,
+)
 
 __all__ = ["LocalStack", "StackProcess", "find_redis_server", "free_port"]
 
@@ -74,6 +89,18 @@ class StackProcess:
     address: str
     metrics_port: int = 0
     """Prometheus port of a service (0 for Redis)."""
+    cmd: list[str] = field(default_factory=list)
+    """Command line it was started with (a restart reuses it)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Its whole environment (a restart reuses it)."""
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def poll(self) -> int | None:
+        """Its return code once it has exited, else None."""
+        return self.popen.poll()
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -103,6 +130,9 @@ class LocalStack:
         hosts: Process name -> (network namespace, IP address): that process runs
             under ``ip netns exec`` and binds the address (a separate "host");
             the others run here on 127.0.0.1.
+        supervise: Restart a process that dies (same command and address), with
+            ``backoff``; ``supervisor.restarts`` records each death.
+        backoff: Restart delays when supervising.
     """
 
     model_dir: str | Path
@@ -114,9 +144,15 @@ class LocalStack:
     http_port: int | None = None
     replicas: dict[str, int] = field(default_factory=dict)
     hosts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    supervise: bool = False
+    backoff: Backoff = field(default_factory=Backoff)
     processes: dict[str, StackProcess] = field(default_factory=dict, init=False)
-    redis_url: str = field(default="", init=False)
+    supervisor: Supervisor | None = field(default=None, init=False)
+    redis_url: str = field(default="", init=False, repr=False)
+    """URL of the stack's Redis, with its password (a client needs nothing else)."""
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
+    _secrets: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
+    _redis_password: str = field(default="", init=False, repr=False)
 
     @property
     def gateway_address(self) -> str:
@@ -153,6 +189,8 @@ class LocalStack:
             self._tmp = tempfile.TemporaryDirectory(prefix="tts-stack-")
             self.log_dir = Path(self._tmp.name)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._check_free("gateway", self.gateway_port)
+        self._check_free("http", self.http_port or 0)
         self._start_redis()
         model_dir = str(Path(self.model_dir).resolve())
         addrs: dict[str, list[str]] = {stage: [] for stage in _STAGES}
@@ -175,7 +213,10 @@ class LocalStack:
                 "FRONTEND_ADDR": ",".join(addrs["frontend"]),
                 "ACOUSTIC_ADDR": ",".join(addrs["acoustic"]),
                 "VOCODER_ADDR": ",".join(addrs["vocoder"]),
-                "REDIS_URL": self.redis_url,
+                "REDIS_URL": f"redis://{self.processes['redis'].address}/0",
+                # Per-run secrets, in the environment only (never on a command line).
+                "REDIS_PASSWORD": self._redis_password,
+                "GATEWAY_CACHE_HMAC_KEY": secrets.token_urlsafe(32),
             },
         )
         if self.http_port is not None:
@@ -187,6 +228,33 @@ class LocalStack:
             )
             self.processes["http"].metrics_port = 0  # the bridge exports no metrics
         self._wait_serving()
+        if self.supervise:
+            self.supervisor = Supervisor(
+                self.processes,
+                self._relaunch,
+                lambda name: _ready(self.processes[name]),
+                self.backoff,
+            )
+            self.supervisor.start()
+
+    def _check_free(self, name: str, port: int) -> None:
+        """Fail now, clearly, when a fixed port is taken (e.g. by another stack,
+        which would otherwise answer our readiness checks)."""
+        if not port or name in self.hosts:
+            return
+        ip = self._host(name)[1]
+        why = port_taken(ip, port)
+        if why:
+            raise RuntimeError(
+                f"{name} port {ip}:{port} is in use ({why}): is another stack "
+                "running? Stop it or choose another port"
+            )
+
+    def _relaunch(self, name: str) -> None:
+        """Start ``name`` again as it was started (same command, same address)."""
+        old = self.processes[name]
+        self._launch(name, old.cmd, old.env, old.address, append=True)
+        self.processes[name].metrics_port = old.metrics_port
 
     def _start_redis(self) -> None:
         assert self.log_dir is not None
@@ -194,6 +262,7 @@ class LocalStack:
         cmd = [
             *netns,
             find_redis_server(),
+            self._redis_config(),
             "--port",
             str(port),
             "--bind",
@@ -210,7 +279,7 @@ class LocalStack:
             str(self.log_dir),
         ]
         self._launch("redis", cmd, os.environ.copy(), f"{ip}:{port}")
-        self.redis_url = f"redis://{ip}:{port}/0"
+        self.redis_url = f"redis://:{self._redis_password}@{ip}:{port}/0"
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -222,6 +291,17 @@ class LocalStack:
         raise RuntimeError(
             "redis-server did not start:\n" + self.processes["redis"].log_tail()
         )
+
+    def _redis_config(self) -> str:
+        """A private config file that sets a fresh password (``requirepass``): on
+        the command line, any local user could read it from the process list."""
+        self._secrets = tempfile.TemporaryDirectory(prefix="tts-secrets-")  # 0700
+        self._redis_password = secrets.token_urlsafe(24)
+        path = Path(self._secrets.name) / "redis.conf"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as conf:
+            conf.write(f"requirepass {self._redis_password}\n")
+        return str(path)
 
     def _host(self, name: str) -> tuple[list[str], str]:
         """Command prefix and address of the "host" that ``name`` runs on."""
@@ -253,21 +333,33 @@ class LocalStack:
         self.processes[name].metrics_port = metrics_port
 
     def _launch(
-        self, name: str, cmd: list[str], env: dict[str, str], address: str
+        self,
+        name: str,
+        cmd: list[str],
+        env: dict[str, str],
+        address: str,
+        append: bool = False,
     ) -> None:
         assert self.log_dir is not None
         log_path = self.log_dir / f"{name}.log"
-        with log_path.open("wb") as log:
+        with log_path.open("ab" if append else "wb") as log:
+            if append:
+                log.write(f"--- {name} restarted ---\n".encode())
+                log.flush()
             popen = subprocess.Popen(
-                cmd,
+                die_with_parent(cmd),
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=str(_REPO),
+                # Own session: a Ctrl-C in the terminal reaches ``ttsctl up`` only,
+                # which stops the children in order.
                 start_new_session=True,
             )
-        self.processes[name] = StackProcess(name, popen, log_path, address)
+        self.processes[name] = StackProcess(
+            name, popen, log_path, address, cmd=cmd, env=env
+        )
         _LOGGER.info("started %s pid=%s at %s", name, popen.pid, address)
 
     @staticmethod
@@ -285,6 +377,7 @@ class LocalStack:
             for proc in list(pending):
                 self._check_alive(proc)
                 if _ready(proc):
+                    _check_owner(proc)
                     pending.remove(proc)
             if pending and time.monotonic() > deadline:
                 names = ", ".join(p.name for p in pending)
@@ -297,6 +390,8 @@ class LocalStack:
 
     def stop(self) -> None:
         """SIGTERM every process (callers' side first), wait, then SIGKILL leftovers."""
+        if self.supervisor is not None:
+            self.supervisor.hold()  # nothing is restarted while we stop it
         stages = [n for n in self.processes if n not in ("http", "gateway", "redis")]
         order = ["http", "gateway", *stages, "redis"]
         procs = [self.processes[n] for n in order if n in self.processes]
@@ -310,13 +405,27 @@ class LocalStack:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.popen.pid, signal.SIGKILL)
                 proc.popen.wait()
+        if self.supervisor is not None:
+            self.supervisor.close()
+            self.supervisor = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+        if self._secrets is not None:
+            self._secrets.cleanup()
+            self._secrets = None
 
 
 def _ready(proc: StackProcess) -> bool:
-    """gRPC services: SERVING; the HTTP bridge: ``/readyz`` answers 200."""
+    """gRPC services: SERVING; the HTTP bridge: ``/readyz`` answers 200; Redis:
+    it accepts a connection."""
+    if proc.name == "redis":
+        host, port = proc.address.rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=0.5).close()
+        except OSError:
+            return False
+        return True
     if proc.name != "http":
         return health_status(proc.address, timeout_s=1.0) == "SERVING"
     try:
@@ -324,6 +433,18 @@ def _ready(proc: StackProcess) -> bool:
             return bool(r.status == 200)
     except (OSError, urllib.error.URLError):
         return False
+
+
+def _check_owner(proc: StackProcess) -> None:
+    """Fail when the listener on ``proc``'s port is not ``proc`` (Linux): the
+    answer came from some other process, e.g. another stack on a fixed port."""
+    port = int(proc.address.rsplit(":", 1)[1])
+    if owns_listener(proc.pid, port) is not False:
+        return
+    raise RuntimeError(
+        f"{proc.name}: {proc.address} answers, but not from our {proc.name} "
+        f"(pid {proc.pid}): another process holds the port\n{proc.log_tail()}"
+    )
 
 
 def health_status(address: str, service: str = "", timeout_s: float = 2.0) -> str:

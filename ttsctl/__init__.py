@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 __all__ = ["main"]
+
+_FRONTEND_DEV = Path(__file__).resolve().parents[1] / "tests/fixtures/frontend_dev"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,8 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     front.add_argument(
         "--dev-dir",
-        default="../shared/frontend_dev",
-        help="folder with cpp_dev.tsv, tn_dev.tsv, sandhi_dev.tsv",
+        default=str(_FRONTEND_DEV),
+        help="folder with cpp_dev.tsv, tn_dev.tsv, sandhi_dev.tsv "
+        "(default: the copies in tests/fixtures/frontend_dev)",
     )
 
     analyze = sub.add_parser("frontend", help="print the frontend's analysis of a text")

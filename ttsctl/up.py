@@ -1,8 +1,14 @@
-"""``ttsctl up``: run the whole stack locally until Ctrl-C (or SIGTERM)."""
+"""``ttsctl up``: run the whole stack locally until Ctrl-C (or SIGTERM, SIGHUP).
+
+A process that dies is restarted on its address (``LocalStack(supervise=True)``),
+and the reason is logged to stderr. The children end with ``ttsctl up``, even when
+it is killed (they get SIGTERM as their parent dies).
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -49,9 +55,8 @@ def run_up(args: argparse.Namespace) -> int:
             "note: the bundled random-weight test voice produces noise, not speech",
             file=sys.stderr,
         )
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    # The supervisor's warnings (a process died, restarted, serving again) on stderr.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
     http_port = None if args.http_port < 0 else args.http_port
     stack = LocalStack(
         model_dir,
@@ -59,25 +64,48 @@ def run_up(args: argparse.Namespace) -> int:
         http_port=http_port,
         startup_timeout_s=args.startup_timeout,
         log_dir=Path(args.log_dir) if args.log_dir else None,
+        supervise=True,
     )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        first, running = not stop.is_set(), stack.supervisor is not None
+        stop.set()
+        if first and not running:  # still starting: abandon the start
+            raise KeyboardInterrupt
+
+    # SIGHUP: the terminal closed. The children have sessions of their own, so
+    # nothing else would stop them.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     print(f"starting the stack with {model_dir} ...", file=sys.stderr)
-    with stack:
-        print(f"gateway listening on {stack.gateway_address}", flush=True)
-        if http_port is not None:
-            print(f"HTTP API and WebUI on {stack.http_url}/", flush=True)
-        for name, proc in stack.processes.items():
-            print(
-                f"  {name:9s} {proc.address}  pid {proc.popen.pid}  log {proc.log_path}",
-                file=sys.stderr,
-            )
+    try:
+        stack.start()
+    except (RuntimeError, KeyboardInterrupt) as exc:
+        stack.stop()
+        if isinstance(exc, KeyboardInterrupt):
+            print("stopped while starting", file=sys.stderr)
+            return 130
+        # A busy port, a process that failed to start: its log tail is in exc.
+        print(f"ttsctl up: the stack did not start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        _print_addresses(stack)
         while not stop.wait(1.0):
-            for proc in stack.processes.values():
-                if proc.popen.poll() is not None:
-                    print(
-                        f"{proc.name} exited ({proc.popen.returncode}); stopping:\n"
-                        f"{proc.log_tail()}",
-                        file=sys.stderr,
-                    )
-                    return 1
+            pass
+    finally:
+        stack.stop()
     print("stopped", file=sys.stderr)
     return 0
+
+
+def _print_addresses(stack: LocalStack) -> None:
+    """The lines scripts wait for (stdout), then each process (stderr)."""
+    print(f"gateway listening on {stack.gateway_address}", flush=True)
+    if "http" in stack.processes:
+        print(f"HTTP API and WebUI on {stack.http_url}/", flush=True)
+    for name, proc in stack.processes.items():
+        print(
+            f"  {name:9s} {proc.address}  pid {proc.popen.pid}  log {proc.log_path}",
+            file=sys.stderr,
+        )

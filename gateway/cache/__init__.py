@@ -18,10 +18,18 @@ from gateway.cache.phrase_cache import (
 from gateway.cache.pricing import Price, load_price
 from gateway.cache.redis_cache import RedisPhraseCache
 from gateway.cache.report import RedisCacheCounters, report_to_dict
-from gateway.cache.stats import CacheCounters, ReportCounters
+from gateway.cache.stats import (
+    MAX_TOP,
+    MAX_WINDOW_S,
+    CacheCounters,
+    ReportCounters,
+    check_report_args,
+)
 
 __all__ = [
     "CACHE_SCHEMA_VERSION",
+    "MAX_TOP",
+    "MAX_WINDOW_S",
     "AnalysisCache",
     "AnalysisKey",
     "CacheConfig",
@@ -36,6 +44,7 @@ __all__ = [
     "RedisPhraseCache",
     "ReportCounters",
     "SentenceKey",
+    "check_report_args",
     "load_price",
     "report_to_dict",
     "resolve",

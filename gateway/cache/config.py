@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from tts_common.config import ConfigError, env_fields, env_float, env_str
+from tts_common.config import ConfigError, env_fields, env_float, env_secret, env_str
+from tts_common.tls import ClientTls
 
 __all__ = ["CacheConfig"]
+
+_MIN_HMAC_KEY_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,16 @@ class CacheConfig:
     price_tier: str = ""
     """Tier of the table that prices the savings (``GATEWAY_PRICE_TIER``); empty
     means the table's own ``tier``."""
+    redis_password: str = field(default="", repr=False)
+    """Redis AUTH password (``REDIS_PASSWORD``, or the file ``REDIS_PASSWORD_FILE``);
+    one in ``REDIS_URL`` (``redis://:PASSWORD@host``) wins over it."""
+    redis_tls: ClientTls = field(default_factory=ClientTls)
+    """TLS to Redis: ``REDIS_TLS_CA_FILE`` (needs a ``rediss://`` URL), and for mutual
+    TLS ``REDIS_TLS_CERT_FILE`` and ``REDIS_TLS_KEY_FILE``."""
+    hmac_key: str = field(default="", repr=False)
+    """Key of the entries' integrity tags (``GATEWAY_CACHE_HMAC_KEY``, or the file
+    ``GATEWAY_CACHE_HMAC_KEY_FILE``), the same on every replica; entries whose tag
+    does not verify are misses. Empty: tags catch corruption but not forgery."""
 
     def __post_init__(self) -> None:
         """Reject values that would only fail later; messages name the variables."""
@@ -63,6 +76,15 @@ class CacheConfig:
             raise ConfigError(
                 "GATEWAY_CACHE_TIMEOUT_S, GATEWAY_CACHE_LOCK_TTL_S and "
                 "GATEWAY_CACHE_POLL_S must be > 0"
+            )
+        if self.redis_tls.enabled and not (self.redis_url or "").startswith(
+            "rediss://"
+        ):
+            raise ConfigError("REDIS_TLS_CA_FILE needs a rediss:// REDIS_URL")
+        if self.hmac_key and len(self.hmac_key) < _MIN_HMAC_KEY_CHARS:
+            raise ConfigError(
+                f"GATEWAY_CACHE_HMAC_KEY must have at least {_MIN_HMAC_KEY_CHARS} "
+                "characters"
             )
         if self.retry_after_s < 0 or self.catalog_refresh_s < 0:
             raise ConfigError(
@@ -99,4 +121,7 @@ class CacheConfig:
             ),
             price_table=env_str(environ, "GATEWAY_PRICE_TABLE", "") or None,
             price_tier=env_str(environ, "GATEWAY_PRICE_TIER", ""),
+            redis_password=env_secret(environ, "REDIS_PASSWORD"),
+            redis_tls=ClientTls.from_env(environ, "REDIS_"),
+            hmac_key=env_secret(environ, f"{p}HMAC_KEY"),
         )

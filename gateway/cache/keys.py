@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass
 __all__ = ["CACHE_SCHEMA_VERSION", "AnalysisKey", "SentenceKey"]
 
 
-CACHE_SCHEMA_VERSION = 1
-"""Bumped whenever the key fields or the stored layout change (old entries miss)."""
+CACHE_SCHEMA_VERSION = 2
+"""Bumped whenever the key fields or the stored layout change (old entries miss).
+2: entries carry an HMAC-SHA256 integrity tag (:mod:`gateway.cache.integrity`)."""
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,14 @@
 
 Layout. An entry is one string key
 ``tts:a:<voice>:<acoustic rev[:12]>:<vocoder rev[:12]>:<SHA-256 digest>`` whose value
-is ``b"TTS1"``, a 4-byte big-endian header length, a JSON header
-(``compute_s``, ``sample_rate_hz``) and the sentence's int16 PCM at the model rate,
-before gain (see :mod:`gateway.cache.keys` for why volume is not in the key). The voice
-and revision prefixes exist only so :meth:`RedisPhraseCache.purge` can find entries
-with ``SCAN MATCH``; the digest alone decides a hit.
+is ``b"TTS2"``, a 32-byte integrity tag, a 4-byte big-endian header length, a JSON
+header (``compute_s``, ``sample_rate_hz``) and the sentence's int16 PCM at the model
+rate, before gain (see :mod:`gateway.cache.keys` for why volume is not in the key). The
+voice and revision prefixes exist only so :meth:`RedisPhraseCache.purge` can find
+entries with ``SCAN MATCH``; the digest alone decides a hit. An analysis is ``b"TTF2"``,
+its tag and the serialized ``AnalyzeResponse``. The tag is an HMAC over the value and
+its key's digest (:mod:`gateway.cache.integrity`): a value that fails it is a miss,
+counted, and overwritten by the fresh result.
 
 Every audio key carries a TTL, which each hit renews (``GETEX ... EX``: a sliding
 TTL), so under ``maxmemory`` with a ``volatile-lru``/``volatile-lfu`` policy Redis
@@ -27,11 +30,12 @@ import logging
 import struct
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 
 from gateway.cache.config import CacheConfig
+from gateway.cache.integrity import TAG_BYTES, EntrySeal
 from gateway.cache.keys import SentenceKey
 from gateway.cache.phrase_cache import CachedSentence, CacheUnavailable, Flight
 from gateway.cache.singleflight import Singleflight
@@ -45,11 +49,25 @@ AUDIO_PREFIX = "tts:a:"
 """Prefix of every audio entry."""
 ANALYSIS_PREFIX = "tts:f:"
 """Prefix of every cached frontend analysis (same TTL rules as audio)."""
-_MAGIC = b"TTS1"
+_MAGIC = b"TTS2"
+_ANALYSIS_MAGIC = b"TTF2"
 _TRIP_AFTER = 3
 """Consecutive Redis failures that make the request path skip Redis a while."""
 _REV_CHARS = 12
 _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
+
+
+def _connection_options(cfg: CacheConfig) -> dict[str, Any]:
+    """AUTH password and TLS files for redis-py (a ``rediss://`` URL turns TLS on)."""
+    options: dict[str, Any] = {}
+    if cfg.redis_password:
+        options["password"] = cfg.redis_password
+    tls = cfg.redis_tls
+    if tls.enabled:
+        options.update(ssl_ca_certs=tls.ca_file, ssl_cert_reqs="required")
+        if tls.cert_file:
+            options.update(ssl_certfile=tls.cert_file, ssl_keyfile=tls.key_file)
+    return options
 
 
 def entry_key(key: SentenceKey) -> str:
@@ -60,35 +78,59 @@ def entry_key(key: SentenceKey) -> str:
     )
 
 
-def _encode(key: SentenceKey, entry: CachedSentence) -> bytes:
+def _encode(key: SentenceKey, entry: CachedSentence, seal: EntrySeal) -> bytes:
     header = json.dumps(
         {"compute_s": entry.compute_s, "sample_rate_hz": key.sample_rate_hz}
     ).encode("utf-8")
-    return _MAGIC + struct.pack(">I", len(header)) + header + entry.pcm
+    body = struct.pack(">I", len(header)) + header + entry.pcm
+    return seal.seal(_MAGIC, key.digest(), body)
 
 
 def _decode(blob: bytes) -> CachedSentence | None:
-    """The entry, or None for a value this code did not write (treated as a miss)."""
-    if len(blob) < 8 or not blob.startswith(_MAGIC):
+    """The entry in a stored value, its tag not checked (use :func:`_opened`); None
+    for a value of another layout."""
+    head = len(_MAGIC) + TAG_BYTES
+    return _parse(blob[head:]) if blob.startswith(_MAGIC) else None
+
+
+def _parse(body: bytes) -> CachedSentence | None:
+    """The entry in a value's body (after magic and tag); None when malformed."""
+    if len(body) < 4:
         return None
-    (size,) = struct.unpack(">I", blob[4:8])
-    header = json.loads(blob[8 : 8 + size])
-    return CachedSentence(blob[8 + size :], float(header["compute_s"]))
+    (size,) = struct.unpack(">I", body[:4])
+    try:
+        header = json.loads(body[4 : 4 + size])
+        return CachedSentence(body[4 + size :], float(header["compute_s"]))
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 class RedisPhraseCache:
     """The phrase cache on one Redis; shared by every gateway replica."""
 
-    def __init__(self, cfg: CacheConfig, client: aioredis.Redis | None = None) -> None:
-        """Connect lazily to ``cfg.redis_url`` (or use ``client``)."""
+    def __init__(
+        self,
+        cfg: CacheConfig,
+        client: aioredis.Redis | None = None,
+        on_integrity_failure: Callable[[str], None] | None = None,
+    ) -> None:
+        """Connect lazily to ``cfg.redis_url`` (or use ``client``).
+
+        ``on_integrity_failure("audio" | "analysis")`` is called for each stored
+        value whose integrity tag does not verify (it is then a miss).
+        """
         if client is None:
             if not cfg.redis_url:
                 raise ValueError("RedisPhraseCache needs REDIS_URL")
+            timeout_s = max(cfg.op_timeout_s * 4, 0.5)
             client = aioredis.Redis.from_url(
                 cfg.redis_url,
-                socket_timeout=max(cfg.op_timeout_s * 4, 0.5),
-                socket_connect_timeout=max(cfg.op_timeout_s * 4, 0.5),
+                socket_timeout=timeout_s,
+                socket_connect_timeout=timeout_s,
+                **_connection_options(cfg),
             )
+        self._seal = EntrySeal(cfg.hmac_key.encode("utf-8"))
+        self._on_integrity_failure = on_integrity_failure or (lambda kind: None)
         self.client, self._cfg = client, cfg
         self._down_until, self._failures = 0.0, 0
         self.flights = Singleflight(self, cfg.lock_ttl_s, cfg.poll_s)
@@ -132,8 +174,24 @@ class RedisPhraseCache:
         """
         name, ttl = entry_key(key), self._cfg.ttl_s
         blob = await self.op(lambda r: r.getex(name, ex=ttl))
+        if blob is None:
+            return None
         # A client made with decode_responses would hand back str: not ours.
-        return _decode(blob) if isinstance(blob, bytes) else None
+        body = self._opened("audio", _MAGIC, key.digest(), blob)
+        return _parse(body) if body is not None else None
+
+    def _opened(
+        self, kind: str, magic: bytes, digest: str, blob: object
+    ) -> bytes | None:
+        """The body of a stored value, or None (counted) when its tag fails."""
+        body = self._seal.open(magic, digest, blob) if isinstance(blob, bytes) else None
+        if body is None:
+            self._on_integrity_failure(kind)
+            _LOGGER.warning(
+                "cache %s entry %s failed its integrity check; treated as a miss",
+                kind, digest[:16],
+            )  # fmt: skip
+        return body
 
     async def lookup_analysis(
         self, voice: str, revision: str, digest: str
@@ -146,16 +204,18 @@ class RedisPhraseCache:
         name = f"{ANALYSIS_PREFIX}{voice}:{revision[:_REV_CHARS]}:{digest}"
         ttl = self._cfg.ttl_s
         blob = await self.op(lambda r: r.getex(name, ex=ttl))
-        return blob if isinstance(blob, bytes) else None
+        if blob is None:
+            return None
+        return self._opened("analysis", _ANALYSIS_MAGIC, digest, blob)
 
     async def commit_analysis(
         self, voice: str, revision: str, digest: str, blob: bytes
     ) -> None:
         """Store an analysis with the TTL; a failure only costs the entry."""
         name = f"{ANALYSIS_PREFIX}{voice}:{revision[:_REV_CHARS]}:{digest}"
-        ttl = self._cfg.ttl_s
+        value, ttl = self._seal.seal(_ANALYSIS_MAGIC, digest, blob), self._cfg.ttl_s
         try:
-            await self.op(lambda r: r.set(name, blob, ex=ttl))
+            await self.op(lambda r: r.set(name, value, ex=ttl))
         except CacheUnavailable:
             pass  # logged in op()
 
@@ -171,7 +231,8 @@ class RedisPhraseCache:
                 len(entry.pcm), self._cfg.max_entry_bytes,
             )  # fmt: skip
             return
-        name, value, ttl = entry_key(key), _encode(key, entry), self._cfg.ttl_s
+        name, value = entry_key(key), _encode(key, entry, self._seal)
+        ttl = self._cfg.ttl_s
         try:
             await self.op(lambda r: r.set(name, value, ex=ttl))
         except CacheUnavailable:

@@ -4,18 +4,25 @@ Layout (no key has a TTL, so a ``volatile-*`` eviction policy never drops them;
 they survive gateway restarts but not a restart of a Redis without persistence):
 
 - ``tts:stats:since``: epoch seconds when counting started (``SET NX``).
-- ``tts:stats:all`` and ``tts:stats:m:<minute>``: hashes with fields
-  ``<voice>|hits``, ``|misses``, ``|errors`` (HINCRBY) and ``|audio_s``,
-  ``|compute_s`` (HINCRBYFLOAT); ``<minute>`` is epoch seconds // 60.
-- ``tts:stats:req:<all|minute>`` / ``tts:stats:hit:<all|minute>``: sorted sets of
+- ``tts:stats:all``, ``tts:stats:m:<minute>`` and ``tts:stats:h:<hour>``: hashes
+  with fields ``<voice>|hits``, ``|misses``, ``|errors`` (HINCRBY) and ``|audio_s``,
+  ``|compute_s`` (HINCRBYFLOAT); ``<minute>`` is epoch seconds // 60, ``<hour>``
+  minute // 60.
+- ``tts:stats:req:<all|minute|h:hour>`` / ``tts:stats:hit:<...>``: sorted sets of
   lookups and hits per sentence digest, for the top repeated sentences.
+- ``tts:stats:hours_since``: the first minute counted into hour buckets (``SET NX``;
+  earlier hours are read from their minutes).
 - ``tts:stats:meta``: digest -> JSON ``{"voice", "preview"}`` (preview only when
   the operator enabled text previews).
 
-A window is counted in whole minutes: the buckets covering the last ``window_s``
-seconds (so up to a minute more), and the report says how many seconds it covered. Writes leave the
-request path: :meth:`record` queues, a background task flushes in one pipeline, and
-:meth:`report` flushes first, so a replica's report includes all it served.
+A window (1 s to 30 days) is counted in whole minutes: the buckets covering the last
+``window_s`` seconds (so up to a minute more), whole hours from their hour buckets
+(:mod:`gateway.cache.windows`), so a 30-day report reads about 840 hashes; the
+report says how many seconds it covered. Top sentences are ranked in Redis
+(ZUNIONSTORE into a short-lived key), and only a page at a time comes back. Writes
+leave the request path: :meth:`record` queues, a background task flushes in one
+pipeline, and :meth:`report` flushes first, so a replica's report includes all it
+served.
 """
 
 from __future__ import annotations
@@ -25,8 +32,10 @@ import json
 import logging
 import math
 import time
+import uuid
 from collections import defaultdict
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar, cast
 
 import redis.asyncio as aioredis
 
@@ -38,6 +47,7 @@ from gateway.cache.stats import (
     Tally,
     build_report,
 )
+from gateway.cache.windows import window_buckets
 from sambert_tts_protos.v1 import gateway_service_pb2
 from tts_common.errors import NotReady
 
@@ -50,6 +60,14 @@ _PLURAL = {"hit": "hits", "miss": "misses", "error": "errors"}
 _MAX_PENDING = 100_000
 _REPORT_TIMEOUT_S = 10.0
 _FLUSH_DELAY_S = 0.05
+_BATCH = 1000
+"""Commands per pipeline round trip when a report reads many buckets."""
+_PAGE = 200
+"""Ranked digests fetched per round trip for the top sentences."""
+_MAX_RANKED = 10_000
+"""With a voice filter, the top sentences are looked for among this many at most."""
+_TMP_TTL_S = 60
+_T = TypeVar("_T")
 
 
 class RedisCacheCounters:
@@ -129,20 +147,22 @@ class RedisCacheCounters:
         meta: dict[str, tuple[str, str]] = {}  # digest -> its latest (voice, preview)
         for at, voice, outcome, audio_s, compute_s, digest, preview in batch:
             minute = str(int(at // 60))
-            for scope in ("all", f"m:{minute}"):
+            hour = f"h:{int(at // 3600)}"
+            for scope in ("all", f"m:{minute}", hour):
                 name = STATS_PREFIX + scope
                 ints[name, f"{voice}|{_PLURAL.get(outcome, 'errors')}"] += 1
                 if outcome == "hit":
                     floats[name, f"{voice}|audio_s"] += audio_s
                     floats[name, f"{voice}|compute_s"] += compute_s
             if digest:
-                for scope in ("all", minute):
+                for scope in ("all", minute, hour):
                     ranks[f"{STATS_PREFIX}req:{scope}", digest] += 1
                     if outcome == "hit":
                         ranks[f"{STATS_PREFIX}hit:{scope}", digest] += 1
                 meta[digest] = (voice, preview)
         pipe = self._client.pipeline(transaction=False)
         pipe.set(STATS_PREFIX + "since", repr(batch[0][0]), nx=True)
+        pipe.set(STATS_PREFIX + "hours_since", int(batch[0][0] // 60), nx=True)
         for (name, field), count in ints.items():
             pipe.hincrby(name, field, count)
         for (name, field), amount in floats.items():
@@ -169,7 +189,12 @@ class RedisCacheCounters:
         """
         try:
             return await asyncio.wait_for(self._report(request), _REPORT_TIMEOUT_S)
-        except (aioredis.RedisError, OSError, TimeoutError) as exc:
+        except TimeoutError as exc:
+            raise NotReady(
+                f"cache report did not finish within {_REPORT_TIMEOUT_S:g} s (Redis "
+                "slow or busy); retry later, or ask for a shorter window"
+            ) from exc
+        except (aioredis.RedisError, OSError) as exc:
             raise NotReady(
                 "cache report needs Redis, which is unreachable; retry later"
             ) from exc
@@ -179,30 +204,24 @@ class RedisCacheCounters:
     ) -> gateway_service_pb2.GetCacheReportResponse:
         await self.flush()
         now = time.time()
-        since_raw = await self._client.get(STATS_PREFIX + "since")
+        since_raw, hours_raw = await self._client.mget(
+            [STATS_PREFIX + "since", STATS_PREFIX + "hours_since"]
+        )
         since = float(since_raw) if since_raw else now
         if request.window_s:
-            # Whole minutes covering [now - window, now]: never less than asked.
-            first = int((now - request.window_s) // 60)
-            minutes = [str(m) for m in range(first, int(now // 60) + 1)]
-            hashes = [f"m:{m}" for m in minutes]
-            window = len(minutes) * 60
+            hours_from = int(hours_raw) if hours_raw else None
+            buckets = window_buckets(now, request.window_s, hours_from)
+            hashes, ranks, window = buckets.hashes, buckets.ranks, buckets.seconds
         else:
-            minutes, hashes, window = ["all"], ["all"], 0
-        pipe = self._client.pipeline(transaction=False)
-        for name in hashes:
-            pipe.hgetall(STATS_PREFIX + name)
+            hashes, ranks, window = ["all"], ["all"], 0
         tallies: dict[str, Tally] = defaultdict(Tally)
-        for fields in await pipe.execute():
-            for raw_field, raw_value in fields.items():
-                voice, _, what = raw_field.decode().rpartition("|")
-                tally = tallies[voice]
-                if what in _FIELDS:
-                    value = float(raw_value)
-                    kind = int if what in ("hits", "misses", "errors") else float
-                    setattr(tally, what, getattr(tally, what) + kind(value))
+        for batch in _chunks(hashes, _BATCH):
+            pipe = self._client.pipeline(transaction=False)
+            for name in batch:
+                pipe.hgetall(STATS_PREFIX + name)
+            _add(tallies, await pipe.execute())
         top = await self._top(
-            minutes, request.max_top_sentences or DEFAULT_TOP, request.voice
+            ranks, request.max_top_sentences or DEFAULT_TOP, request.voice
         )
         return build_report(
             dict(tallies), top, since, window, self._price, request.voice
@@ -211,41 +230,83 @@ class RedisCacheCounters:
     async def _top(
         self, scopes: list[str], limit: int, voice: str
     ) -> list[gateway_service_pb2.RepeatedSentence]:
-        """The most looked-up sentences over ``scopes`` (``all`` or minutes)."""
+        """The most looked-up sentences over ``scopes`` (``all``, minutes, hours):
+        summed in Redis, read a page at a time."""
+        if scopes == ["all"]:
+            return await self._ranked(
+                STATS_PREFIX + "req:all", STATS_PREFIX + "hit:all", limit, voice
+            )
+        token = f"{STATS_PREFIX}tmp:{uuid.uuid4().hex}"
+        req, hit = f"{token}:req", f"{token}:hit"
         pipe = self._client.pipeline(transaction=False)
-        for scope in scopes:
-            pipe.zrange(f"{STATS_PREFIX}req:{scope}", 0, -1, withscores=True)
-            pipe.zrange(f"{STATS_PREFIX}hit:{scope}", 0, -1, withscores=True)
-        results = await pipe.execute()
-        requests: dict[str, float] = defaultdict(float)
-        hits: dict[str, float] = defaultdict(float)
-        for i in range(0, len(results), 2):
-            for member, score in results[i]:
-                requests[member.decode()] += score
-            for member, score in results[i + 1]:
-                hits[member.decode()] += score
-        ranked = sorted(requests.items(), key=lambda kv: (-kv[1], kv[0]))
-        metas = (
-            await self._client.hmget(STATS_PREFIX + "meta", [d for d, _ in ranked])
-            if ranked
-            else []
-        )
+        pipe.zunionstore(req, [f"{STATS_PREFIX}req:{s}" for s in scopes])
+        pipe.zunionstore(hit, [f"{STATS_PREFIX}hit:{s}" for s in scopes])
+        pipe.expire(req, _TMP_TTL_S)  # in case the delete below never runs
+        pipe.expire(hit, _TMP_TTL_S)
+        try:
+            await pipe.execute()
+            return await self._ranked(req, hit, limit, voice)
+        finally:
+            await self._client.delete(req, hit)
+
+    async def _ranked(
+        self, requests: str, hits: str, limit: int, voice: str
+    ) -> list[gateway_service_pb2.RepeatedSentence]:
+        """The first ``limit`` digests of sorted set ``requests`` (of ``voice``)."""
         out: list[gateway_service_pb2.RepeatedSentence] = []
-        for (digest, count), raw in zip(ranked, metas, strict=True):
-            meta = json.loads(raw) if raw else {"voice": "", "preview": ""}
-            if voice and meta["voice"] != voice:
-                continue
-            out.append(gateway_service_pb2.RepeatedSentence(
-                key_hash=digest, voice=meta["voice"], requests=math.floor(count),
-                hits=math.floor(hits.get(digest, 0.0)), text_preview=meta["preview"],
-            ))  # fmt: skip
-            if len(out) >= limit:
+        for start in range(0, _MAX_RANKED, _PAGE):
+            page = cast(
+                list[tuple[bytes, float]],
+                await self._client.zrevrange(
+                    requests, start, start + _PAGE - 1, withscores=True
+                ),
+            )
+            ranked = sorted(
+                ((m.decode(), s) for m, s in page), key=lambda kv: (-kv[1], kv[0])
+            )
+            digests = [d for d, _ in ranked]
+            if not digests:
+                break
+            pipe = self._client.pipeline(transaction=False)
+            pipe.hmget(STATS_PREFIX + "meta", digests)
+            pipe.zmscore(hits, digests)
+            metas, hit_counts = await pipe.execute()
+            for (digest, count), raw, hit in zip(
+                ranked, metas, hit_counts, strict=True
+            ):
+                meta = json.loads(raw) if raw else {"voice": "", "preview": ""}
+                if voice and meta["voice"] != voice:
+                    continue
+                out.append(gateway_service_pb2.RepeatedSentence(
+                    key_hash=digest, voice=meta["voice"], requests=math.floor(count),
+                    hits=math.floor(hit or 0.0), text_preview=meta["preview"],
+                ))  # fmt: skip
+                if len(out) >= limit:
+                    return out
+            if len(page) < _PAGE:
                 break
         return out
 
     async def close(self) -> None:
         """Flush what is queued (best effort)."""
         await self._flush_quietly(0.0)
+
+
+def _add(tallies: dict[str, Tally], hashes: list[Any]) -> None:
+    """Add counter hashes (``<voice>|<field>`` -> value) into ``tallies``."""
+    for fields in hashes:
+        for raw_field, raw_value in fields.items():
+            voice, _, what = raw_field.decode().rpartition("|")
+            tally = tallies[voice]
+            if what in _FIELDS:
+                value = float(raw_value)
+                kind = int if what in ("hits", "misses", "errors") else float
+                setattr(tally, what, getattr(tally, what) + kind(value))
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _stats(s: gateway_service_pb2.CacheStats) -> dict[str, Any]:

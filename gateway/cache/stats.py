@@ -19,14 +19,18 @@ from google.protobuf import timestamp_pb2
 
 from gateway.cache.pricing import Price
 from sambert_tts_protos.v1 import gateway_service_pb2
+from tts_common.errors import InvalidInput
 
 __all__ = [
+    "MAX_TOP",
+    "MAX_WINDOW_S",
     "CacheCounters",
     "Outcome",
     "OutcomeMetrics",
     "ReportCounters",
     "Tally",
     "build_report",
+    "check_report_args",
 ]
 
 Outcome = str
@@ -34,6 +38,30 @@ Outcome = str
 
 DEFAULT_TOP = 10
 """Top sentences reported when the request leaves ``max_top_sentences`` at 0."""
+MAX_TOP = 100
+"""Most top sentences one report lists."""
+MAX_WINDOW_S = 30 * 86400
+"""Longest report window: 30 days (0 asks for everything since counting began)."""
+
+
+def check_report_args(window_s: int, top: int) -> None:
+    """Refuse a report window or top count out of range, naming the range (the gRPC
+    request and the HTTP query are checked alike).
+
+    Raises:
+        InvalidInput: ``window_s`` is not 0 or 1 to 2,592,000 (30 days), or ``top``
+            is not 0 to 100.
+    """
+    if not 0 <= window_s <= MAX_WINDOW_S:
+        raise InvalidInput(
+            f"window_s {window_s} is out of range; use 1 to {MAX_WINDOW_S} seconds "
+            "(30 days), or 0 for everything since counting began"
+        )
+    if not 0 <= top <= MAX_TOP:
+        raise InvalidInput(
+            f"max_top_sentences {top} is out of range; use 0 to {MAX_TOP} "
+            f"(0 means {DEFAULT_TOP})"
+        )
 
 
 @dataclass

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import grpc
 from aiohttp import web
 
+from gateway.http.auth import auth_middleware
 from gateway.http.client import GatewayClient
 from gateway.http.config import HttpConfig
 from gateway.http.errors import ApiError, from_rpc_error
@@ -37,8 +38,10 @@ async def _json_errors(request: web.Request, handler: _Handler) -> web.StreamRes
 
 def build_app(cfg: HttpConfig) -> web.Application:
     """The bridge for ``cfg``; the gRPC channel opens on startup, closes on cleanup."""
+    # Auth runs inside _json_errors, so its refusals come out as OpenAI errors.
     app = web.Application(
-        middlewares=[_json_errors], client_max_size=cfg.max_body_bytes
+        middlewares=[_json_errors, auth_middleware(cfg.api_keys)],
+        client_max_size=cfg.max_body_bytes,
     )
 
     handlers = app[HANDLERS] = Handlers(cfg.gateway_addr)

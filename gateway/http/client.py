@@ -1,4 +1,5 @@
-"""The bridge's side of the gateway: one grpc.aio channel, typed calls, a voice list."""
+"""The bridge's side of the gateway: one grpc.aio channel (TLS when configured),
+typed calls that carry the caller's API key, a voice list."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from gateway.http.config import HttpConfig
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from sambert_tts_protos.v1 import gateway_service_pb2_grpc as gw_grpc
 from tts_common.interceptors import REQUEST_ID_HEADER
+from tts_common.tls import aio_channel, channel_credentials
 
 __all__ = ["GatewayClient"]
 
@@ -24,7 +26,8 @@ class GatewayClient:
 
     def __init__(self, cfg: HttpConfig) -> None:
         limit = cfg.max_message_bytes
-        self._channel = grpc.aio.insecure_channel(cfg.gateway_addr, options=[
+        credentials = channel_credentials(cfg.gateway_tls)
+        self._channel = aio_channel(cfg.gateway_addr, credentials, [
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
             ("grpc.keepalive_time_ms", 30_000),
@@ -40,14 +43,20 @@ class GatewayClient:
     async def close(self) -> None:
         await self._channel.close()
 
-    def stream(self, request: gw.StreamSynthesizeRequest, request_id: str) -> Any:
+    def stream(
+        self,
+        request: gw.StreamSynthesizeRequest,
+        request_id: str,
+        api_key: str | None = None,
+    ) -> Any:
         """Start StreamSynthesize; the call is async-iterable and ``cancel()``-able."""
-        metadata = ((REQUEST_ID_HEADER, request_id),) if request_id else None
         return self._stub.StreamSynthesize(
-            request, timeout=self._timeout_s, metadata=metadata
+            request, timeout=self._timeout_s, metadata=_metadata(api_key, request_id)
         )
 
-    async def voices(self, fresh: bool = False) -> gw.ListVoicesResponse:
+    async def voices(
+        self, fresh: bool = False, api_key: str | None = None
+    ) -> gw.ListVoicesResponse:
         """ListVoices, remembered for a while (the voice set changes with deploys)."""
         voices = self._voices
         if (
@@ -56,15 +65,17 @@ class GatewayClient:
             or time.monotonic() - self._voices_at > _VOICES_TTL_S
         ):
             voices = await self._stub.ListVoices(
-                gw.ListVoicesRequest(), timeout=_SHORT_TIMEOUT_S
+                gw.ListVoicesRequest(),
+                timeout=_SHORT_TIMEOUT_S,
+                metadata=_metadata(api_key),
             )
             self._voices, self._voices_at = voices, time.monotonic()
         return cast(gw.ListVoicesResponse, voices)
 
-    async def voice_rate(self, name: str) -> int:
+    async def voice_rate(self, name: str, api_key: str | None = None) -> int:
         """The native rate of voice ``name`` (empty = default); 0 if unknown."""
         for fresh in (False, True):
-            reply = await self.voices(fresh)
+            reply = await self.voices(fresh, api_key)
             wanted = name or reply.default_voice
             for voice in reply.voices:
                 if voice.name == wanted:
@@ -72,7 +83,7 @@ class GatewayClient:
         return 0
 
     async def cache_report(
-        self, window_s: int, voice: str, top: int
+        self, window_s: int, voice: str, top: int, api_key: str | None = None
     ) -> gw.GetCacheReportResponse:
         """GetCacheReport (see the proto for the fields)."""
         reply = await self._stub.GetCacheReport(
@@ -80,6 +91,7 @@ class GatewayClient:
                 window_s=window_s, voice=voice, max_top_sentences=top
             ),
             timeout=_SHORT_TIMEOUT_S,
+            metadata=_metadata(api_key),
         )
         return cast(gw.GetCacheReportResponse, reply)
 
@@ -92,3 +104,15 @@ class GatewayClient:
         except grpc.RpcError:
             return "UNREACHABLE"
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+
+def _metadata(
+    api_key: str | None, request_id: str = ""
+) -> tuple[tuple[str, str], ...] | None:
+    """Call metadata: the caller's own API key (the gateway checks it) and the id."""
+    items = []
+    if api_key:
+        items.append(("authorization", f"Bearer {api_key}"))
+    if request_id:
+        items.append((REQUEST_ID_HEADER, request_id))
+    return tuple(items) or None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from gateway.config import DEFAULT_PORT as GATEWAY_PORT
-from tts_common.config import ConfigError, env_fields, env_str
+from tts_common.apikeys import ApiKeys
+from tts_common.config import ConfigError, check_server_tls, env_fields, env_str
+from tts_common.tls import ClientTls
 
 __all__ = ["DEFAULT_PORT", "HttpConfig"]
 
@@ -41,6 +43,21 @@ class HttpConfig:
     """Root log level name (``HTTP_LOG_LEVEL``)."""
     log_format: str = "json"
     """``json`` or ``text`` (``HTTP_LOG_FORMAT``)."""
+    tls_cert_file: str = ""
+    """PEM certificate chain for HTTPS (``HTTP_TLS_CERT_FILE``, with
+    ``HTTP_TLS_KEY_FILE``); the port then speaks HTTPS only."""
+    tls_key_file: str = ""
+    """PEM private key of that certificate (``HTTP_TLS_KEY_FILE``)."""
+    tls_client_ca_file: str = ""
+    """PEM CA that client certificates must chain to (``HTTP_TLS_CLIENT_CA_FILE``):
+    mutual TLS, clients without one are refused."""
+    gateway_tls: ClientTls = field(default_factory=ClientTls)
+    """TLS to the gateway: ``HTTP_GATEWAY_TLS_CA_FILE``, and for mutual TLS
+    ``HTTP_GATEWAY_TLS_CERT_FILE`` and ``HTTP_GATEWAY_TLS_KEY_FILE``."""
+    api_keys: ApiKeys = field(default_factory=ApiKeys)
+    """Keys checked on ``/v1/*`` before the gateway is called (``HTTP_API_KEYS_FILE``,
+    ``HTTP_API_KEYS``; same format as the gateway's). Either way the caller's key is
+    passed on to the gateway, which checks its own list."""
 
     def __post_init__(self) -> None:
         """Reject values that would only fail later; messages name the variables."""
@@ -62,6 +79,12 @@ class HttpConfig:
             )
         if self.log_format not in _LOG_FORMATS:
             raise ConfigError(f"HTTP_LOG_FORMAT must be one of {_LOG_FORMATS}")
+        try:
+            check_server_tls(
+                self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"HTTP_{exc}") from None
 
     @property
     def bind_host(self) -> str | None:
@@ -93,8 +116,13 @@ class HttpConfig:
                     "max_message_bytes",
                     "grace_s",
                     "drain_delay_s",
+                    "tls_cert_file",
+                    "tls_key_file",
+                    "tls_client_ca_file",
                 ),
             ),
+            gateway_tls=ClientTls.from_env(environ, f"{p}GATEWAY_"),
+            api_keys=ApiKeys.from_env(environ, p),
             log_level=env_str(environ, f"{p}LOG_LEVEL", d.log_level).upper(),
             log_format=env_str(environ, f"{p}LOG_FORMAT", d.log_format).lower(),
         )

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from pathlib import Path
 
 import grpc
 from aiohttp import web
 
-from gateway.cache import report_to_dict
+from gateway.cache import check_report_args, report_to_dict
+from gateway.http.auth import caller_key
 from gateway.http.client import GatewayClient
 from gateway.http.errors import ApiError, from_rpc_error
 from gateway.http.speech import FORMATS, SpeechParams, parse_speech
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
+from tts_common.errors import InvalidInput
+from tts_common.interceptors import is_request_id
 from tts_common.speed import SPEED_RANGE
 
 __all__ = ["STATIC_DIR", "Handlers"]
@@ -43,22 +45,38 @@ class Handlers:
         """``POST /v1/audio/speech``: audio streamed as the gateway makes it."""
         try:
             body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # also bad UTF-8, 5,000-digit numbers
             raise ApiError(400, "the body is not valid JSON", "invalid_json") from None
         params = parse_speech(body)
-        rate = await self._client.voice_rate(params.voice)
+        key = caller_key(request)  # passed on: the gateway checks it too
+        rate = await self._client.voice_rate(params.voice, key)
+        await self._check_length(params.text, key)
         # Never the text itself at INFO: its length and a short hash identify it.
         digest = hashlib.sha256(params.text.encode()).hexdigest()[:12]
         _LOGGER.info("speech voice=%s format=%s chars=%d text_sha256=%s",
                      params.voice or "-", params.response_format, len(params.text),
                      digest)  # fmt: skip
+        request_id = request.headers.get(_REQUEST_ID, "")
         call = self._client.stream(
-            params.to_request(rate), request.headers.get(_REQUEST_ID, "")
-        )
+            # An id gRPC metadata cannot carry is dropped: the gateway makes one.
+            params.to_request(rate), request_id if is_request_id(request_id) else "",
+            key,
+        )  # fmt: skip
         try:
             return await self._relay(request, call, params)
         finally:
             call.cancel()  # a no-op once finished; stops the gateway if we left early
+
+    async def _check_length(self, text: str, key: str | None) -> None:
+        """Refuse text over the gateway's limit here: the gateway only takes
+        messages a few times that size, and would refuse a larger one for its size
+        (RESOURCE_EXHAUSTED), not for its length."""
+        limit = (await self._client.voices(api_key=key)).max_text_chars
+        if limit and len(text) > limit:
+            # The code the gateway's own refusal (INVALID_ARGUMENT) would carry.
+            raise ApiError(400, f"input has {len(text)} characters, over the limit "
+                           f"of {limit}; split it into several requests",
+                           "invalid_argument")  # fmt: skip
 
     async def _relay(
         self, request: web.Request, call: grpc.aio.UnaryStreamCall, params: SpeechParams
@@ -95,7 +113,7 @@ class Handlers:
     async def voices(self, request: web.Request) -> web.Response:
         """``GET /v1/voices``: the gateway's voices plus what the bridge accepts."""
         try:
-            reply = await self._client.voices(fresh=True)
+            reply = await self._client.voices(fresh=True, api_key=caller_key(request))
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
         return web.json_response({
@@ -107,19 +125,21 @@ class Handlers:
 
     async def cache_report(self, request: web.Request) -> web.Response:
         """``GET /v1/cache/report?window_s=&voice=&top=``: the cache and cost report."""
+        voice = request.query.get("voice", "")
         try:
             window = int(request.query.get("window_s", "0"))
             top = int(request.query.get("top", "0"))
-        except ValueError:
-            raise ApiError(400, "window_s and top must be whole numbers",
+            voice.encode("utf-8")
+            check_report_args(window, top)
+        except InvalidInput as exc:  # the range, as the gRPC API names it
+            raise ApiError(400, exc.message.replace("max_top_sentences", "top"),
                            "invalid_query") from None  # fmt: skip
-        if window < 0 or top < 0:
-            raise ApiError(
-                400, "window_s and top must not be negative", "invalid_query"
-            )
+        except ValueError:  # not a number, or a voice with lone surrogates
+            raise ApiError(400, "window_s and top must be whole numbers and voice "
+                           "valid text", "invalid_query") from None  # fmt: skip
         try:
             reply = await self._client.cache_report(
-                window, request.query.get("voice", ""), top
+                window, voice, top, caller_key(request)
             )
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None

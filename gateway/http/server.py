@@ -10,6 +10,7 @@ from aiohttp import web
 
 from gateway.http.app import HANDLERS, build_app
 from gateway.http.config import HttpConfig
+from tts_common.tls import server_ssl_context
 
 __all__ = ["serve"]
 
@@ -33,7 +34,10 @@ async def serve(cfg: HttpConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await web.TCPSite(runner, cfg.bind_host, cfg.port).start()
+        ssl_context = server_ssl_context(cfg)  # None: plain HTTP
+        await web.TCPSite(
+            runner, cfg.bind_host, cfg.port, ssl_context=ssl_context
+        ).start()
         _LOGGER.info(
             "HTTP bridge on %s, gateway %s", runner.addresses, cfg.gateway_addr
         )

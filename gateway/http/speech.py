@@ -91,6 +91,13 @@ def _string(body: dict[str, Any], name: str, default: str = "") -> str:
         return default
     if not isinstance(value, str):
         raise _bad(f"{name} must be a string", f"invalid_{name}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # JSON's "\ud800" escapes decode to lone surrogates
+        raise _bad(
+            f"{name} is not valid Unicode text (it has a lone surrogate escape)",
+            f"invalid_{name}",
+        ) from None
     return value
 
 
@@ -103,11 +110,16 @@ def _speed(body: dict[str, Any]) -> float:
     if not in_speed_range(value):  # the gateway's range; OpenAI allows 0.25 to 4
         low, high = SPEED_RANGE
         raise _bad(
-            f"speed {value} is out of range: this server takes {low} to {high} "
-            "(OpenAI's 0.25 to 4.0 is wider than its voices allow)",
+            f"speed {_short(value)} is out of range: this server takes {low} to "
+            f"{high} (OpenAI's 0.25 to 4.0 is wider than its voices allow)",
             "invalid_speed",
         )
     return float(value)
+
+
+def _short(value: object) -> str:
+    text = str(value)  # an int of 400 digits is still a JSON number
+    return text if len(text) <= 24 else text[:20] + "..."
 
 
 def parse_speech(body: Any) -> SpeechParams:

@@ -2,7 +2,10 @@
 
 A replica that fails (UNAVAILABLE before its first response, or a stream that broke
 mid-way) is marked *suspect*: new calls go to the other replicas first until a
-health probe finds it SERVING again (a restarted pod at the same address).
+health watch sees it SERVING again (a restarted pod at the same address). The
+channels retry a lost connection at least every ``reconnect_s`` (gRPC's default
+backoff grows to 2 minutes), so a restarted replica is reconnected while it warms
+up and takes calls as soon as it reports SERVING.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from gateway.stages.errors import (
     StreamBroken,
     stage_error,
 )
+from tts_common.tls import aio_channel
 
 __all__ = ["Keepalive", "ReplicaSet", "wait_until_serving"]
 
@@ -51,10 +55,16 @@ class ReplicaSet:
         max_message_bytes: int,
         keepalive: Keepalive | None = None,
         probe_s: float = 1.0,
+        reconnect_s: float = 0.25,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         """Open lazy channels (no connection until the first call).
 
-        ``probe_s`` is how often a suspect replica's health is checked.
+        ``probe_s`` is how long a suspect replica is avoided at least, and the
+        pause between its health watches when one fails; ``reconnect_s`` caps the
+        wait between attempts to reconnect a lost replica (gRPC adds 20% jitter).
+        ``credentials`` make every channel TLS (None: plaintext).
         """
         self.stage = stage
         self.addrs = tuple(addrs)
@@ -71,8 +81,20 @@ class ReplicaSet:
             # A headless Service name resolves to every pod: spread calls over all of
             # them instead of pinning this gateway to the first address (pick_first).
             ("grpc.lb_policy_name", "round_robin"),
+            # A replica that went away is retried every ``reconnect_s`` at most, not
+            # after gRPC's default backoff (up to 120 s): a restart at the same
+            # address is reconnected during its warm-up. One attempt may take 1 s
+            # (a dropped SYN is resent after 1 s), so a black-holed host is
+            # re-dialled every second instead of every 20 s.
+            ("grpc.initial_reconnect_backoff_ms", int(min(reconnect_s, 0.1) * 1000)),
+            ("grpc.max_reconnect_backoff_ms", int(reconnect_s * 1000)),
+            ("grpc.min_reconnect_backoff_ms", 1000),
+            # A DNS name (a headless Service) is re-resolved when its pods fail:
+            # once a second at most rather than every 30 s, so a pod that is
+            # ready again is found as soon as its DNS entry is back.
+            ("grpc.dns_min_time_between_resolutions_ms", 1000),
         ]
-        self.channels = [grpc.aio.insecure_channel(a, options=options) for a in addrs]
+        self.channels = [aio_channel(a, credentials, options) for a in addrs]
         self._next = 0
 
     def start_index(self) -> int:
@@ -109,17 +131,23 @@ class ReplicaSet:
             self._suspects[index] = asyncio.create_task(self._probe(index))
 
     async def _probe(self, index: int) -> None:
+        """Watch the replica's health (waiting for a connection) until SERVING."""
         stub = health_pb2_grpc.HealthStub(self.channels[index])
-        while True:
+        serving = False
+        while not serving:
             await asyncio.sleep(self._probe_s)
+            # The server pushes each change, so SERVING after a restart is seen at
+            # once rather than at the next poll.
+            call = stub.Watch(health_pb2.HealthCheckRequest(), wait_for_ready=True)
             try:
-                reply = await stub.Check(
-                    health_pb2.HealthCheckRequest(), timeout=max(self._probe_s, 1.0)
-                )
+                async for reply in call:
+                    if reply.status == _SERVING:
+                        serving = True
+                        break
             except grpc.aio.AioRpcError:
-                continue
-            if reply.status == _SERVING:
-                break
+                continue  # it went away again (or is draining): watch anew
+            finally:
+                call.cancel()
         del self._suspects[index]
         _LOGGER.info("%s replica %s serving again", self.stage, self.addrs[index])
 

@@ -95,7 +95,9 @@ def _direction_allows(
     return False
 
 
-def allowed(policies: Sequence[Mapping[str, Any]], src: Pod, dst: Pod, port: int) -> bool:
+def allowed(
+    policies: Sequence[Mapping[str, Any]], src: Pod, dst: Pod, port: int
+) -> bool:
     """True if ``src`` may connect to ``dst`` on TCP ``port`` (egress and ingress)."""
     return _direction_allows(policies, src, dst, port, "Egress") and _direction_allows(
         policies, dst, src, port, "Ingress"

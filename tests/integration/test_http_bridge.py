@@ -44,12 +44,20 @@ def stack():
         yield s
 
 
-def _request(base: str, method: str, path: str, body: object = None,
-             headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def _request(
+    base: str,
+    method: str,
+    path: str,
+    body: object = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     """One HTTP exchange; ``body`` is sent as JSON unless it is already bytes."""
     url = urlsplit(base)
+    assert url.hostname is not None, base
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
-    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    data = (
+        body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    )
     sent = {"Content-Type": "application/json", **(headers or {})}
     try:
         conn.request(method, path, body=data, headers=sent)
@@ -64,26 +72,38 @@ def _speech(base: str, **body: object) -> tuple[int, dict[str, str], bytes]:
 
 
 def _error(data: bytes) -> dict[str, str]:
-    error = json.loads(data)["error"]
+    error: dict[str, str] = json.loads(data)["error"]
     assert set(error) == {"message", "type", "code"} and error["message"]
     return error
 
 
 @pytest.mark.parametrize(
     ("fmt", "content_type"),
-    [("wav", "audio/wav"), ("flac", "audio/flac"), ("opus", "audio/ogg; codecs=opus"),
-     ("mp3", "audio/mpeg")],
+    [
+        ("wav", "audio/wav"),
+        ("flac", "audio/flac"),
+        ("opus", "audio/ogg; codecs=opus"),
+        ("mp3", "audio/mpeg"),
+    ],
 )
-def test_each_format_decodes_at_the_voice_rate(stack, fmt: str, content_type: str) -> None:
+def test_each_format_decodes_at_the_voice_rate(
+    stack, fmt: str, content_type: str
+) -> None:
     """Containers keep the 16 kHz voice rate (all four codecs take it) and decode."""
-    status, headers, data = _speech(stack.http_url, input=TWO_SENTENCES, voice=VOICE,
-                                    response_format=fmt, model="tts-1")
+    status, headers, data = _speech(
+        stack.http_url,
+        input=TWO_SENTENCES,
+        voice=VOICE,
+        response_format=fmt,
+        model="tts-1",
+    )
     assert status == 200, data[:300]
     assert headers["content-type"] == content_type
     assert headers["transfer-encoding"] == "chunked"
     assert headers["x-sample-rate"] == str(RATE)
-    _, _, wav = _speech(stack.http_url, input=TWO_SENTENCES, voice=VOICE,
-                        response_format="wav")
+    _, _, wav = _speech(
+        stack.http_url, input=TWO_SENTENCES, voice=VOICE, response_format="wav"
+    )
     expected = (len(wav) - 44) // 2
     if fmt == "flac":  # streamed FLAC says "length unknown"; libsndfile needs it
         data = _flac_with_length(data, expected)
@@ -101,8 +121,9 @@ def test_each_format_decodes_at_the_voice_rate(stack, fmt: str, content_type: st
 def test_pcm_is_24k_int16_resampled_from_the_voice(stack) -> None:
     """``pcm`` is headerless 24 kHz s16le whatever the voice's rate (OpenAI's)."""
     _, _, wav = _speech(stack.http_url, input=TWO_SENTENCES, response_format="wav")
-    status, headers, pcm = _speech(stack.http_url, input=TWO_SENTENCES,
-                                   response_format="pcm")
+    status, headers, pcm = _speech(
+        stack.http_url, input=TWO_SENTENCES, response_format="pcm"
+    )
     assert status == 200 and headers["content-type"] == "audio/pcm"
     assert headers["x-sample-rate"] == "24000"
     native, rate = sf.read(io.BytesIO(wav), dtype="int16")
@@ -116,10 +137,15 @@ async def test_multi_sentence_speech_streams_in_several_chunks(stack) -> None:
     """Audio is written as the gateway makes it: several HTTP chunks, in order."""
     chunks, total = 0, b""
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"{stack.http_url}/v1/audio/speech", json={
-            "input": MANY_SENTENCES, "voice": VOICE, "response_format": "pcm",
-            "no_cache": True,
-        }) as reply:
+        async with session.post(
+            f"{stack.http_url}/v1/audio/speech",
+            json={
+                "input": MANY_SENTENCES,
+                "voice": VOICE,
+                "response_format": "pcm",
+                "no_cache": True,
+            },
+        ) as reply:
             assert reply.status == 200
             async for data, end_of_chunk in reply.content.iter_chunks():
                 total += data
@@ -136,9 +162,18 @@ def test_client_hanging_up_stops_the_stages(stack) -> None:
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
 
     def start() -> tuple[Iterator[bool], Callable[[], None]]:
-        conn.request("POST", "/v1/audio/speech", body=json.dumps({
-            "input": LONG_SENTENCES * 6, "response_format": "pcm", "no_cache": True,
-        }).encode(), headers={"Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            "/v1/audio/speech",
+            body=json.dumps(
+                {
+                    "input": LONG_SENTENCES * 6,
+                    "response_format": "pcm",
+                    "no_cache": True,
+                }
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         reply = conn.getresponse()
         assert reply.status == 200
         sock = conn.sock
@@ -164,20 +199,35 @@ def test_client_hanging_up_stops_the_stages(stack) -> None:
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
-        (dict(input="你好", voice="nobody"), 404, "not_found"),
-        (dict(input=""), 400, "missing_input"),
-        (dict(input="   "), 400, "missing_input"),
-        (dict(voice=VOICE), 400, "missing_input"),
-        (dict(input="你好", speed=3.0), 400, "invalid_speed"),
-        (dict(input="你好", speed=0.25), 400, "invalid_speed"),
-        (dict(input="你好", speed="fast"), 400, "invalid_speed"),
-        (dict(input="你好", response_format="aac"), 400, "unsupported_response_format"),
-        (dict(input="你好", emotion="furious"), 400, "invalid_argument"),
-        (dict(input="你好" * 3000), 400, "invalid_argument"),
+        ({"input": "你好", "voice": "nobody"}, 404, "not_found"),
+        ({"input": ""}, 400, "missing_input"),
+        ({"input": "   "}, 400, "missing_input"),
+        ({"voice": VOICE}, 400, "missing_input"),
+        ({"input": "你好", "speed": 3.0}, 400, "invalid_speed"),
+        ({"input": "你好", "speed": 0.25}, 400, "invalid_speed"),
+        ({"input": "你好", "speed": "fast"}, 400, "invalid_speed"),
+        (
+            {"input": "你好", "response_format": "aac"},
+            400,
+            "unsupported_response_format",
+        ),
+        ({"input": "你好", "emotion": "furious"}, 400, "invalid_argument"),
+        ({"input": "你好" * 3000}, 400, "invalid_argument"),
         ([1, 2], 400, "invalid_body"),
     ],
-    ids=["bad-voice", "empty", "blank", "missing", "fast", "slow", "speed-text",
-         "aac", "bad-emotion", "too-long", "not-object"],
+    ids=[
+        "bad-voice",
+        "empty",
+        "blank",
+        "missing",
+        "fast",
+        "slow",
+        "speed-text",
+        "aac",
+        "bad-emotion",
+        "too-long",
+        "not-object",
+    ],
 )
 def test_errors_map_to_http_statuses(stack, body, status: int, code: str) -> None:
     """Bridge checks and gateway statuses come back as OpenAI-style JSON errors."""
@@ -190,8 +240,9 @@ def test_errors_map_to_http_statuses(stack, body, status: int, code: str) -> Non
 
 
 def test_malformed_json_is_400(stack) -> None:
-    status, _, data = _request(stack.http_url, "POST", "/v1/audio/speech",
-                               b'{"input": "\xe4\xbd\xa0",')
+    status, _, data = _request(
+        stack.http_url, "POST", "/v1/audio/speech", b'{"input": "\xe4\xbd\xa0",'
+    )
     assert status == 400 and _error(data)["code"] == "invalid_json"
 
 
@@ -245,8 +296,13 @@ def test_request_id_is_echoed_and_text_never_logged(stack) -> None:
     secret = "我的密码是芝麻开门。"
     status, headers, _ = _speech(stack.http_url, input=secret, response_format="pcm")
     assert status == 200
-    status, headers, _ = _request(stack.http_url, "POST", "/v1/audio/speech",
-                                  {"input": "你好。"}, {"X-Request-Id": "bridge-test-1"})
+    status, headers, _ = _request(
+        stack.http_url,
+        "POST",
+        "/v1/audio/speech",
+        {"input": "你好。"},
+        {"X-Request-Id": "bridge-test-1"},
+    )
     assert status == 200 and headers["x-request-id"] == "bridge-test-1"
     time.sleep(0.5)
     log = stack.processes["http"].log_path.read_text(encoding="utf-8")
@@ -255,17 +311,28 @@ def test_request_id_is_echoed_and_text_never_logged(stack) -> None:
 
 
 @contextlib.contextmanager
-def _bridge(tmp_path: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def _bridge(
+    tmp_path: Path, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``python -m gateway.http`` whose gateway is not there; yields its URL."""
     port = free_port()
-    full = {**os.environ, "GATEWAY_ADDR": f"127.0.0.1:{free_port()}",
-            "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(port),
-            "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "protos" / "gen")]),
-            **env}
+    full = {
+        **os.environ,
+        "GATEWAY_ADDR": f"127.0.0.1:{free_port()}",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_PORT": str(port),
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "protos" / "gen")]),
+        **env,
+    }
     log_path = tmp_path / "http.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "gateway.http"], env=full,
-                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.http"],
+            env=full,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -289,9 +356,11 @@ def test_gateway_down_means_not_ready_and_503(tmp_path) -> None:
         assert _request(base, "GET", "/healthz")[0] == 200
         status, _, data = _request(base, "GET", "/readyz")
         assert status == 503 and json.loads(data)["status"] == "UNREACHABLE"
-        for method, path, body in (("POST", "/v1/audio/speech", {"input": "你好"}),
-                                   ("GET", "/v1/voices", None),
-                                   ("GET", "/v1/cache/report", None)):
+        for method, path, body in (
+            ("POST", "/v1/audio/speech", {"input": "你好"}),
+            ("GET", "/v1/voices", None),
+            ("GET", "/v1/cache/report", None),
+        ):
             status, _, data = _request(base, method, path, body)
             assert status == 503, (path, data)
             assert _error(data)["code"] == "unavailable"

@@ -9,6 +9,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import grpc
 import numpy as np
@@ -16,17 +17,33 @@ import pytest
 import soundfile as sf
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
-from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2, gateway_service_pb2_grpc
 
+from sambert_tts_protos.v1 import (
+    audio_pb2,
+    gateway_service_pb2,
+    gateway_service_pb2_grpc,
+)
 from tests.golden import GOLDEN
 from tts_common.stack import LocalStack, health_status
 
 pytestmark = pytest.mark.slow
 
 TWO_SENTENCES = "今天天气很好。我们一起去公园散步吧！"
-MANY_SENTENCES = "。".join(["今天天气很好", "我们一起去公园散步吧", "明天早上八点出发",
-                           "他说不想再见到你", "一会儿去哪儿看花儿", "这儿的风景真美啊",
-                           "你到底想怎么样", "中华人民共和国成立了"]) + "。"
+MANY_SENTENCES = (
+    "。".join(
+        [
+            "今天天气很好",
+            "我们一起去公园散步吧",
+            "明天早上八点出发",
+            "他说不想再见到你",
+            "一会儿去哪儿看花儿",
+            "这儿的风景真美啊",
+            "你到底想怎么样",
+            "中华人民共和国成立了",
+        ]
+    )
+    + "。"
+)
 LONG_SENTENCES = ("中华人民共和国成立于一九四九年十月一日，它的首都是北京，这是一座历史悠久"
                   "的城市，每年都有很多游客来这里参观。我们明天早上八点在学校门口集合，然后"
                   "一起坐大巴车去郊外的森林公园，中午在湖边野餐，下午爬山看风景，傍晚再坐车"
@@ -51,11 +68,17 @@ def gateway(stack):
 def _pcm(stub, text, stream, **fields):
     kwargs = dict(text=text, encoding=audio_pb2.AUDIO_ENCODING_PCM_S16LE, **fields)
     if stream:
-        parts = [m.chunk.audio for m in stub.StreamSynthesize(
-            gateway_service_pb2.StreamSynthesizeRequest(**kwargs), timeout=120)
-            if m.HasField("chunk")]
+        parts = [
+            m.chunk.audio
+            for m in stub.StreamSynthesize(
+                gateway_service_pb2.StreamSynthesizeRequest(**kwargs), timeout=120
+            )
+            if m.HasField("chunk")
+        ]
         return np.frombuffer(b"".join(parts), np.int16)
-    reply = stub.Synthesize(gateway_service_pb2.SynthesizeRequest(**kwargs), timeout=120)
+    reply = stub.Synthesize(
+        gateway_service_pb2.SynthesizeRequest(**kwargs), timeout=120
+    )
     return np.frombuffer(reply.audio, np.int16)
 
 
@@ -66,12 +89,16 @@ def _counter(stack, name, sample, **labels) -> float:
     total = 0.0
     for family in text_string_to_metric_families(text.decode()):
         for s in family.samples:
-            if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()):
+            if s.name == sample and all(
+                s.labels.get(k) == v for k, v in labels.items()
+            ):
                 total += s.value
     return total
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 120) -> None:
+def wait_until(
+    condition: Callable[[], bool], what: str, timeout_s: float = 120
+) -> None:
     """Poll ``condition`` until it holds. The limit is generous on purpose: it only
     turns a hang into a failure; how fast a loaded machine gets there is not tested."""
     limit = time.monotonic() + timeout_s
@@ -91,11 +118,14 @@ def _stage_calls(stack, **labels) -> float:
 
 
 def _stage_in_flight(stack) -> float:
-    return sum(_counter(stack, stage, "grpc_server_in_flight") for stage in _STAGE_CALLS)
+    return sum(
+        _counter(stack, stage, "grpc_server_in_flight") for stage in _STAGE_CALLS
+    )
 
 
 def hang_up_mid_stream(
-    stack, sentences: int,
+    stack,
+    sentences: int,
     start: Callable[[], tuple[Iterable[bool], Callable[[], None]]],
 ) -> None:
     """Hang up a long synthesis once audio came, then check that the stages stop.
@@ -110,7 +140,10 @@ def hang_up_mid_stream(
     sentences (:data:`LONG_SENTENCES`), so that there is work to cancel.
     """
     wait_until(lambda: _stage_in_flight(stack) == 0, "earlier stage calls ending")
-    finished, cancelled = _stage_calls(stack), _stage_calls(stack, grpc_code="CANCELLED")
+    finished, cancelled = (
+        _stage_calls(stack),
+        _stage_calls(stack, grpc_code="CANCELLED"),
+    )
     messages, hang_up = start()
     events: list[str] = []  # "audio", then how the stream ended
     first = threading.Event()
@@ -145,8 +178,12 @@ def test_every_process_serving_and_reflection_lists_services(stack):
         assert health_status(stack.address(name)) == "SERVING", name
     with grpc.insecure_channel(stack.gateway_address) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-        reply = next(stub.ServerReflectionInfo(
-            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10))
+        reply = next(
+            stub.ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
+                timeout=10,
+            )
+        )
     names = {s.name for s in reply.list_services_response.service}
     assert {"tts.v1.GatewayService", "grpc.health.v1.Health"} <= names
 
@@ -159,9 +196,14 @@ def test_unary_and_stream_give_the_same_samples(gateway):
 
 
 def test_wav_resampled_to_24k(gateway):
-    reply = gateway.Synthesize(gateway_service_pb2.SynthesizeRequest(
-        text=TWO_SENTENCES, encoding=audio_pb2.AUDIO_ENCODING_WAV, sample_rate_hz=24000),
-        timeout=120)
+    reply = gateway.Synthesize(
+        gateway_service_pb2.SynthesizeRequest(
+            text=TWO_SENTENCES,
+            encoding=audio_pb2.AUDIO_ENCODING_WAV,
+            sample_rate_hz=24000,
+        ),
+        timeout=120,
+    )
     audio, rate = sf.read(io.BytesIO(reply.audio), dtype="int16")
     native = _pcm(gateway, TWO_SENTENCES, stream=False)
     assert rate == 24000 and abs(len(audio) - len(native) * 1.5) <= 2
@@ -179,10 +221,17 @@ def test_first_audio_arrives_before_the_last_sentence_is_synthesized(stack, gate
     method = {"grpc_method": "StreamSynthesize"}
     calls = gateway_s("grpc_server_handling_seconds_count", **method)
     call_s = gateway_s("grpc_server_handling_seconds_sum", **method)
-    first_s = gateway_s("tts_time_to_first_audio_seconds_sum", method="StreamSynthesize")
-    stream = gateway.StreamSynthesize(gateway_service_pb2.StreamSynthesizeRequest(
-        text=MANY_SENTENCES, encoding=audio_pb2.AUDIO_ENCODING_PCM_S16LE,
-        no_cache=True), timeout=120)
+    first_s = gateway_s(
+        "tts_time_to_first_audio_seconds_sum", method="StreamSynthesize"
+    )
+    stream = gateway.StreamSynthesize(
+        gateway_service_pb2.StreamSynthesizeRequest(
+            text=MANY_SENTENCES,
+            encoding=audio_pb2.AUDIO_ENCODING_PCM_S16LE,
+            no_cache=True,
+        ),
+        timeout=120,
+    )
     header = next(stream)
     assert header.HasField("header") and header.header.num_sentences == 8
     first = next(stream)
@@ -199,24 +248,31 @@ def test_first_audio_arrives_before_the_last_sentence_is_synthesized(stack, gate
 
 def test_client_going_away_stops_stage_work(stack, gateway):
     def start() -> tuple[Iterable[bool], Callable[[], None]]:
-        stream = gateway.StreamSynthesize(gateway_service_pb2.StreamSynthesizeRequest(
-            text=LONG_SENTENCES * 6, encoding=audio_pb2.AUDIO_ENCODING_PCM_S16LE,
-            no_cache=True), timeout=120)
+        stream = gateway.StreamSynthesize(
+            gateway_service_pb2.StreamSynthesizeRequest(
+                text=LONG_SENTENCES * 6,
+                encoding=audio_pb2.AUDIO_ENCODING_PCM_S16LE,
+                no_cache=True,
+            ),
+            timeout=120,
+        )
         return (bool(m.chunk.audio) for m in stream), stream.cancel
 
     hang_up_mid_stream(stack, 12, start)
 
 
 def test_bad_input_statuses_through_the_stack(gateway):
-    cases = [
-        (dict(text=""), grpc.StatusCode.INVALID_ARGUMENT),
-        (dict(text="你好", voice="nobody"), grpc.StatusCode.NOT_FOUND),
-        (dict(text="你好", emotion="furious"), grpc.StatusCode.INVALID_ARGUMENT),
-        (dict(text="你好", speed=3.0), grpc.StatusCode.INVALID_ARGUMENT),
+    cases: list[tuple[dict[str, Any], grpc.StatusCode]] = [
+        ({"text": ""}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"text": "你好", "voice": "nobody"}, grpc.StatusCode.NOT_FOUND),
+        ({"text": "你好", "emotion": "furious"}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"text": "你好", "speed": 3.0}, grpc.StatusCode.INVALID_ARGUMENT),
     ]
     for fields, code in cases:
         with pytest.raises(grpc.RpcError) as err:
-            gateway.Synthesize(gateway_service_pb2.SynthesizeRequest(**fields), timeout=60)
+            gateway.Synthesize(
+                gateway_service_pb2.SynthesizeRequest(**fields), timeout=60
+            )
         assert err.value.code() == code, fields
         assert err.value.details()
 
@@ -224,15 +280,26 @@ def test_bad_input_statuses_through_the_stack(gateway):
 def test_ttsctl_say_and_voices(stack, tmp_path):
     out = tmp_path / "out.wav"
     cli = [sys.executable, "-m", "ttsctl"]
-    said = subprocess.run([*cli, "say", TWO_SENTENCES, "-o", str(out), "--server",
-                           stack.gateway_address], capture_output=True, text=True,
-                          timeout=120)
+    said = subprocess.run(
+        [*cli, "say", TWO_SENTENCES, "-o", str(out), "--server", stack.gateway_address],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert said.returncode == 0, said.stderr
     audio, rate = sf.read(out, dtype="int16")
     assert rate == 16000 and len(audio) > 8000
-    voices = subprocess.run([*cli, "voices", "--server", stack.gateway_address],
-                            capture_output=True, text=True, timeout=60)
+    voices = subprocess.run(
+        [*cli, "voices", "--server", stack.gateway_address],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert voices.returncode == 0 and "testvoice_emo" in voices.stdout
-    down = subprocess.run([*cli, "voices", "--server", "127.0.0.1:1", "--timeout", "2"],
-                          capture_output=True, text=True, timeout=60)
+    down = subprocess.run(
+        [*cli, "voices", "--server", "127.0.0.1:1", "--timeout", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert down.returncode != 0 and "UNAVAILABLE" in down.stderr

@@ -26,17 +26,20 @@ def case0_symbols() -> str:
     return symbols
 
 
-@pytest.mark.parametrize("symbols, fragment", [
-    ("", "empty"),
-    ("   ", "empty"),
-    ("{j_c$tone1$s_begin$word_begin$emotion_neutral}", "6 non-empty"),
-    ("j_c$tone1$s_begin$word_begin$emotion_neutral$F7", "braces"),
-    ("{zz_c$tone1$s_begin$word_begin$emotion_neutral$F7}", "unknown phone 'zz_c'"),
-    ("{j_c$tone9$s_begin$word_begin$emotion_neutral$F7}", "unknown tone"),
-    ("{_$tone1$s_begin$word_begin$emotion_neutral$F7}", "unknown phone '_'"),
-    ("{j_c$tone1$s_begin$word_begin$emotion_bogus$F7}", "unknown emotion"),
-    ("{j_c$tone1$s_begin$word_begin$emotion_neutral$F9}", "unknown speaker"),
-])
+@pytest.mark.parametrize(
+    ("symbols", "fragment"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("{j_c$tone1$s_begin$word_begin$emotion_neutral}", "6 non-empty"),
+        ("j_c$tone1$s_begin$word_begin$emotion_neutral$F7", "braces"),
+        ("{zz_c$tone1$s_begin$word_begin$emotion_neutral$F7}", "unknown phone 'zz_c'"),
+        ("{j_c$tone9$s_begin$word_begin$emotion_neutral$F7}", "unknown tone"),
+        ("{_$tone1$s_begin$word_begin$emotion_neutral$F7}", "unknown phone '_'"),
+        ("{j_c$tone1$s_begin$word_begin$emotion_bogus$F7}", "unknown emotion"),
+        ("{j_c$tone1$s_begin$word_begin$emotion_neutral$F9}", "unknown speaker"),
+    ],
+)
 def test_bad_symbols_are_rejected(model, symbols, fragment):
     with pytest.raises(InvalidInput, match=fragment):
         model.mel(symbols)
@@ -60,7 +63,8 @@ def test_speed_out_of_range(model, case0_symbols, speed):
 def test_voice_info_restricts_emotions(tmp_path, case0_symbols):
     root = copy_fixture(tmp_path)
     (root / "voices/testvoice_emo/voice_info.json").write_text(
-        '{"emotions": ["neutral", "happy"], "speakers": ["F7"]}')
+        '{"emotions": ["neutral", "happy"], "speakers": ["F7"]}'
+    )
     model = load_acoustic_model(root)
     assert model.emotions == ("neutral", "happy") and model.speakers == ("F7",)
     with pytest.raises(InvalidInput, match="neutral, happy"):
@@ -81,10 +85,10 @@ def test_corrupt_and_truncated_checkpoints(tmp_path):
     path = _ckpt(root)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ModelLoadError, match="checkpoint_0.pth.*cannot read"):
+    with pytest.raises(ModelLoadError, match=r"checkpoint_0\.pth.*cannot read"):
         load_acoustic_model(root)
     path.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(ModelLoadError, match="checkpoint_0.pth"):
+    with pytest.raises(ModelLoadError, match=r"checkpoint_0\.pth"):
         load_acoustic_model(root)
 
 
@@ -104,8 +108,7 @@ def test_missing_unexpected_and_misshaped_keys_are_named(tmp_path):
     with pytest.raises(ModelLoadError, match=r"unexpected keys \['extra'\]"):
         load_acoustic_model(root)
     root = copy_fixture(tmp_path / "c")
-    _rewrite(root, lambda s: s["model"].update(
-        {"mel_postnet.fc.bias": torch.zeros(3)}))
+    _rewrite(root, lambda s: s["model"].update({"mel_postnet.fc.bias": torch.zeros(3)}))
     with pytest.raises(ModelLoadError, match=r"wrong shapes \['mel_postnet.fc.bias"):
         load_acoustic_model(root)
 
@@ -116,7 +119,7 @@ def test_unknown_model_type(tmp_path):
     conf = yaml.safe_load(conf_path.read_text())
     conf["model_type"] = "fastspeech"
     conf_path.write_text(yaml.safe_dump(conf))
-    with pytest.raises(ModelLoadError, match="config.yaml.*fastspeech"):
+    with pytest.raises(ModelLoadError, match=r"config\.yaml.*fastspeech"):
         load_acoustic_model(root)
 
 
@@ -126,8 +129,10 @@ def test_fp16_without_fixed_tables_with_optimizer_state(tmp_path):
 
     def edit(state):
         sd = state["model"]
-        for key in ("text_encoder.ling_enc.position_enc.position_enc",
-                    "variance_adaptor.dur_position_encoder.inv_timescales"):
+        for key in (
+            "text_encoder.ling_enc.position_enc.position_enc",
+            "variance_adaptor.dur_position_encoder.inv_timescales",
+        ):
             sd.pop(key)
         state["model"] = {k: v.half() for k, v in sd.items()}
         state["optimizer"] = {"state": {}, "param_groups": [{"lr": 1e-3}]}
@@ -146,7 +151,7 @@ def test_highest_checkpoint_step_wins(tmp_path):
     root = copy_fixture(tmp_path)
     ckpt_dir = root / AM / "ckpt"
     (ckpt_dir / "checkpoint_12.pth").write_bytes(b"garbage")
-    with pytest.raises(ModelLoadError, match="checkpoint_12.pth"):
+    with pytest.raises(ModelLoadError, match=r"checkpoint_12\.pth"):
         load_acoustic_model(root)
 
 

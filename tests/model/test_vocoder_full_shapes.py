@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -34,8 +35,9 @@ VARIANTS = {
 
 
 @pytest.fixture(scope="module")
-def reference() -> dict:
-    return json.loads(golden_path("full_shapes.json").read_text())
+def reference() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(golden_path("full_shapes.json").read_text())
+    return loaded
 
 
 def _weight_norm_shapes(generator: torch.nn.Module) -> dict[str, list[int]]:

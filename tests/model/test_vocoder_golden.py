@@ -50,6 +50,6 @@ def test_wave_on_cuda_matches_reference(fixture):
             wave = vocoder.wave(case.arrays["mel"])
             np.testing.assert_allclose(wave, case.arrays["wav"], rtol=0, atol=ATOL)
         mels = [c.arrays["mel"] for c in cases]
-        for mel, out in zip(mels, vocoder.wave_batch(mels)):
+        for mel, out in zip(mels, vocoder.wave_batch(mels), strict=True):
             np.testing.assert_allclose(out, vocoder.wave(mel), rtol=0, atol=1e-5)
     vocoder.close()

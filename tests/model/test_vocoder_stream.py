@@ -20,7 +20,9 @@ def _longest_mel(fixture: str) -> np.ndarray:
     return max((c.arrays["mel"] for c in golden_cases(fixture)), key=len)
 
 
-def _stream(vocoder, mel: np.ndarray, size: int) -> tuple[np.ndarray, list]:
+def _stream(
+    vocoder, mel: np.ndarray, size: int
+) -> tuple[np.ndarray, list[tuple[int | None, int]]]:
     """Stream ``mel`` in chunks of ``size``; log (frames fed so far, samples out so far).
 
     Frames fed is ``None`` once the input iterator is exhausted (end of stream).
@@ -33,7 +35,8 @@ def _stream(vocoder, mel: np.ndarray, size: int) -> tuple[np.ndarray, list]:
             yield mel[start : start + size]
         fed[0] = None
 
-    pieces, log = [], []
+    pieces: list[np.ndarray] = []
+    log: list[tuple[int | None, int]] = []
     for piece in vocoder.stream_wave(chunks()):
         assert piece.dtype == np.float32 and len(piece) % vocoder.hop_length == 0
         pieces.append(piece)
@@ -89,7 +92,7 @@ def test_wave_batch_equals_wave(golden_vocoder, fixture):
     ]
     outputs = vocoder.wave_batch(mels)
     assert len(outputs) == len(mels)
-    for mel, out in zip(mels, outputs):
+    for mel, out in zip(mels, outputs, strict=True):
         assert out.shape == (len(mel) * vocoder.hop_length,)
         np.testing.assert_allclose(out, vocoder.wave(mel), rtol=0, atol=ATOL)
     same = vocoder.wave_batch([long[:20], long[20:40]])  # equal lengths: no masks

@@ -160,10 +160,9 @@ async def wait_serving(channel: grpc.aio.Channel, timeout_s: float = 60.0) -> No
 # Imported here, not at the top, so this section stays self-contained.
 from dataclasses import dataclass  # noqa: E402
 
-from sambert_tts_protos.v1 import gateway_service_pb2_grpc  # noqa: E402
-
 from gateway.app import Gateway  # noqa: E402
 from gateway.config import GatewayConfig  # noqa: E402
+from sambert_tts_protos.v1 import gateway_service_pb2_grpc  # noqa: E402
 from tests.service.fake_stages import FakeStages, start_fake_stages  # noqa: E402
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
+
 from sambert_tts_protos.v1 import acoustic_service_pb2 as am_pb2
 from sambert_tts_protos.v1 import acoustic_service_pb2_grpc as am_grpc
 from sambert_tts_protos.v1 import audio_pb2
@@ -25,7 +26,6 @@ from sambert_tts_protos.v1 import frontend_service_pb2 as fe_pb2
 from sambert_tts_protos.v1 import frontend_service_pb2_grpc as fe_grpc
 from sambert_tts_protos.v1 import vocoder_service_pb2 as voc_pb2
 from sambert_tts_protos.v1 import vocoder_service_pb2_grpc as voc_grpc
-
 from tests.service.runtime_helpers import free_port
 from tts_common.audio import decode_mel, encode_mel, float_to_pcm16, pcm16_to_bytes
 from tts_common.config import ServerConfig
@@ -62,7 +62,8 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _request_id(context: grpc.aio.ServicerContext) -> str:
-    return dict(context.invocation_metadata() or ()).get(REQUEST_ID_HEADER, "")
+    metadata: dict[str, str] = dict(context.invocation_metadata() or ())
+    return metadata.get(REQUEST_ID_HEADER, "")
 
 
 @dataclass
@@ -90,7 +91,7 @@ class FakeFrontend(fe_grpc.FrontendServiceServicer):
         self.break_after_ms = 0
         """Silence the frontend asks for after every sentence."""
 
-    async def Analyze(self, request, context):  # noqa: N802
+    async def Analyze(self, request, context):
         self.seen.record(context, request.text)
         sentences = [
             fe_pb2.AnalyzedSentence(
@@ -100,14 +101,14 @@ class FakeFrontend(fe_grpc.FrontendServiceServicer):
                 emotion=request.emotion,
                 speaker=request.speaker,
                 extras=fe_pb2.SentenceExtras(break_after_ms=self.break_after_ms),
-            )  # fmt: skip
+            )
             for i, s in enumerate(split_sentences(request.text))
         ]
         return fe_pb2.AnalyzeResponse(
             sentences=sentences, voice=request.voice, revision="fe-rev"
         )
 
-    async def GetModelInfo(self, request, context):  # noqa: N802
+    async def GetModelInfo(self, request, context):
         voices = [audio_pb2.VoiceInfo(name=v, revision="fe-rev") for v in VOICES]
         return fe_pb2.FrontendServiceGetModelInfoResponse(
             voices=voices, revision="fe-rev"
@@ -128,7 +129,7 @@ class FakeAcoustic(am_grpc.AcousticServiceServicer):
 
     async def StreamMel(
         self, request, context
-    ) -> AsyncIterator[am_pb2.StreamMelResponse]:  # noqa: N802
+    ) -> AsyncIterator[am_pb2.StreamMelResponse]:
         self.seen.record(context, request.symbols)
         self.requests.append(request)
         try:
@@ -159,7 +160,7 @@ class FakeAcoustic(am_grpc.AcousticServiceServicer):
             self.seen.cancelled.set()
             raise
 
-    async def GetModelInfo(self, request, context):  # noqa: N802
+    async def GetModelInfo(self, request, context):
         voices = [
             audio_pb2.VoiceInfo(
                 name=v,
@@ -169,7 +170,7 @@ class FakeAcoustic(am_grpc.AcousticServiceServicer):
                 sample_rate_hz=RATE,
                 num_mels=MELS,
                 hop_length=HOP,
-            )  # fmt: skip
+            )
             for v, e in VOICES.items()
         ]
         return am_pb2.AcousticServiceGetModelInfoResponse(
@@ -188,7 +189,7 @@ class FakeVocoder(voc_grpc.VocoderServiceServicer):
         self.server: grpc.aio.Server | None = None
         self._crashing: list[asyncio.Future[None]] = []
 
-    async def StreamVocode(self, request_iterator, context):  # noqa: N802
+    async def StreamVocode(self, request_iterator, context):
         try:
             first = await anext(request_iterator)
             self.seen.record(context, first.config.mel_header.voice)
@@ -221,7 +222,7 @@ class FakeVocoder(voc_grpc.VocoderServiceServicer):
             self.seen.cancelled.set()
             raise
 
-    async def GetModelInfo(self, request, context):  # noqa: N802
+    async def GetModelInfo(self, request, context):
         voices = [
             audio_pb2.VoiceInfo(
                 name=v,
@@ -247,12 +248,15 @@ class StageServer:
 
 
 async def start_stage(
-    servicer: object, add: object, name: str, port: int = 0
+    servicer: object,
+    add: Callable[[object, grpc.aio.Server], object],
+    name: str,
+    port: int = 0,
 ) -> StageServer:
     """Serve ``servicer`` on ``port`` (0: a free one), SERVING at once."""
 
     def register(server: grpc.aio.Server) -> Sequence[str]:
-        add(servicer, server)  # type: ignore[operator]
+        add(servicer, server)
         return [name]
 
     cfg = ServerConfig(host="127.0.0.1", port=port, grace_s=0.5)
@@ -313,8 +317,10 @@ async def start_fake_stages() -> FakeStages:
     """Start the three fakes on free ports."""
     started = [await _start(stage) for stage in ("frontend", "acoustic", "vocoder")]
     (fe, _), (am, _), (voc, _) = started
+    assert isinstance(fe, FakeFrontend) and isinstance(am, FakeAcoustic)
+    assert isinstance(voc, FakeVocoder)
     servers = [server for _, server in started]
-    return FakeStages(fe, am, voc, servers)  # type: ignore[arg-type]
+    return FakeStages(fe, am, voc, servers)
 
 
 def dead_addr() -> str:

@@ -132,7 +132,8 @@ def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
 def http_get(url: str) -> str:
     """GET ``url`` (blocking; run it in a thread) and return the body."""
     with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
-        return response.read().decode("utf-8")
+        body: bytes = response.read()  # urlopen's result is typed Any
+    return body.decode("utf-8")
 
 
 def free_port() -> int:
@@ -142,8 +143,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def read_rest(call: Any) -> list[bytes]:
-    """Read a stream to its end with read() (iteration may not follow read())."""
+async def read_rest(call: Any) -> list[Any]:
+    """Read a stream to its end with read() (iteration may not follow read()); the
+    messages, of whatever type the call streams."""
     chunks = []
     while (chunk := await call.read()) is not grpc.aio.EOF:
         chunks.append(chunk)

@@ -11,12 +11,16 @@ from typing import Any
 import grpc
 import numpy as np
 import pytest
-from sambert_tts_protos.v1 import acoustic_service_pb2 as pb
-from sambert_tts_protos.v1 import acoustic_service_pb2_grpc as pb_grpc
-from sambert_tts_protos.v1 import audio_pb2, vocoder_service_pb2, vocoder_service_pb2_grpc
 
 from acoustic_svc.config import AcousticConfig
 from acoustic_svc.servicer import AcousticServicer
+from sambert_tts_protos.v1 import acoustic_service_pb2 as pb
+from sambert_tts_protos.v1 import acoustic_service_pb2_grpc as pb_grpc
+from sambert_tts_protos.v1 import (
+    audio_pb2,
+    vocoder_service_pb2,
+    vocoder_service_pb2_grpc,
+)
 from tests.golden import GOLDEN, golden_cases
 from tests.service.conftest import StartServer, wait_serving
 from tests.service.runtime_helpers import TIMEOUT_S, free_port, samples

@@ -11,11 +11,11 @@ from typing import Any
 
 import grpc
 import pytest
-from sambert_tts_protos.v1 import frontend_service_pb2 as pb
-from sambert_tts_protos.v1 import frontend_service_pb2_grpc as pb_grpc
 
 from frontend_svc.config import FrontendConfig, frontend_revision
 from frontend_svc.servicer import FrontendServicer
+from sambert_tts_protos.v1 import frontend_service_pb2 as pb
+from sambert_tts_protos.v1 import frontend_service_pb2_grpc as pb_grpc
 from tests.golden import GOLDEN, copy_fixture
 from tests.service.conftest import StartServer, wait_serving
 from tests.service.runtime_helpers import TIMEOUT_S, free_port
@@ -161,13 +161,25 @@ async def test_voices_from_model_dir(
     stub = await _serve(start_server, frontend, voices=voices)
     reply = await stub.Analyze(pb.AnalyzeRequest(text=TEXT, emotion="sad"))
     assert reply.voice == VOICE and reply.sentences[0].emotion == "sad"
-    for fields, code, fragment in [
-        ({"voice": "nobody"}, grpc.StatusCode.NOT_FOUND, "available: " + VOICE),
-        ({"emotion": "angry"}, grpc.StatusCode.INVALID_ARGUMENT, "no emotion 'angry'"),
-        ({"speaker": "F8"}, grpc.StatusCode.INVALID_ARGUMENT, "no speaker 'F8'"),
+    for request, code, fragment in [
+        (
+            pb.AnalyzeRequest(text=TEXT, voice="nobody"),
+            grpc.StatusCode.NOT_FOUND,
+            "available: " + VOICE,
+        ),
+        (
+            pb.AnalyzeRequest(text=TEXT, emotion="angry"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "no emotion 'angry'",
+        ),
+        (
+            pb.AnalyzeRequest(text=TEXT, speaker="F8"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "no speaker 'F8'",
+        ),
     ]:
         with pytest.raises(grpc.aio.AioRpcError) as error:
-            await stub.Analyze(pb.AnalyzeRequest(text=TEXT, **fields))
+            await stub.Analyze(request)
         assert error.value.code() == code and fragment in error.value.details()
     model_info = await stub.GetModelInfo(pb.FrontendServiceGetModelInfoRequest())
     assert (model_info.revision, model_info.max_text_chars) == ("rev-1", 5000)

@@ -8,15 +8,16 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import numpy as np
 import pytest
 import redis
 import redis.asyncio as aioredis
-from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
 from gateway.cache import CacheConfig
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tests.service.fake_stages import samples_for
 from tts_common.stack import find_redis_server, free_port
 
@@ -79,19 +80,20 @@ async def rdb(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-def cached_gateway(redis_server: RedisServer, **cache: object) -> dict[str, object]:
+def cached_gateway(redis_server: RedisServer, **cache: Any) -> dict[str, object]:
     """``start_gateway`` overrides for a gateway on ``redis_server``."""
-    return {"cache": CacheConfig(redis_url=redis_server.url, **cache)}  # type: ignore[arg-type]
+    return {"cache": CacheConfig(redis_url=redis_server.url, **cache)}
 
 
-async def unary(stub, text: str, **fields: object) -> gw.SynthesizeResponse:
+async def unary(stub, text: str, **fields: Any) -> gw.SynthesizeResponse:
     """One Synthesize call."""
-    return await stub.Synthesize(
+    reply: gw.SynthesizeResponse = await stub.Synthesize(
         gw.SynthesizeRequest(text=text, **fields), timeout=TIMEOUT_S
     )
+    return reply
 
 
-async def stream(stub, text: str, **fields: object) -> list[gw.SynthesisChunk]:
+async def stream(stub, text: str, **fields: Any) -> list[gw.SynthesisChunk]:
     """The chunks of one StreamSynthesize call."""
     call = stub.StreamSynthesize(
         gw.StreamSynthesizeRequest(text=text, **fields), timeout=TIMEOUT_S

@@ -9,9 +9,9 @@ import time
 
 import grpc
 import pytest
-from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
 from gateway.cache import SentenceKey
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tests.service import test_gateway_cache as _shared
 from tests.service.fake_stages import RATE, samples_for
 from tests.service.test_gateway_cache import audio_keys, cached_gateway, unary

@@ -8,10 +8,10 @@ import struct
 import numpy as np
 import pytest
 import soundfile as sf
-from sambert_tts_protos.v1 import audio_pb2
-from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
 from gateway.encoding import AudioEdge
+from sambert_tts_protos.v1 import audio_pb2
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tests.service.fake_stages import RATE, samples_for
 from tests.service.runtime_helpers import read_rest
 
@@ -43,14 +43,14 @@ def _decode(data: bytes) -> tuple[np.ndarray, int]:
 
 async def _synthesize(stub, stream: bool, **fields) -> bytes:
     if not stream:
-        reply = await stub.Synthesize(
+        reply: gw.SynthesizeResponse = await stub.Synthesize(
             gw.SynthesizeRequest(text=TEXT, **fields), timeout=TIMEOUT_S
         )
         return reply.audio
     call = stub.StreamSynthesize(
         gw.StreamSynthesizeRequest(text=TEXT, **fields), timeout=TIMEOUT_S
     )
-    messages = await read_rest(call)
+    messages: list[gw.StreamSynthesizeResponse] = await read_rest(call)
     assert messages[0].header.sample_rate_hz == (fields.get("sample_rate_hz") or RATE)
     assert messages[-1].chunk.last_in_stream
     return b"".join(m.chunk.audio for m in messages[1:])

@@ -11,8 +11,6 @@ import time
 import grpc
 import numpy as np
 import pytest
-from sambert_tts_protos.v1 import acoustic_service_pb2, audio_pb2, vocoder_service_pb2
-from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
 from gateway.stages import (
     Deadline,
@@ -22,6 +20,8 @@ from gateway.stages import (
     StreamBroken,
     resumed,
 )
+from sambert_tts_protos.v1 import acoustic_service_pb2, audio_pb2, vocoder_service_pb2
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tests.service import test_gateway_cache as _shared
 from tests.service.fake_stages import split_sentences
 from tests.service.test_gateway_cache import audio_keys, cached_gateway, unary
@@ -237,13 +237,14 @@ async def test_invalid_argument_mid_stream_passes_through_without_failover(
 
 def _run(deadline_s: float = TIMEOUT_S) -> SentenceRun:
     request = acoustic_service_pb2.StreamMelRequest(symbols="x", voice="v")
+    # No stage clients: the chains these tests build never call them.
     return SentenceRun(request, Deadline(deadline_s), "rid", 16000, None, None)  # type: ignore[arg-type]
 
 
 def _chain(run: SentenceRun, attempts: list[tuple[int, str]]):
     """A chain whose n-th start yields ``attempts[n][0]`` samples made by vocoder
     revision ``attempts[n][1]``, breaking after the first half unless it is last."""
-    started = []
+    started: list[int] = []
 
     async def chain():
         size, revision = attempts[len(started)]

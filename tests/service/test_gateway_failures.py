@@ -7,7 +7,6 @@ import logging
 
 import grpc
 import pytest
-from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
 from gateway.stages import (
     Deadline,
@@ -16,6 +15,7 @@ from gateway.stages import (
     StageError,
     call_with_retry,
 )
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tests.service.fake_stages import dead_addr
 from tests.service.runtime_helpers import read_rest
 
@@ -38,6 +38,12 @@ async def _until(condition, what: str) -> None:
     raise AssertionError(f"{what} never happened")
 
 
+async def _read_into(call, received: list[gw.StreamSynthesizeResponse]) -> None:
+    """Append a stream's messages to ``received`` until it ends or fails."""
+    while (message := await call.read()) is not grpc.aio.EOF:
+        received.append(message)
+
+
 async def test_stage_down_is_unavailable_after_trying_each_replica(
     start_gateway, fake_stages
 ) -> None:
@@ -46,17 +52,21 @@ async def test_stage_down_is_unavailable_after_trying_each_replica(
     live = fake_stages.addrs[1]
     gateway = await start_gateway(acoustic_addrs=(dead, live), retries=1)
     await fake_stages.servers[1].server.stop(None)  # the live one goes down too
-    for method in ("Synthesize", "StreamSynthesize"):
+
+    async def synthesize() -> None:
+        await gateway.stub.Synthesize(
+            gw.SynthesizeRequest(text=TEXT), timeout=TIMEOUT_S
+        )
+
+    async def stream_synthesize() -> None:
+        call = gateway.stub.StreamSynthesize(
+            gw.StreamSynthesizeRequest(text=TEXT), timeout=TIMEOUT_S
+        )
+        await read_rest(call)
+
+    for method in (synthesize, stream_synthesize):
         with pytest.raises(grpc.aio.AioRpcError) as error:
-            if method == "Synthesize":
-                await gateway.stub.Synthesize(
-                    gw.SynthesizeRequest(text=TEXT), timeout=TIMEOUT_S
-                )
-            else:
-                call = gateway.stub.StreamSynthesize(
-                    gw.StreamSynthesizeRequest(text=TEXT), timeout=TIMEOUT_S
-                )
-                await read_rest(call)
+            await method()
         assert error.value.code() == grpc.StatusCode.UNAVAILABLE
         details = error.value.details()
         assert "acoustic stage is unavailable" in details and "retry later" in details
@@ -105,10 +115,9 @@ async def test_downstream_status_passes_through_without_retry(
     )
     await _until(lambda: fake_stages.vocoder.seen.calls == 2, "sentence 1 vocoding")
     gate.set()  # sentence 1's acoustic stream now fails, after one chunk went on
-    received = []
+    received: list[gw.StreamSynthesizeResponse] = []
     with pytest.raises(grpc.aio.AioRpcError) as error:
-        while (message := await call.read()) is not grpc.aio.EOF:
-            received.append(message)
+        await _read_into(call, received)
     assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "acoustic stage: fake acoustic failure" in error.value.details()
     assert any(

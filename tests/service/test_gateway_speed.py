@@ -55,7 +55,9 @@ async def _refusals(stub: Any, **fields: Any) -> list[grpc.aio.AioRpcError]:
     """The errors of a unary and a streaming call; the stream must send nothing."""
     with pytest.raises(grpc.aio.AioRpcError) as unary:
         await stub.Synthesize(gw.SynthesizeRequest(**fields), timeout=TIMEOUT_S)
-    call = stub.StreamSynthesize(gw.StreamSynthesizeRequest(**fields), timeout=TIMEOUT_S)
+    call = stub.StreamSynthesize(
+        gw.StreamSynthesizeRequest(**fields), timeout=TIMEOUT_S
+    )
     received: list[gw.StreamSynthesizeResponse] = []
     with pytest.raises(grpc.aio.AioRpcError) as stream:
         await _read_into(call, received)

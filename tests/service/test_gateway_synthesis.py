@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
+
 from sambert_tts_protos.v1 import audio_pb2
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
-
 from tests.service.fake_stages import HOP, RATE, frames_for, samples_for
 from tests.service.runtime_helpers import read_rest
 
@@ -199,9 +200,5 @@ async def test_list_voices_and_empty_cache_report(start_gateway) -> None:
 async def test_gateway_health_waits_for_the_stages(fake_stages, start_gateway) -> None:
     """Warm-up fails (so the gateway never reports SERVING) when a stage is down."""
     await fake_stages.servers[1].health.mark_not_serving()
-    try:
+    with pytest.raises(TimeoutError, match="acoustic"):
         await start_gateway(startup_timeout_s=0.3)
-    except TimeoutError as exc:
-        assert "acoustic" in str(exc)
-    else:
-        raise AssertionError("warm-up passed with the acoustic stage NOT_SERVING")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from sambert_tts_protos.v1 import audio_pb2
-from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 
 from gateway.config import GatewayConfig
+from sambert_tts_protos.v1 import audio_pb2
+from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tts_common.config import ConfigError
 
 TIMEOUT_S = 10.0
@@ -71,10 +71,9 @@ async def test_bad_requests_fail_with_a_helpful_message(
             gw.SynthesizeRequest(**request), timeout=TIMEOUT_S
         )
     with pytest.raises(grpc.aio.AioRpcError) as stream:
-        call = gateway.stub.StreamSynthesize(
+        await gateway.stub.StreamSynthesize(
             gw.StreamSynthesizeRequest(**request), timeout=TIMEOUT_S
-        )
-        await call.read()
+        ).read()
     for error in (unary.value, stream.value):
         assert error.code() == code
         assert message in error.details()

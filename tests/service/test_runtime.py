@@ -169,7 +169,10 @@ async def test_client_cancel_reaches_the_servicer(stack: Stack) -> None:
     call.cancel()
     await asyncio.wait_for(stack.dummy.stream_closed.wait(), TIMEOUT_S)
     deadline = time.monotonic() + TIMEOUT_S
-    labels = (("grpc_code", "CANCELLED"), ("grpc_method", "Count"))
+    labels: tuple[tuple[str, str], ...] = (
+        ("grpc_code", "CANCELLED"),
+        ("grpc_method", "Count"),
+    )
     labels += (("grpc_service", SERVICE),)
     while labels not in samples(stack.metrics.render(), "grpc_server_handled_total"):
         assert time.monotonic() < deadline, "cancellation was not counted"

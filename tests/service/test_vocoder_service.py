@@ -5,19 +5,19 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import grpc
 import numpy as np
 import pytest
+
 from sambert_tts_protos.v1 import audio_pb2
 from sambert_tts_protos.v1 import vocoder_service_pb2 as pb
 from sambert_tts_protos.v1 import vocoder_service_pb2_grpc as pb_grpc
-
 from tests.golden import GOLDEN, golden_cases
 from tests.service.conftest import StartServer, wait_serving
-from tests.service.runtime_helpers import TIMEOUT_S, free_port, samples
+from tests.service.runtime_helpers import TIMEOUT_S, free_port, read_rest, samples
 from tts_common.audio import encode_mel, float_to_pcm16, pcm16_from_bytes
 from tts_common.config import ConfigError
 from tts_common.executor import BoundedExecutor
@@ -49,7 +49,12 @@ async def _serve(
 
 
 def _messages(
-    mel: np.ndarray, step: int, *, fmt: int = F32, end: str = "close", **cfg: Any
+    mel: np.ndarray,
+    step: int,
+    *,
+    fmt: audio_pb2.PcmFormat = F32,
+    end: str = "close",
+    **cfg: Any,
 ) -> list[pb.StreamVocodeRequest]:
     """Config, then ``mel`` in chunks of ``step`` frames. ``end``: ``close`` (only
     the half-close ends it), ``flag`` (``last`` on the final chunk) or ``empty``
@@ -120,7 +125,9 @@ async def test_s16le_default_format(
     voc = vocoders["small_noncausal"]
     stub, _ = await _serve(start_server, voc)
     mel = golden_cases("small_noncausal")[0].arrays["mel"]
-    header, chunks = await _vocode(stub, _messages(mel, 11, fmt=0))
+    header, chunks = await _vocode(
+        stub, _messages(mel, 11, fmt=audio_pb2.PCM_FORMAT_UNSPECIFIED)
+    )
     assert header.pcm_format == audio_pb2.PCM_FORMAT_S16LE
     pcm = np.concatenate([pcm16_from_bytes(c.pcm) for c in chunks])
     assert sum(c.num_samples for c in chunks) == len(pcm) == len(mel) * 200
@@ -167,7 +174,7 @@ def _bad_stream(what: str) -> list[Any]:
         elif what == "geometry":
             config.mel_header.hop_length = 256
         elif what == "format":
-            config.pcm_format = 9
+            config.pcm_format = cast(audio_pb2.PcmFormat, 9)  # no such format
         return messages[:1]
     return messages[:3]
 
@@ -205,8 +212,7 @@ async def test_bad_streams(
     for message in _bad_stream(what):
         await call.write(message)
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        while await call.read() is not grpc.aio.EOF:
-            pass
+        await read_rest(call)
     assert info.value.code() == code
     assert fragment in info.value.details()
 
@@ -227,6 +233,16 @@ async def test_expected_revision_and_model_info(
     assert sum(c.num_samples for c in chunks) == 9 * 200
 
 
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    """Poll ``condition()`` on the loop (the executor and batcher have no event to
+    await) until it holds; fail naming ``what`` after TIMEOUT_S."""
+    deadline = asyncio.get_running_loop().time() + TIMEOUT_S
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what} never happened")
+        await asyncio.sleep(0.01)
+
+
 class _GatedVocoder:
     """Wraps a vocoder; ``wave_batch`` waits for ``gate``."""
 
@@ -239,7 +255,8 @@ class _GatedVocoder:
 
     def wave_batch(self, mels: Sequence[np.ndarray]) -> list[np.ndarray]:
         self.gate.wait(TIMEOUT_S)
-        return self._voc.wave_batch(mels)
+        waves: list[np.ndarray] = self._voc.wave_batch(mels)
+        return waves
 
 
 async def test_full_queue_answers_resource_exhausted(
@@ -254,11 +271,9 @@ async def test_full_queue_answers_resource_exhausted(
     batcher = servicer.batchers[VOICE]
     messages = _messages(np.zeros((4, 80), np.float32), 4)
     running = asyncio.ensure_future(_vocode(stub, messages))
-    while executor.in_flight == 0:
-        await asyncio.sleep(0.01)
+    await _until(lambda: executor.in_flight > 0, "the first batch running")
     waiting = asyncio.ensure_future(_vocode(stub, messages))
-    while batcher.pending == 0:
-        await asyncio.sleep(0.01)
+    await _until(lambda: batcher.pending > 0, "the second window pending")
     try:
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await _vocode(stub, messages)

@@ -10,8 +10,9 @@ import pytest
 
 DEMO = Path(__file__).resolve().parents[2] / "voices" / "demo"
 
-pytestmark = pytest.mark.skipif(not (DEMO / "voices" / "voices.json").is_file(),
-                                reason="voices/demo not exported")
+pytestmark = pytest.mark.skipif(
+    not (DEMO / "voices" / "voices.json").is_file(), reason="voices/demo not exported"
+)
 
 
 def test_layout_and_size():
@@ -48,8 +49,10 @@ def test_clean_output_no_clipping_no_long_silence():
     from vocoder_svc import load_vocoder
 
     am, voc = load_acoustic_model(DEMO), load_vocoder(DEMO)
-    pieces = [voc.wave(am.mel(s.symbols))
-              for s in Frontend().analyze("今天天气很好，我们一起去公园散步吧。")]
+    pieces = [
+        voc.wave(am.mel(s.symbols))
+        for s in Frontend().analyze("今天天气很好，我们一起去公园散步吧。")
+    ]
     wav = np.concatenate(pieces)
     assert np.abs(wav).max() < 0.99
     assert longest_inner_silence_s(wav, 22050) < 0.8

@@ -15,18 +15,41 @@ from training.sizes import SIZES
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-MICRO = {**SIZES["tiny"], "embedding_dim": 32, "encoder_num_layers": 1,
-         "encoder_num_heads": 2, "encoder_num_units": 16, "encoder_ffn_inner_dim": 32,
-         "encoder_projection_units": 8, "speaker_units": 4, "emotion_units": 4,
-         "predictor_fsmn_num_layers": 1, "predictor_num_memory_units": 8,
-         "predictor_ffn_inner_dim": 16, "predictor_lstm_units": 8,
-         "dur_pred_prenet_units": [8, 8], "dur_pred_lstm_units": 8,
-         "decoder_prenet_units": [16, 16], "decoder_num_layers": 2, "decoder_num_heads": 2,
-         "decoder_num_units": 16, "decoder_ffn_inner_dim": 32, "num_mels": 10,
-         "postnet_fsmn_num_layers": 2, "postnet_num_memory_units": 16,
-         "postnet_ffn_inner_dim": 16, "postnet_lstm_units": 8}
-SIZES_IDS = {"n_sy": 147, "n_tone": 10, "n_syllable_flag": 8, "n_word_segment": 8,
-             "n_emotion": 36, "n_speaker": 4}
+MICRO = {
+    **SIZES["tiny"],
+    "embedding_dim": 32,
+    "encoder_num_layers": 1,
+    "encoder_num_heads": 2,
+    "encoder_num_units": 16,
+    "encoder_ffn_inner_dim": 32,
+    "encoder_projection_units": 8,
+    "speaker_units": 4,
+    "emotion_units": 4,
+    "predictor_fsmn_num_layers": 1,
+    "predictor_num_memory_units": 8,
+    "predictor_ffn_inner_dim": 16,
+    "predictor_lstm_units": 8,
+    "dur_pred_prenet_units": [8, 8],
+    "dur_pred_lstm_units": 8,
+    "decoder_prenet_units": [16, 16],
+    "decoder_num_layers": 2,
+    "decoder_num_heads": 2,
+    "decoder_num_units": 16,
+    "decoder_ffn_inner_dim": 32,
+    "num_mels": 10,
+    "postnet_fsmn_num_layers": 2,
+    "postnet_num_memory_units": 16,
+    "postnet_ffn_inner_dim": 16,
+    "postnet_lstm_units": 8,
+}
+SIZES_IDS = {
+    "n_sy": 147,
+    "n_tone": 10,
+    "n_syllable_flag": 8,
+    "n_word_segment": 8,
+    "n_emotion": 36,
+    "n_speaker": 4,
+}
 
 
 def _model(seed: int = 0) -> Sambert:
@@ -43,14 +66,28 @@ def _batch(seed: int = 0, n_mels: int = 10) -> Batch:
     f_max = -(-int(n_frames.max()) // 3) * 3
     mel = torch.randn(2, f_max, n_mels, generator=g)
     mel = mel * (torch.arange(f_max)[None, :, None] < n_frames[:, None, None])
-    ling = torch.stack([torch.randint(0, 140, (2, 9), generator=g),
-                        torch.randint(0, 7, (2, 9), generator=g),
-                        torch.randint(0, 5, (2, 9), generator=g),
-                        torch.randint(0, 5, (2, 9), generator=g)], dim=-1)
+    ling = torch.stack(
+        [
+            torch.randint(0, 140, (2, 9), generator=g),
+            torch.randint(0, 7, (2, 9), generator=g),
+            torch.randint(0, 5, (2, 9), generator=g),
+            torch.randint(0, 5, (2, 9), generator=g),
+        ],
+        dim=-1,
+    )
     pitch = torch.randn(2, 9, generator=g)
     pitch[1, 6:] = 0
-    return Batch(ling, torch.ones(2, 9, dtype=torch.long), torch.zeros(2, 9, dtype=torch.long),
-                 dur, pitch, pitch.clone() * 0.5, mel, n_tokens, n_frames)
+    return Batch(
+        ling,
+        torch.ones(2, 9, dtype=torch.long),
+        torch.zeros(2, 9, dtype=torch.long),
+        dur,
+        pitch,
+        pitch.clone() * 0.5,
+        mel,
+        n_tokens,
+        n_frames,
+    )
 
 
 def test_steps_reduce_loss():
@@ -63,6 +100,7 @@ def test_steps_reduce_loss():
         opt.zero_grad()
         loss.backward()
         opt.step()
+    assert first is not None
     assert float(loss) < 0.8 * first
 
 
@@ -71,8 +109,9 @@ def test_pack_matches_inference_pack():
     va = model.variance_adaptor
     aug, spk, emo = torch.randn(5, 8), torch.randn(5, 4), torch.randn(5, 4)
     reps = torch.tensor([2, 0, 3, 1, 4])
-    torch.testing.assert_close(pack(va, aug, spk, emo, reps, 10),
-                               va._pack(aug, spk, emo, reps, 10))
+    torch.testing.assert_close(
+        pack(va, aug, spk, emo, reps, 10), va._pack(aug, spk, emo, reps, 10)
+    )
 
 
 def test_parallel_decoder_equals_inference_steps():
@@ -86,8 +125,9 @@ def test_parallel_decoder_equals_inference_steps():
             steps = list(model.mel_decoder.steps(memory, bw))
             ref = torch.stack(steps)  # [N, r, mels]
             prev = torch.cat([torch.zeros(1, 10), ref[:-1, -1]])[None]
-            got = decoder_parallel(model, memory[None], prev, torch.tensor([7]),
-                                   torch.tensor([bw]))
+            got = decoder_parallel(
+                model, memory[None], prev, torch.tensor([7]), torch.tensor([bw])
+            )
         torch.testing.assert_close(got[0], ref.reshape(-1, 10), atol=1e-5, rtol=1e-4)
 
 
@@ -99,11 +139,20 @@ def test_padding_does_not_change_an_utterance():
         one = Batch(**{k: v[1:2] for k, v in vars(batch).items()})
         f1 = -(-int(one.n_frames[0]) // 3) * 3
         one.mel, one = one.mel[:, :f1], one
-        one = Batch(**{**vars(one), **{k: getattr(one, k)[:, :6] for k in
-                                       ("ling", "emo", "spk", "dur", "pitch", "energy")}})
+        one = Batch(
+            **{
+                **vars(one),
+                **{
+                    k: getattr(one, k)[:, :6]
+                    for k in ("ling", "emo", "spk", "dur", "pitch", "energy")
+                },
+            }
+        )
         alone = forward(model, one, 0.0)
     torch.testing.assert_close(both.pitch[1, :6], alone.pitch[0], atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(both.log_dur[1, :6], alone.log_dur[0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        both.log_dur[1, :6], alone.log_dur[0], atol=1e-5, rtol=1e-4
+    )
     torch.testing.assert_close(both.post[1, :f1], alone.post[0], atol=1e-4, rtol=1e-4)
 
 
@@ -135,14 +184,27 @@ def _write_dataset(path: Path, n_utts: int = 6) -> Path:
 
 
 def test_checkpoint_resume_continues_identically(tmp_path, monkeypatch):
-    from training import train
+    from training import sizes, train
 
-    monkeypatch.setitem(train.SIZES, "micro", MICRO)
+    monkeypatch.setitem(sizes.SIZES, "micro", MICRO)  # the dict train.SIZES names
     monkeypatch.setattr(train, "SymbolEncoder", lambda _speakers: _Sizes())
     data = _write_dataset(tmp_path / "ds.pt")
-    args: argparse.Namespace = train.parse_args([
-        "--size", "micro", "--data", str(data), "--ckpt", str(tmp_path / "c.pt"),
-        "--batch-size", "2", "--threads", "1", "--warmup", "2"])
+    args: argparse.Namespace = train.parse_args(
+        [
+            "--size",
+            "micro",
+            "--data",
+            str(data),
+            "--ckpt",
+            str(tmp_path / "c.pt"),
+            "--batch-size",
+            "2",
+            "--threads",
+            "1",
+            "--warmup",
+            "2",
+        ]
+    )
     torch.manual_seed(0)
     first = train.Trainer(args, torch.device("cpu"))
     for _ in range(4):  # crosses an epoch boundary (3 batches per epoch)

@@ -7,8 +7,8 @@ import io
 import numpy as np
 import pytest
 import soundfile as sf
-from sambert_tts_protos.v1 import audio_pb2
 
+from sambert_tts_protos.v1 import audio_pb2
 from tts_common.audio import (
     StreamResampler,
     apply_gain_db,

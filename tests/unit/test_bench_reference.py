@@ -21,7 +21,7 @@ def test_wheel_without_kantts_asks_for_modelscope_1_3(tmp_path: Path) -> None:
     wheel = tmp_path / "modelscope-1.40.2-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.writestr("modelscope/__init__.py", "")
-    with pytest.raises(SystemExit, match="use a modelscope 1.3.x wheel"):
+    with pytest.raises(SystemExit, match=r"use a modelscope 1\.3\.x wheel"):
         _import_from_wheel(wheel, tmp_path / "x")
     assert "modelscope.models.audio.tts.kantts" not in sys.modules
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 
@@ -41,10 +42,12 @@ def test_helpers_parse_values() -> None:
     ("helper", "default"),
     [(env_int, 0), (env_float, 0.0), (env_bool, False)],
 )
-def test_malformed_value_names_the_variable(helper: object, default: object) -> None:
+def test_malformed_value_names_the_variable(
+    helper: Callable[..., object], default: object
+) -> None:
     """A value that does not parse raises ConfigError naming the variable."""
     with pytest.raises(ConfigError, match="ACOUSTIC_THING"):
-        helper({"ACOUSTIC_THING": "maybe"}, "ACOUSTIC_THING", default)  # type: ignore[operator]
+        helper({"ACOUSTIC_THING": "maybe"}, "ACOUSTIC_THING", default)
 
 
 def test_require_env_names_the_missing_variable() -> None:
@@ -120,7 +123,7 @@ def test_server_config_is_frozen() -> None:
     """Settings cannot change after start-up."""
     cfg = ServerConfig()
     with pytest.raises(dataclasses.FrozenInstanceError):
-        cfg.port = 1  # type: ignore[misc]
+        cfg.port = 1  # type: ignore[misc]  # the frozen assignment is the test
 
 
 def test_max_connection_age_is_read_and_validated() -> None:
@@ -146,8 +149,12 @@ def test_env_fields_parse_by_annotated_type_and_name_the_variable() -> None:
         untouched: int = 7
 
     names = ("wait_s", "count", "verbose", "name")
-    got = env_fields({"S_WAIT_S": "0.5", "S_VERBOSE": "yes", "S_UNTOUCHED": "9"},
-                     "S_", Settings(), names)
+    got = env_fields(
+        {"S_WAIT_S": "0.5", "S_VERBOSE": "yes", "S_UNTOUCHED": "9"},
+        "S_",
+        Settings(),
+        names,
+    )
     assert got == {"wait_s": 0.5, "count": 3, "verbose": True, "name": "x"}
     with pytest.raises(ConfigError, match="S_COUNT must be an integer"):
         env_fields({"S_COUNT": "many"}, "S_", Settings(), names)

@@ -23,7 +23,7 @@ def _declared() -> dict[str, Requirement]:
 
 
 def _pins(name: str) -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for raw in (_ROOT / "requirements" / name).read_text().splitlines():
         line = raw.split("#", 1)[0].strip()
         if "==" in line:

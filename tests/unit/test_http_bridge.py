@@ -6,11 +6,11 @@ import json
 
 import grpc
 import pytest
-from sambert_tts_protos.v1 import audio_pb2
 
 from gateway.http.config import HttpConfig
 from gateway.http.errors import ApiError, from_rpc_error, http_status
 from gateway.http.speech import FORMATS, parse_speech
+from sambert_tts_protos.v1 import audio_pb2
 from tts_common.audio import OPUS_SAMPLE_RATES_HZ
 from tts_common.config import ConfigError
 from tts_common.speed import SPEED_RANGE
@@ -18,50 +18,65 @@ from tts_common.speed import SPEED_RANGE
 _E = audio_pb2.AudioEncoding
 
 
-class _Failed(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        self._code, self._details = code, details
-
-    def code(self) -> grpc.StatusCode:
-        return self._code
-
-    def details(self) -> str:
-        return self._details
+def _failed(code: grpc.StatusCode, details: str) -> grpc.RpcError:
+    """The error a grpc.aio call (the bridge's channel) raises with this status."""
+    empty = grpc.aio.Metadata()
+    return grpc.aio.AioRpcError(code, empty, empty, details=details)
 
 
 @pytest.mark.parametrize(
     ("code", "status"),
-    [(grpc.StatusCode.INVALID_ARGUMENT, 400), (grpc.StatusCode.NOT_FOUND, 404),
-     (grpc.StatusCode.RESOURCE_EXHAUSTED, 429), (grpc.StatusCode.UNAVAILABLE, 503),
-     (grpc.StatusCode.DEADLINE_EXCEEDED, 504), (grpc.StatusCode.INTERNAL, 500),
-     (grpc.StatusCode.UNKNOWN, 500), (grpc.StatusCode.FAILED_PRECONDITION, 500)],
+    [
+        (grpc.StatusCode.INVALID_ARGUMENT, 400),
+        (grpc.StatusCode.NOT_FOUND, 404),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, 429),
+        (grpc.StatusCode.UNAVAILABLE, 503),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, 504),
+        (grpc.StatusCode.INTERNAL, 500),
+        (grpc.StatusCode.UNKNOWN, 500),
+        (grpc.StatusCode.FAILED_PRECONDITION, 500),
+    ],
 )
 def test_grpc_codes_map_to_http(code: grpc.StatusCode, status: int) -> None:
-    err = from_rpc_error(_Failed(code, "voice 'x' not found; use one of: a"))
+    err = from_rpc_error(_failed(code, "voice 'x' not found; use one of: a"))
     assert http_status(code) == status == err.status
     assert err.code == code.name.lower()
 
 
 def test_client_errors_keep_the_message_internal_ones_do_not() -> None:
-    bad = from_rpc_error(_Failed(grpc.StatusCode.INVALID_ARGUMENT, "text is empty"))
+    bad = from_rpc_error(_failed(grpc.StatusCode.INVALID_ARGUMENT, "text is empty"))
     assert bad.message == "text is empty"
-    leak = from_rpc_error(_Failed(grpc.StatusCode.INTERNAL, "Traceback: secret path"))
+    leak = from_rpc_error(_failed(grpc.StatusCode.INTERNAL, "Traceback: secret path"))
     assert "secret" not in leak.message
 
 
 def test_error_body_is_openai_shaped() -> None:
     response = ApiError(429, "slow down", "resource_exhausted").response()
     assert response.status == 429
+    assert isinstance(response.body, bytes)
     body = json.loads(response.body)
-    assert body == {"error": {"message": "slow down", "type": "rate_limit_error",
-                              "code": "resource_exhausted"}}
+    assert body == {
+        "error": {
+            "message": "slow down",
+            "type": "rate_limit_error",
+            "code": "resource_exhausted",
+        }
+    }
 
 
 @pytest.mark.parametrize(
     ("fmt", "voice_rate", "rate"),
-    [("pcm", 16000, 24000), ("pcm", 24000, 24000), ("wav", 22050, 0),
-     ("flac", 16000, 0), ("opus", 16000, 0), ("opus", 22050, 24000),
-     ("opus", 44100, 48000), ("mp3", 22050, 0), ("mp3", 96000, 48000)],
+    [
+        ("pcm", 16000, 24000),
+        ("pcm", 24000, 24000),
+        ("wav", 22050, 0),
+        ("flac", 16000, 0),
+        ("opus", 16000, 0),
+        ("opus", 22050, 24000),
+        ("opus", 44100, 48000),
+        ("mp3", 22050, 0),
+        ("mp3", 96000, 48000),
+    ],
 )
 def test_output_rate_per_format(fmt: str, voice_rate: int, rate: int) -> None:
     """pcm is always 24 kHz; codecs with fixed rates get the next one up."""
@@ -71,12 +86,25 @@ def test_output_rate_per_format(fmt: str, voice_rate: int, rate: int) -> None:
 
 
 def test_parse_maps_every_field_onto_the_grpc_request() -> None:
-    params = parse_speech({"model": "tts-1", "input": "你好", "voice": "v",
-                           "response_format": "opus", "speed": 1.5,
-                           "emotion": "happy", "speaker": "s", "no_cache": True})
+    params = parse_speech(
+        {
+            "model": "tts-1",
+            "input": "你好",
+            "voice": "v",
+            "response_format": "opus",
+            "speed": 1.5,
+            "emotion": "happy",
+            "speaker": "s",
+            "no_cache": True,
+        }
+    )
     request = params.to_request(22050)
     assert (request.text, request.voice, request.emotion, request.speaker) == (
-        "你好", "v", "happy", "s")
+        "你好",
+        "v",
+        "happy",
+        "s",
+    )
     assert request.speed == 1.5 and request.no_cache
     assert request.encoding == _E.AUDIO_ENCODING_OGG_OPUS
     assert request.sample_rate_hz == 24000
@@ -90,14 +118,18 @@ def test_defaults_are_openai_s() -> None:
 
 @pytest.mark.parametrize(
     ("body", "code"),
-    [("x", "invalid_body"), ({}, "missing_input"), ({"input": 5}, "invalid_input"),
-     ({"input": "a", "speed": True}, "invalid_speed"),
-     ({"input": "a", "speed": float("nan")}, "invalid_speed"),
-     ({"input": "a", "speed": 0.49}, "invalid_speed"),
-     ({"input": "a", "response_format": "aac"}, "unsupported_response_format"),
-     ({"input": "a", "stream_format": "sse"}, "unsupported_stream_format"),
-     ({"input": "a", "no_cache": "yes"}, "invalid_no_cache"),
-     ({"input": "a", "model": 3}, "invalid_model")],
+    [
+        ("x", "invalid_body"),
+        ({}, "missing_input"),
+        ({"input": 5}, "invalid_input"),
+        ({"input": "a", "speed": True}, "invalid_speed"),
+        ({"input": "a", "speed": float("nan")}, "invalid_speed"),
+        ({"input": "a", "speed": 0.49}, "invalid_speed"),
+        ({"input": "a", "response_format": "aac"}, "unsupported_response_format"),
+        ({"input": "a", "stream_format": "sse"}, "unsupported_stream_format"),
+        ({"input": "a", "no_cache": "yes"}, "invalid_no_cache"),
+        ({"input": "a", "model": 3}, "invalid_model"),
+    ],
 )
 def test_bad_bodies_are_400(body: object, code: str) -> None:
     with pytest.raises(ApiError) as err:
@@ -120,7 +152,11 @@ def test_config_from_env_and_flags() -> None:
     cfg = HttpConfig.from_env({"GATEWAY_ADDR": "gw:50050", "HTTP_PORT": "9000"})
     assert (cfg.gateway_addr, cfg.port, cfg.bind_host) == ("gw:50050", 9000, None)
     cfg = cfg.with_flags(["--port", "8081", "--host", "127.0.0.1"])
-    assert (cfg.port, cfg.bind_host, cfg.gateway_addr) == (8081, "127.0.0.1", "gw:50050")
+    assert (cfg.port, cfg.bind_host, cfg.gateway_addr) == (
+        8081,
+        "127.0.0.1",
+        "gw:50050",
+    )
     assert HttpConfig.from_env({}).port == 8080
     with pytest.raises(ConfigError, match="GATEWAY_ADDR"):
         HttpConfig.from_env({"GATEWAY_ADDR": "no-port"})

@@ -4,7 +4,7 @@ cached audio; the options object, the typed keys and the one speed rule."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, timestamp_pb2
@@ -19,11 +19,18 @@ from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tts_common.errors import InvalidInput
 from tts_common.speed import SPEED_RANGE, combined_speed
 
+if TYPE_CHECKING:
+    # types-protobuf types a generated message's DESCRIPTOR as either descriptor class
+    # (pure-Python or upb backend); the pool's lookups give the pure-Python one.
+    from google._upb._message import Descriptor as UpbDescriptor
+
+    AnyDescriptor = Descriptor | UpbDescriptor
+
 REQUESTS = (gw.SynthesizeRequest, gw.StreamSynthesizeRequest)
 _ids = [r.DESCRIPTOR.name for r in REQUESTS]
 
 
-def _fields(descriptor: Descriptor) -> dict[str, tuple[int, int, bool, str]]:
+def _fields(descriptor: AnyDescriptor) -> dict[str, tuple[int, int, bool, str]]:
     """Name -> (number, type, repeated, enum name) of every field of a message."""
     enum = {f.name: f.enum_type.full_name for f in descriptor.fields if f.enum_type}
     return {
@@ -32,7 +39,7 @@ def _fields(descriptor: Descriptor) -> dict[str, tuple[int, int, bool, str]]:
     }
 
 
-def unaccounted(descriptor: Descriptor) -> set[str]:
+def unaccounted(descriptor: AnyDescriptor) -> set[str]:
     """Fields of ``descriptor`` neither in FIELD_TO_KEY nor declared outside."""
     declared = FIELD_TO_KEY.keys() | FIELDS_OUTSIDE_CACHE_KEYS.keys()
     return set(_fields(descriptor)) - declared
@@ -137,26 +144,27 @@ def test_options_resolve_defaults() -> None:
     assert options.encoding == audio_pb2.AUDIO_ENCODING_PCM_S16LE
     assert (options.use_cache, options.request_id) == (False, "id-1")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        options.speed = 2.0  # type: ignore[misc]
+        options.speed = 2.0  # type: ignore[misc]  # the frozen assignment is the test
 
 
 # --- typed keys keep the digests existing cache entries are stored under ---------
 
 
 def test_analysis_key_digest_is_the_one_entries_are_stored_under() -> None:
-    """Digests pinned from the former ``analysis_digest(text, ssml, voice, emotion,
-    speaker, revision)``: existing analysis entries stay valid (same schema)."""
+    """Digests pinned at schema 2 (entries with integrity tags; schema 1 ones miss):
+    a change here invalidates every stored entry, so it must come with a bump of
+    ``CACHE_SCHEMA_VERSION``."""
     key = AnalysisKey("你好。世界", True, "zhitian_emo", "happy", "F7", "fe-rev-1")
     assert key.digest() == (
-        "b647dec71ef5d94da653bf8154fd0cb0482c8225c493a8ab6184059983ce3aac"
+        "a834c99c618e075479a9dc981cd34cd3835dcc41148aeb9be8abbfc6a806c49a"
     )
     key = AnalysisKey("text", False, "v", "", "", "fe-1")
     assert key.digest() == (
-        "a39be28ea88f2e3ca241f339bfba9fcc93b040fda80ceacba24b1fa02cd188d3"
+        "75529bd01cb4f12e41a4dd0a3cab79c6ed3e44e4849cf6363eb95f3ab95649d8"
     )
     sentence = SentenceKey("v", "a" * 64, "b" * 64, "sym", "happy", "F7", 1.0, 16000)
     assert sentence.digest() == (
-        "6edb303179d51a361a5434c36b6e205e9c999cab76f75c5ff25a155199e5698b"
+        "9979468288331e9c1b33f3ef8becc7cb821db965eddb2a4842c7c46081503bfb"
     )
 
 

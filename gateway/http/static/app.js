@@ -10,6 +10,14 @@ const $ = (id) => document.getElementById(id);
 const state = { voices: [], history: [], objectUrl: null, busy: false };
 window.ttsState = { bytes: 0, chunks: 0, samples: 0, firstAudioMs: null };
 
+// The API key (when the server wants one) lives in this browser's localStorage only
+// and goes out as "Authorization: Bearer <key>" on every /v1 call.
+const KEY_STORE = "ttsApiKey";
+function authHeaders(extra = {}) {
+  const key = localStorage.getItem(KEY_STORE) || "";
+  return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
+}
+
 function setStatus(kind, text) {
   const el = $("status");
   el.dataset.state = kind;
@@ -26,7 +34,7 @@ async function errorMessage(response) {
 }
 
 async function loadVoices() {
-  const response = await fetch("/v1/voices");
+  const response = await fetch("/v1/voices", { headers: authHeaders() });
   if (!response.ok) throw new Error(await errorMessage(response));
   const data = await response.json();
   state.voices = data.voices;
@@ -105,7 +113,7 @@ async function speak() {
     const player = new PcmPlayer();
     const response = await fetch("/v1/audio/speech", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: authHeaders({ "Content-Type": "application/json" }),
       body: JSON.stringify({
         model: "tts-1", input: $("text").value, voice: $("voice").value,
         emotion: $("emotion").value, speed: Number($("speed").value),
@@ -186,7 +194,7 @@ function renderTop(rows) {
 
 async function refreshCache() {
   try {
-    const response = await fetch("/v1/cache/report?top=10");
+    const response = await fetch("/v1/cache/report?top=10", { headers: authHeaders() });
     if (!response.ok) throw new Error(await errorMessage(response));
     const report = await response.json();
     const o = report.overall;
@@ -222,7 +230,24 @@ async function refreshReady() {
   }
 }
 
+async function reloadVoices() {
+  try {
+    await loadVoices();
+    $("speak").disabled = false;
+    setStatus("idle", "Ready");
+  } catch (err) {
+    setStatus("error", `Could not load voices: ${err.message}`);
+  }
+}
+
 async function init() {
+  $("api-key").value = localStorage.getItem(KEY_STORE) || "";
+  $("api-key").addEventListener("change", () => {
+    const key = $("api-key").value.trim();
+    if (key) localStorage.setItem(KEY_STORE, key); else localStorage.removeItem(KEY_STORE);
+    reloadVoices();
+    refreshCache();
+  });
   $("speak").addEventListener("click", speak);
   $("voice").addEventListener("change", fillEmotions);
   $("speed").addEventListener("input", () => {
@@ -232,13 +257,7 @@ async function init() {
   refreshCache();
   setInterval(refreshCache, REFRESH_MS);
   setInterval(refreshReady, REFRESH_MS);
-  try {
-    await loadVoices();
-    $("speak").disabled = false;
-    setStatus("idle", "Ready");
-  } catch (err) {
-    setStatus("error", `Could not load voices: ${err.message}`);
-  }
+  await reloadVoices();
 }
 
 init();

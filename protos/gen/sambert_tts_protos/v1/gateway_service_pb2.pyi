@@ -93,12 +93,14 @@ class ListVoicesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ListVoicesResponse(_message.Message):
-    __slots__ = ("voices", "default_voice")
+    __slots__ = ("voices", "default_voice", "max_text_chars")
     VOICES_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_VOICE_FIELD_NUMBER: _ClassVar[int]
+    MAX_TEXT_CHARS_FIELD_NUMBER: _ClassVar[int]
     voices: _containers.RepeatedCompositeFieldContainer[Voice]
     default_voice: str
-    def __init__(self, voices: _Optional[_Iterable[_Union[Voice, _Mapping]]] = ..., default_voice: _Optional[str] = ...) -> None: ...
+    max_text_chars: int
+    def __init__(self, voices: _Optional[_Iterable[_Union[Voice, _Mapping]]] = ..., default_voice: _Optional[str] = ..., max_text_chars: _Optional[int] = ...) -> None: ...
 
 class GetCacheReportRequest(_message.Message):
     __slots__ = ("window_s", "voice", "max_top_sentences")
