@@ -12,6 +12,7 @@ import grpc
 
 from gateway.cache import report_to_dict
 from sambert_tts_protos.v1 import gateway_service_pb2
+from ttsctl.connect import open_channel
 from ttsctl.stubs import gateway_stub
 
 __all__ = ["add_arguments", "run", "run_purge"]
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     request = gateway_service_pb2.GetCacheReportRequest(
         window_s=args.window, voice=args.voice, max_top_sentences=args.top
     )
-    with grpc.insecure_channel(args.server) as channel:
+    with open_channel(args.server) as channel:
         stub = gateway_stub(channel)
         try:
             reply = stub.GetCacheReport(request, timeout=args.timeout)

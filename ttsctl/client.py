@@ -11,6 +11,7 @@ from typing import TypedDict
 import grpc
 
 from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2
+from ttsctl.connect import open_channel
 from ttsctl.stubs import gateway_stub
 
 DEFAULT_SERVER = "localhost:50050"
@@ -88,7 +89,7 @@ def run_say(args: argparse.Namespace) -> int:
     fields = _request_fields(args)
     start = time.perf_counter()
     first: float | None = None
-    with grpc.insecure_channel(args.server) as channel:
+    with open_channel(args.server) as channel:
         stub = gateway_stub(channel)
         try:
             if args.stream:
@@ -118,7 +119,7 @@ def run_say(args: argparse.Namespace) -> int:
 
 
 def run_voices(args: argparse.Namespace) -> int:
-    with grpc.insecure_channel(args.server) as channel:
+    with open_channel(args.server) as channel:
         stub = gateway_stub(channel)
         try:
             reply = stub.ListVoices(
