@@ -84,11 +84,21 @@ class AcousticServicer(pb_grpc.AcousticServiceServicer):  # type: ignore[misc,un
     async def StreamMel(  # noqa: N802  (gRPC method name)
         self, request: pb.StreamMelRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamMelResponse]:
-        """Header first, then mel chunks; the last chunk has ``last`` set."""
+        """Header first, then mel chunks; the last chunk has ``last`` set.
+
+        Admission by deadline applies to the first job only (the one that starts the
+        stream): it is refused at once (RESOURCE_EXHAUSTED, ``retry-after-ms``) when
+        the executor's estimated wait plus one service time exceeds the caller's
+        remaining deadline. The service time is an EWMA over every job, here mostly
+        one chunk each, so this asks "can the stream start in time?", not "can every
+        chunk finish?"; the chunk jobs that follow are plain submissions, dropped
+        unstarted when the deadline cancels the call.
+        """
         model = self._model(request.voice)
         # Proto3 zero values mean "not set": 0 speed is natural speed, "" keeps the
         # emotion and speaker written in the symbols.
-        chunks: Iterator[np.ndarray] = await self._executor.submit(
+        chunks: Iterator[np.ndarray] = await self._executor.submit_within(
+            context.time_remaining(),
             model.stream_mel,
             request.symbols,
             speed=request.speed or 1.0,

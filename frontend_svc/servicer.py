@@ -129,8 +129,9 @@ class FrontendServicer(pb_grpc.FrontendServiceServicer):  # type: ignore[misc,un
         budget = Budget.within(limit, context.time_remaining())
         emotion, speaker = request.emotion or None, request.speaker or None
         try:
-            sentences = await self._executor.submit(
-                self._analyze, text, emotion, speaker, budget
+            # Admission: refused at once when the queue cannot finish it in time.
+            sentences = await self._executor.submit_within(
+                context.time_remaining(), self._analyze, text, emotion, speaker, budget
             )
         except asyncio.CancelledError:  # caller gone: stop at the next check
             budget.stop()

@@ -14,6 +14,7 @@ import grpc
 from prometheus_client import CollectorRegistry, Counter
 
 from tts_common.apikeys import ApiKeys, RateLimiter, presented_key
+from tts_common.errors import RETRY_AFTER_MS_HEADER
 from tts_common.interceptors import REQUEST_ID_HEADER
 from tts_common.logging import API_KEY_NAME, REQUEST_ID
 from tts_common.metrics import split_method
@@ -27,8 +28,6 @@ UNAUTHENTICATED_MESSAGE = (
     "(or 'x-api-key: <key>')"
 )
 """What a caller without a valid key is told."""
-RETRY_AFTER_MS_HEADER = "retry-after-ms"
-"""Trailing metadata of a rate-limited call: milliseconds until a request may pass."""
 _OPEN_SERVICES = frozenset({"grpc.health.v1.Health"})
 _Handler: TypeAlias = grpc.RpcMethodHandler
 

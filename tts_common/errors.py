@@ -8,6 +8,7 @@ module (and the model code importing it) needs no gRPC import.
 from __future__ import annotations
 
 __all__ = [
+    "RETRY_AFTER_MS_HEADER",
     "DeadlineExceeded",
     "InvalidInput",
     "ModelLoadError",
@@ -18,14 +19,23 @@ __all__ = [
 ]
 
 
+RETRY_AFTER_MS_HEADER = "retry-after-ms"
+"""Trailing metadata of a refused call: milliseconds until a retry may pass."""
+
+
 class TtsError(Exception):
-    """Base of all domain errors; ``status`` names the gRPC status code."""
+    """Base of all domain errors; ``status`` names the gRPC status code.
+
+    ``trailing_metadata`` holds extra ``(key, value)`` pairs the status interceptor
+    sends with the status (e.g. ``retry-after-ms``); empty for most errors.
+    """
 
     status = "INTERNAL"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self.trailing_metadata: tuple[tuple[str, str], ...] = ()
 
 
 class InvalidInput(TtsError, ValueError):
@@ -47,9 +57,16 @@ class NotReady(TtsError):
 
 
 class Overloaded(TtsError):
-    """The bounded inference queue is full; the caller should back off and retry."""
+    """The bounded inference queue is full (or too long for the caller's deadline);
+    the caller should back off and retry, after ``retry_after_ms`` when given."""
 
     status = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, retry_after_ms: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms
+        if retry_after_ms is not None:
+            self.trailing_metadata = ((RETRY_AFTER_MS_HEADER, str(retry_after_ms)),)
 
 
 class DeadlineExceeded(TtsError):

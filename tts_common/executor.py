@@ -5,14 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import itertools
+import math
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
-from tts_common.errors import Overloaded
+from tts_common.errors import DeadlineExceeded, Overloaded
 
-__all__ = ["BoundedExecutor"]
+__all__ = ["SERVICE_TIME_WEIGHT", "BoundedExecutor"]
+
+SERVICE_TIME_WEIGHT = 0.2
+"""Weight of the newest job in the service-time EWMA (the first job sets it)."""
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -26,6 +32,12 @@ class BoundedExecutor:
     so callers back off instead of queueing without bound. A job counts until its
     thread really finishes: a caller that was cancelled does not free its slot while
     the model is still busy with its work.
+
+    Admission by deadline: every job's duration feeds an EWMA, the *service time*
+    (the warm-up's jobs seed it). :meth:`estimated_wait_s` turns it into the wait a
+    new job would see, and :meth:`submit_within` / :meth:`admit` refuse a caller at
+    once (Overloaded with ``retry-after-ms``) when that wait plus one service time
+    exceeds its remaining deadline, instead of queueing work that can only miss it.
     """
 
     def __init__(
@@ -51,6 +63,9 @@ class BoundedExecutor:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._closed = False
+        self._service_s: float | None = None
+        self._started: dict[int, float] = {}  # running job -> monotonic start
+        self._ids = itertools.count()
 
     @property
     def capacity(self) -> int:
@@ -67,6 +82,78 @@ class BoundedExecutor:
         """Jobs waiting for a worker thread."""
         return max(0, self._in_flight - self.max_workers)
 
+    @property
+    def service_time_s(self) -> float | None:
+        """EWMA of recent job durations in seconds; None before the first job ends."""
+        return self._service_s
+
+    def estimated_wait_s(self) -> float:
+        """Seconds a job submitted now would wait for a worker thread.
+
+        ``(time the running jobs still need + queued jobs x service time) / workers``
+        when every worker is busy, where a running job still needs the service time
+        less what it has run (at least 0); 0 while a worker is free or before any job
+        has been measured.
+        """
+        service = self._service_s
+        with self._lock:
+            if service is None or self._in_flight < self.max_workers:
+                return 0.0
+            now = time.monotonic()
+            running = sum(max(0.0, service - (now - t)) for t in self._started.values())
+            # Jobs handed to the pool but not yet started count as queued.
+            queued = self._in_flight - len(self._started)
+        return (running + queued * service) / self.max_workers
+
+    def admit(self, deadline_s: float | None, jobs: float = 1.0) -> None:
+        """Refuse now if ``jobs`` service times cannot finish within ``deadline_s``.
+
+        Args:
+            deadline_s: The caller's remaining time in seconds (gRPC's
+                ``context.time_remaining()``); None means no deadline: always admitted.
+            jobs: How many service times the caller needs after its wait.
+
+        Raises:
+            Overloaded: ``estimated_wait_s() + jobs x service_time_s > deadline_s``;
+                the message gives both, ``retry_after_ms`` the estimated wait.
+        """
+        service = self._service_s
+        if deadline_s is None or service is None:
+            return
+        wait = self.estimated_wait_s()
+        need = wait + jobs * service
+        if need > deadline_s:
+            raise Overloaded(
+                f"inference is overloaded: estimated wait {wait:.3f} s plus "
+                f"{jobs * service:.3f} s of work exceeds the deadline's remaining "
+                f"{max(0.0, deadline_s):.3f} s; retry later or with a longer deadline",
+                retry_after_ms=max(1, math.ceil(wait * 1000)),
+            )
+
+    async def submit_within(
+        self,
+        deadline_s: float | None,
+        fn: Callable[_P, _T],
+        /,
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        """:meth:`submit` with admission by the caller's remaining deadline.
+
+        Refused at once (before queueing) as :meth:`admit` says; a job still queued
+        when ``deadline_s`` has passed is dropped without running and raises
+        :class:`~tts_common.errors.DeadlineExceeded`.
+
+        Raises:
+            Overloaded: Not admitted, or ``capacity`` jobs are already in flight.
+            DeadlineExceeded: The deadline passed before a worker took the job.
+            RuntimeError: The executor is closed.
+            Exception: Whatever ``fn`` raises.
+        """
+        self.admit(deadline_s)
+        expires = None if deadline_s is None else time.monotonic() + deadline_s
+        return await self._submit(expires, fn, *args, **kwargs)
+
     async def submit(
         self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
     ) -> _T:
@@ -81,6 +168,16 @@ class BoundedExecutor:
             RuntimeError: The executor is closed.
             Exception: Whatever ``fn`` raises.
         """
+        return await self._submit(None, fn, *args, **kwargs)
+
+    async def _submit(
+        self,
+        expires: float | None,
+        fn: Callable[_P, _T],
+        /,
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
         with self._lock:
             if self._closed:
                 raise RuntimeError("executor is closed")
@@ -91,7 +188,8 @@ class BoundedExecutor:
                 )
             self._in_flight += 1
         ctx = contextvars.copy_context()
-        call = functools.partial(ctx.run, fn, *args, **kwargs)
+        job = functools.partial(fn, *args, **kwargs)
+        call = functools.partial(ctx.run, self._timed, expires, job)
         try:
             future: Future[_T] = self._pool.submit(call)
         except BaseException:
@@ -99,6 +197,25 @@ class BoundedExecutor:
             raise
         future.add_done_callback(self._on_done)
         return await asyncio.wrap_future(future)
+
+    def _timed(self, expires: float | None, job: Callable[[], _T]) -> _T:
+        """Run ``job`` in a worker thread, timing it into the service-time EWMA."""
+        start = time.monotonic()
+        if expires is not None and start >= expires:
+            raise DeadlineExceeded("the deadline passed while the job was queued")
+        key = next(self._ids)
+        with self._lock:
+            self._started[key] = start
+        try:
+            return job()
+        finally:
+            took = time.monotonic() - start
+            with self._lock:
+                del self._started[key]
+                old = self._service_s
+                self._service_s = (
+                    took if old is None else old + SERVICE_TIME_WEIGHT * (took - old)
+                )
 
     def _on_done(self, _future: Future[Any]) -> None:
         """Free the slot when a job ends (worker thread), or is cancelled unstarted."""

@@ -207,13 +207,14 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # gr
         # A servicer may have adopted the request's own id (a request_id field) in the
         # context var after the interceptor read the metadata: echo what is current.
         request_id = REQUEST_ID.get() or call.request_id
-        trailing = ((REQUEST_ID_HEADER, request_id),)
+        trailing: tuple[tuple[str, str], ...] = ((REQUEST_ID_HEADER, request_id),)
         if isinstance(exc, TtsError):
             code = _status_code(exc.status)
             call.code = code.name
             # The message may quote request content, so it stays out of INFO logs.
             _LOGGER.info("%s -> %s (%s)", call.method, code.name, type(exc).__name__)
             _LOGGER.debug("%s -> %s: %s", call.method, code.name, exc.message)
+            trailing = (*trailing, *exc.trailing_metadata)
             await context.abort(code, exc.message, trailing_metadata=trailing)
         call.code = "INTERNAL"
         _LOGGER.error("%s failed with an unexpected error", call.method, exc_info=exc)

@@ -84,11 +84,20 @@ class VocoderServicer(pb_grpc.VocoderServiceServicer):  # type: ignore[misc,unus
         requests: AsyncIterator[pb.StreamVocodeRequest],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[pb.StreamVocodeResponse]:
-        """Config in, header out; then mel chunks in, PCM chunks out, in order."""
+        """Config in, header out; then mel chunks in, PCM chunks out, in order.
+
+        Admission by deadline happens once, at the config (the start of the
+        sentence), before the header: refused at once (RESOURCE_EXHAUSTED,
+        ``retry-after-ms``) when the executor's estimated wait plus one service time
+        exceeds the caller's remaining deadline. A job here is one batch of windows,
+        so this asks "can the first audio come in time?"; the chunks that follow
+        are not re-admitted (a stream is not cut off half-way).
+        """
         first = await anext(aiter(requests), None)
         if first is None or not first.HasField("config"):
             raise InvalidInput("send a config message first, then mel chunks")
         voice, batcher = self._open(first.config)
+        self._executor.admit(context.time_remaining())
         voc, out = batcher.vocoder, _PcmOut(first.config.pcm_format)
         yield pb.StreamVocodeResponse(header=out.header(voice, voc, first.config))
         windows = StreamWindows(voc.context_frames, voc.num_mels)
