@@ -7,16 +7,26 @@ import asyncio
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import pytest
 
+from acoustic_svc.servicer import AcousticServicer
 from frontend_svc.servicer import FrontendServicer
+from sambert_tts_protos.v1 import acoustic_service_pb2 as am_pb
+from sambert_tts_protos.v1 import acoustic_service_pb2_grpc as am_grpc
+from sambert_tts_protos.v1 import audio_pb2
 from sambert_tts_protos.v1 import frontend_service_pb2 as pb
 from sambert_tts_protos.v1 import frontend_service_pb2_grpc as pb_grpc
+from sambert_tts_protos.v1 import vocoder_service_pb2 as voc_pb
+from sambert_tts_protos.v1 import vocoder_service_pb2_grpc as voc_grpc
+from tests.golden import golden_cases
 from tests.service.conftest import StartServer
+from tts_common.audio import encode_mel
 from tts_common.executor import BoundedExecutor
+from vocoder_svc.batcher import build_batchers
+from vocoder_svc.servicer import VocoderServicer
 
 _SLOW_S = 0.5
 _WAIT_S = 10.0
@@ -95,3 +105,106 @@ async def test_refused_at_once_when_the_queue_outlasts_the_deadline(
     ok = await stub.Analyze(pb.AnalyzeRequest(text="今天很好。"), timeout=_WAIT_S)
     assert ok.sentences
     assert "今天很好。" in slow.texts
+
+
+def _assert_refused(err: grpc.aio.AioRpcError) -> None:
+    """RESOURCE_EXHAUSTED by deadline admission, with a retry hint and request id."""
+    assert err.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "estimated wait" in (err.details() or "")
+    assert "deadline" in (err.details() or "")
+    trailing = dict(err.trailing_metadata() or ())
+    assert int(trailing["retry-after-ms"]) >= 1
+    assert trailing.get("x-request-id")
+
+
+async def _hold(executor: BoundedExecutor, gate: threading.Event) -> list[Any]:
+    """Seed the service time at ~_SLOW_S (a slow job), then hold the executor with
+    one job running and one queued behind it until ``gate`` is set."""
+    await executor.submit(time.sleep, _SLOW_S)
+    assert (executor.service_time_s or 0.0) >= _SLOW_S
+    held = [asyncio.ensure_future(executor.submit(gate.wait, _WAIT_S)) for _ in "ab"]
+    await _until(lambda: executor.in_flight == 2 and executor.queue_depth == 1)
+    return held
+
+
+class _RecordingAcoustic:
+    """A real acoustic model that records the symbols of every stream it starts."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.streamed: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def stream_mel(self, symbols: str, *args: Any, **kwargs: Any) -> Any:
+        self.streamed.append(symbols)
+        return self.real.stream_mel(symbols, *args, **kwargs)
+
+
+async def test_acoustic_refuses_a_stream_the_queue_cannot_start_in_time(
+    start_server: StartServer, acoustic_models: dict[str, Any]
+) -> None:
+    model = _RecordingAcoustic(acoustic_models["small_causal"])
+    executor = BoundedExecutor(1, 4)
+    servicer = AcousticServicer({model.voice: cast(Any, model)}, executor)
+    stub = am_grpc.AcousticServiceStub(await start_server(servicer.register))
+    symbols = golden_cases("small_causal")[0].meta["symbols"]
+    request = am_pb.StreamMelRequest(symbols=symbols, chunk_steps=4)
+    gate = threading.Event()
+    held = await _hold(executor, gate)
+    try:
+        # Estimated wait (>= 1 service time) + its own service time > 0.8 s.
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            [r async for r in stub.StreamMel(request, timeout=0.8)]
+        _assert_refused(refused.value)
+        assert model.streamed == []  # never reached the model
+        assert executor.in_flight == 2  # and was never queued
+    finally:
+        gate.set()
+    await asyncio.gather(*held)
+    # With the queue drained and enough deadline, the same stream runs to its end.
+    responses = [r async for r in stub.StreamMel(request, timeout=_WAIT_S)]
+    assert responses[0].WhichOneof("content") == "header"
+    assert responses[-1].chunk.last and len(responses) > 2
+    assert model.streamed == [symbols]
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+async def test_vocoder_refuses_a_stream_before_its_header(
+    start_server: StartServer, vocoders: dict[str, Any]
+) -> None:
+    voc = vocoders["small_noncausal"]
+    executor = BoundedExecutor(1, 4)
+    servicer = VocoderServicer(build_batchers({"v": voc}, executor), executor)
+    stub = voc_grpc.VocoderServiceStub(await start_server(servicer.register))
+    mel = golden_cases("small_noncausal")[0].arrays["mel"]
+    header = audio_pb2.MelHeader(
+        voice="v", num_mels=voc.num_mels, hop_length=voc.hop_length,
+        sample_rate_hz=voc.sample_rate,
+    )  # fmt: skip
+    config = voc_pb.VocodeConfig(
+        mel_header=header, pcm_format=audio_pb2.PCM_FORMAT_F32LE
+    )
+    chunk = audio_pb2.MelChunk(mel=encode_mel(mel), chunk_index=0, last=True)
+    messages = [
+        voc_pb.StreamVocodeRequest(config=config),
+        voc_pb.StreamVocodeRequest(mel=chunk),
+    ]
+    batches = servicer.batchers["v"].batch_sizes
+    gate = threading.Event()
+    held = await _hold(executor, gate)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            [r async for r in stub.StreamVocode(iter(messages), timeout=0.8)]
+        _assert_refused(refused.value)
+        assert not batches  # no window of it was ever vocoded
+        assert executor.in_flight == 2  # nor queued
+    finally:
+        gate.set()
+    await asyncio.gather(*held)
+    responses = [r async for r in stub.StreamVocode(iter(messages), timeout=_WAIT_S)]
+    assert responses[0].WhichOneof("content") == "header"
+    assert responses[-1].audio.last
+    assert sum(r.audio.num_samples for r in responses[1:]) == len(mel) * voc.hop_length
+    assert sum(batches.values()) >= 1
