@@ -19,7 +19,7 @@ from gateway.encoding import AudioEdge, resolve_encoding
 from gateway.voices import VoiceCatalog, VoiceEntry
 from sambert_tts_protos.v1 import audio_pb2, frontend_service_pb2
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
-from tts_common.audio import MP3_SAMPLE_RATES_HZ, OPUS_SAMPLE_RATES_HZ
+from tts_common.audio import check_codec_rate
 from tts_common.errors import InvalidInput
 from tts_common.speed import check_speed, combined_speed
 
@@ -215,14 +215,4 @@ def _check_output(encoding: int, rate: int) -> None:
             f"sample_rate_hz {rate} is out of range; use 8000 to 48000, "
             "or 0 for the voice's rate"
         )
-    codecs: dict[int, frozenset[int]] = {
-        _Enc.AUDIO_ENCODING_OGG_OPUS: OPUS_SAMPLE_RATES_HZ,
-        _Enc.AUDIO_ENCODING_MP3: MP3_SAMPLE_RATES_HZ,
-    }
-    allowed = codecs.get(resolve_encoding(encoding))
-    if allowed is not None and rate not in allowed:
-        rates = ", ".join(str(r) for r in sorted(allowed))
-        name = _Enc.Name(encoding).removeprefix("AUDIO_ENCODING_")
-        raise InvalidInput(
-            f"{name} cannot encode {rate} Hz; set sample_rate_hz to one of {rates}"
-        )
+    check_codec_rate(resolve_encoding(encoding), rate)

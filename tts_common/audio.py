@@ -17,6 +17,7 @@ __all__ = [
     "OPUS_SAMPLE_RATES_HZ",
     "StreamResampler",
     "apply_gain_db",
+    "check_codec_rate",
     "decode_mel",
     "encode_audio",
     "encode_mel",
@@ -158,7 +159,7 @@ def encode_audio(pcm: npt.ArrayLike, sample_rate_hz: int, encoding: int) -> byte
         return pcm16_to_bytes(array)
     if encoding not in _SOUNDFILE_FORMATS:
         raise InvalidInput(f"unknown audio encoding {encoding}")
-    _check_codec_rate(encoding, sample_rate_hz)
+    check_codec_rate(encoding, sample_rate_hz)
     if array.size == 0:
         raise InvalidInput("no audio to encode")
     container, subtype = _SOUNDFILE_FORMATS[encoding]
@@ -167,8 +168,12 @@ def encode_audio(pcm: npt.ArrayLike, sample_rate_hz: int, encoding: int) -> byte
     return buffer.getvalue()
 
 
-def _check_codec_rate(encoding: int, sample_rate_hz: int) -> None:
-    """Refuse rates a codec cannot encode, naming the ones it can."""
+def check_codec_rate(encoding: int, sample_rate_hz: int) -> None:
+    """Refuse rates a codec cannot encode, naming the ones it can.
+
+    Raises:
+        InvalidInput: ``encoding`` cannot carry ``sample_rate_hz``.
+    """
     if encoding == _Enc.AUDIO_ENCODING_OGG_OPUS:
         allowed, name = OPUS_SAMPLE_RATES_HZ, "OGG_OPUS"
     elif encoding == _Enc.AUDIO_ENCODING_MP3:
