@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import grpc
 
+from gateway.admission import Admission
 from gateway.cache import (
     CacheCounters,
     NoopPhraseCache,
@@ -115,8 +116,11 @@ class Gateway:
             self.counters = CacheCounters(self.metrics, price)
         self.cache: PhraseCache = cache if cache is not None else NoopPhraseCache()
         failover = FailoverPolicy(cfg.failover_retries, self.metrics.failover)
+        admission = Admission(cfg.max_syntheses, cfg.max_waiting)
+        self.metrics.watch_admission(admission)
         pipeline = Pipeline(frontend, acoustic, vocoder, self.cache, self.counters,
-                            cfg.sentences_in_flight, failover=failover)  # fmt: skip
+                            cfg.sentences_in_flight, failover=failover,
+                            admission=admission)  # fmt: skip
         self._refresher: asyncio.Task[None] | None = None
         self.servicer = GatewayServicer(cfg, pipeline, self.counters, self.metrics)
 

@@ -69,6 +69,15 @@ class GatewayConfig:
     sentences_in_flight: int = 2
     """Sentences synthesized at once per request (``GATEWAY_SENTENCES_IN_FLIGHT``): 2
     lets sentence N+1 run in the acoustic stage while N is vocoded."""
+    max_syntheses: int = 4
+    """Requests that run the models at once (``GATEWAY_MAX_SYNTHESES``); fully cached
+    requests need none. Size it to what this gateway's share of the stages can run
+    without missing deadlines: past it, requests queue (FIFO) and a request the
+    queue cannot serve in its deadline is refused at once (see
+    :mod:`gateway.admission`)."""
+    max_waiting: int = 64
+    """Requests that may queue for those slots (``GATEWAY_MAX_WAITING``); past it,
+    RESOURCE_EXHAUSTED at once."""
     retries: int = 2
     """Extra attempts of a downstream call that failed UNAVAILABLE before its first
     response, each on the next replica (``GATEWAY_RETRIES``)."""
@@ -127,6 +136,10 @@ class GatewayConfig:
                 f"{text_request_bytes(self.max_text_chars)} for "
                 f"GATEWAY_MAX_TEXT_CHARS={self.max_text_chars}"
             )
+        if self.max_syntheses < 1 or self.max_waiting < 0:
+            raise ConfigError(
+                "GATEWAY_MAX_SYNTHESES must be >= 1 and GATEWAY_MAX_WAITING >= 0"
+            )
         if self.sentences_in_flight < 1:
             raise ConfigError("GATEWAY_SENTENCES_IN_FLIGHT must be at least 1")
         if self.retries < 0 or self.failover_retries < 0:
@@ -183,6 +196,8 @@ class GatewayConfig:
                     "max_audio_s",
                     "max_symbol_s",
                     "sentences_in_flight",
+                    "max_syntheses",
+                    "max_waiting",
                     "retries",
                     "retry_backoff_s",
                     "retry_max_backoff_s",

@@ -10,8 +10,9 @@ entries that failed their integrity check.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from gateway.admission import Admission
 from tts_common.metrics import LATENCY_BUCKETS_S
 
 __all__ = ["GatewayMetrics"]
@@ -69,6 +70,20 @@ class GatewayMetrics:
             ["kind"],
             registry=self.registry,
         )
+
+    def watch_admission(self, admission: Admission) -> None:
+        """Export the admission's slots in use, queue and measured cost, read at
+        each scrape (what an autoscaler of gateways or stages keys on)."""
+        for name, doc, read in (
+            ("tts_gateway_syntheses_running", "Requests holding a synthesis slot.",
+             lambda: admission.running),
+            ("tts_gateway_syntheses_waiting", "Requests queued for a synthesis slot.",
+             lambda: admission.waiting),
+            ("tts_gateway_seconds_per_work_unit",
+             "Measured seconds a symbol (at speed 1) takes in a slot.",
+             lambda: admission.seconds_per_unit or 0.0),
+        ):  # fmt: skip
+            Gauge(name, doc, registry=self.registry).set_function(read)
 
     def integrity_failure(self, kind: str) -> None:
         """Count one entry of ``kind`` (``audio`` or ``analysis``) that failed its check."""

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from gateway.admission import Admission, RequestSlot, work_units
 from gateway.cache import (
     AnalysisCache,
     CachedSentence,
@@ -108,9 +109,11 @@ class Pipeline:
         sentences_in_flight: int,
         steps: Sequence[Step] = SENTENCE_STEPS,
         failover: FailoverPolicy | None = None,
+        admission: Admission | None = None,
     ) -> None:
-        """Wire the clients, the cache, the concurrency limit and mid-stream
-        failover (two re-runs per sentence, uncounted, when None)."""
+        """Wire the clients, the cache, the concurrency limit, mid-stream
+        failover (two re-runs per sentence, uncounted, when None) and whole-request
+        admission (a generous default when None)."""
         self.frontend, self.acoustic, self.vocoder = frontend, acoustic, vocoder
         self._cache, self._counters = cache, counters
         self._analyses = AnalysisCache(cache)
@@ -119,6 +122,7 @@ class Pipeline:
         self._in_flight = sentences_in_flight
         self._steps = tuple(steps)
         self._failover = failover or FailoverPolicy()
+        self.admission = admission or Admission(slots=16, max_waiting=64)
 
     async def analyze(self, job: SynthesisJob) -> frontend_service_pb2.AnalyzeResponse:
         """Split and analyze the text: from the cache, else one frontend call.
@@ -162,10 +166,17 @@ class Pipeline:
             asyncio.Queue() for _ in sentences
         ]
         tasks: list[asyncio.Task[None]] = []
+        slot = RequestSlot(self.admission, {
+            s.index: work_units(s.symbols, job.options.sentence_speed(s))
+            for s in sentences
+        })  # fmt: skip
+        completed = False
 
         def start(i: int) -> None:
             if i < len(sentences):
-                coro = self._produce(job, analysis.revision, sentences[i], queues[i])
+                coro = self._produce(
+                    job, analysis.revision, sentences[i], queues[i], slot
+                )
                 tasks.append(asyncio.create_task(coro))
 
         try:
@@ -180,18 +191,21 @@ class Pipeline:
                     if item.info is not None:
                         break
                 start(i + self._in_flight)
+            completed = True
         finally:
-            stopped = []
+            stopped, detached = [], []
             for task in tasks:
                 flight = self._flights.get(task)
                 if flight is not None and flight.awaited and not task.done():
                     # Others wait for this sentence: let it finish and commit.
                     self._detached.add(task)
                     task.add_done_callback(self._detached.discard)
+                    detached.append(task)
                 else:
                     task.cancel()
                     stopped.append(task)
             await asyncio.gather(*stopped, return_exceptions=True)
+            _release_after(slot, completed, detached)
 
     async def _produce(
         self,
@@ -199,10 +213,13 @@ class Pipeline:
         frontend_revision: str,
         sentence: frontend_service_pb2.AnalyzedSentence,
         queue: asyncio.Queue[SentencePiece | Exception],
+        slot: RequestSlot,
     ) -> None:
         """Run one sentence into ``queue``; a failure goes in as the last item."""
         try:
-            await self._sentence(job, frontend_revision, sentence, queue.put_nowait)
+            await self._sentence(
+                job, frontend_revision, sentence, queue.put_nowait, slot
+            )
         except Exception as exc:
             queue.put_nowait(exc)
 
@@ -212,8 +229,10 @@ class Pipeline:
         frontend_revision: str,
         sentence: frontend_service_pb2.AnalyzedSentence,
         emit: _Emit,
+        slot: RequestSlot,
     ) -> None:
-        """Cache lookup, else the step chain; then the break and the SentenceInfo."""
+        """Cache lookup, else (with the request's admission slot) the step chain;
+        then the break and the SentenceInfo."""
         gain = job.options.volume_gain_db + sentence.extras.volume_gain_db
         voice = job.options.voice
         key = job.options.sentence_key(sentence)
@@ -225,7 +244,9 @@ class Pipeline:
         info.revisions.frontend = frontend_revision
         cached, flight = None, None
         if job.options.use_cache and self._cache.enabled:
-            wait_s = job.deadline.remaining() / 2
+            # A concurrent synthesis of this sentence was admitted to finish in
+            # time: waiting for it as long as we may beats adding our own.
+            wait_s = job.deadline.remaining()
             cached, flight = await resolve(
                 self._cache, self._counters, key, sentence.normalized_text, wait_s
             )
@@ -238,6 +259,7 @@ class Pipeline:
             if flight is not None and task is not None:
                 self._flights[task] = flight  # see pieces(): awaited work goes on
             try:
+                await slot.acquire(sentence.index, job.deadline.remaining())
                 samples = await self._synthesize(job, key, info, gain, emit, flight)
             except BaseException:
                 if flight is not None:
@@ -305,3 +327,22 @@ class Pipeline:
             elapsed = time.perf_counter() - started
             await flight.finish(actual, CachedSentence(pcm16_to_bytes(audio), elapsed))
         return int(audio.size)
+
+
+def _release_after(
+    slot: RequestSlot, completed: bool, detached: Sequence[asyncio.Task[None]]
+) -> None:
+    """Free the request's admission slot now, or once the sentences it left
+    running for others (see :meth:`Pipeline.pieces`) are done."""
+    if not detached:
+        slot.release(completed)
+        return
+    pending = set(detached)
+
+    def done(task: asyncio.Task[None]) -> None:
+        pending.discard(task)
+        if not pending:
+            slot.release(False)
+
+    for task in detached:
+        task.add_done_callback(done)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,11 +56,11 @@ def _parser() -> argparse.ArgumentParser:
 
     client.add_arguments(sub)
     up.add_arguments(sub)
-    from ttsctl import bench_cache, bench_speech, cache_report
+    from ttsctl import bench_cache, bench_paragraph, bench_speech, cache_report
 
     cache_report.add_arguments(sub)
-    bench_cache.add_arguments(bench_sub)
-    bench_speech.add_arguments(bench_sub)
+    for module in (bench_cache, bench_speech, bench_paragraph):
+        module.add_arguments(bench_sub)
 
     download = sub.add_parser(
         "download",
@@ -73,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
         "--revision", default=None, help="model revision (tag or commit)"
     )
     return parser
+
+
+_CLIENT_BENCHES = ("speech", "cache", "paragraph")
+"""Benches that call a running gateway; each is ``ttsctl.bench_<name>.run``."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,14 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         runner = {"say": client.run_say, "voices": client.run_voices, "up": up.run_up}
         return runner[args.command](args)
-    if args.command == "bench" and args.target == "speech":
-        from ttsctl.bench_speech import run as run_bench_speech
-
-        return run_bench_speech(args)
-    if args.command == "bench" and args.target == "cache":
-        from ttsctl.bench_cache import run as run_bench_cache
-
-        return run_bench_cache(args)
+    if args.command == "bench" and args.target in _CLIENT_BENCHES:
+        module = importlib.import_module(f"ttsctl.bench_{args.target}")
+        return int(module.run(args))
     if args.command in ("cache-report", "cache-purge"):
         from ttsctl import cache_report
 

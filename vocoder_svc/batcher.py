@@ -91,6 +91,12 @@ class VocodeBatcher:
         """Windows waiting for a batch (cancelled ones included until dropped)."""
         return len(self._pending)
 
+    @property
+    def queued_batches(self) -> int:
+        """Batches the pending windows make: executor jobs that run before a
+        window sent now (they are not in the executor's queue yet)."""
+        return -(-len(self._pending) // self._max_batch)
+
     async def vocode(self, mel: np.ndarray) -> np.ndarray:
         """Audio (float32 [frames * hop_length]) of one window, batched with others.
 

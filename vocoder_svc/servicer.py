@@ -88,8 +88,9 @@ class VocoderServicer(pb_grpc.VocoderServiceServicer):  # type: ignore[misc,unus
 
         Admission by deadline happens once, at the config (the start of the
         sentence), before the header: refused at once (RESOURCE_EXHAUSTED,
-        ``retry-after-ms``) when the executor's estimated wait plus one service time
-        exceeds the caller's remaining deadline. A job here is one batch of windows,
+        ``retry-after-ms``) when the executor's estimated wait, plus the batches of
+        the windows pending in the batcher, plus one service time exceed the
+        caller's remaining deadline. A job here is one batch of windows,
         so this asks "can the first audio come in time?"; the chunks that follow
         are not re-admitted (a stream is not cut off half-way).
         """
@@ -97,7 +98,10 @@ class VocoderServicer(pb_grpc.VocoderServiceServicer):  # type: ignore[misc,unus
         if first is None or not first.HasField("config"):
             raise InvalidInput("send a config message first, then mel chunks")
         voice, batcher = self._open(first.config)
-        self._executor.admit(context.time_remaining())
+        # Windows already pending in the batcher run before ours: their batches
+        # are jobs ahead of us that the executor does not count yet.
+        ahead = batcher.queued_batches / self._executor.max_workers
+        self._executor.admit(context.time_remaining(), jobs=1 + ahead)
         voc, out = batcher.vocoder, _PcmOut(first.config.pcm_format)
         yield pb.StreamVocodeResponse(header=out.header(voice, voc, first.config))
         windows = StreamWindows(voc.context_frames, voc.num_mels)

@@ -27,9 +27,14 @@ class CacheConfig:
     """Largest sentence PCM stored, in bytes (``GATEWAY_CACHE_MAX_ENTRY_BYTES``);
     longer sentences are synthesized every time (2 MiB is ~65 s at 16 kHz)."""
     op_timeout_s: float = 0.1
-    """Budget of one Redis operation on the request path, in seconds
-    (``GATEWAY_CACHE_TIMEOUT_S``); past it the cache counts an error and the
-    sentence is synthesized."""
+    """Least budget of one Redis operation on the request path, in seconds
+    (``GATEWAY_CACHE_TIMEOUT_S``); past the budget the cache counts an error and
+    the sentence is synthesized. The budget follows the latencies measured (see
+    :mod:`gateway.cache.timeouts`), so a busy gateway does not turn hits into
+    misses."""
+    op_max_timeout_s: float = 1.0
+    """Most that budget may grow to, in seconds (``GATEWAY_CACHE_MAX_TIMEOUT_S``):
+    beyond it, synthesizing beats waiting for Redis."""
     retry_after_s: float = 1.0
     """After three Redis errors in a row, how long the request path skips Redis, in
     seconds (``GATEWAY_CACHE_RETRY_AFTER_S``), so an outage costs a few timeouts,
@@ -86,6 +91,10 @@ class CacheConfig:
                 f"GATEWAY_CACHE_HMAC_KEY must have at least {_MIN_HMAC_KEY_CHARS} "
                 "characters"
             )
+        if self.op_max_timeout_s < self.op_timeout_s:
+            raise ConfigError(
+                "GATEWAY_CACHE_MAX_TIMEOUT_S must be >= GATEWAY_CACHE_TIMEOUT_S"
+            )
         if self.retry_after_s < 0 or self.catalog_refresh_s < 0:
             raise ConfigError(
                 "GATEWAY_CACHE_RETRY_AFTER_S and GATEWAY_CATALOG_REFRESH_S must not "
@@ -103,6 +112,9 @@ class CacheConfig:
         return cls(
             redis_url=env_str(environ, "REDIS_URL", "") or None,
             op_timeout_s=env_float(environ, f"{p}TIMEOUT_S", d.op_timeout_s),
+            op_max_timeout_s=env_float(
+                environ, f"{p}MAX_TIMEOUT_S", d.op_max_timeout_s
+            ),
             **env_fields(
                 environ,
                 p,

@@ -16,7 +16,9 @@ TTL), so under ``maxmemory`` with a ``volatile-lru``/``volatile-lfu`` policy Red
 evicts audio and never the TTL-less report counters. Sentences longer than
 ``max_entry_bytes`` are not stored.
 
-Fail-open: every call runs under ``op_timeout_s``; a failure raises
+Fail-open: every call runs under a budget that follows measured latencies
+(:mod:`gateway.cache.timeouts`, from ``op_timeout_s`` up to ``op_max_timeout_s``); a
+failure raises
 :class:`CacheUnavailable` (the pipeline counts an error and synthesizes), and three in
 a row make the request path skip Redis for ``retry_after_s``, so an outage costs a
 few timeouts, not one per sentence, while one slow answer turns nothing off.
@@ -39,6 +41,7 @@ from gateway.cache.integrity import TAG_BYTES, EntrySeal
 from gateway.cache.keys import SentenceKey
 from gateway.cache.phrase_cache import CachedSentence, CacheUnavailable, Flight
 from gateway.cache.singleflight import Singleflight
+from gateway.cache.timeouts import AdaptiveTimeout
 
 __all__ = ["ANALYSIS_PREFIX", "AUDIO_PREFIX", "RedisPhraseCache", "entry_key"]
 
@@ -122,7 +125,7 @@ class RedisPhraseCache:
         if client is None:
             if not cfg.redis_url:
                 raise ValueError("RedisPhraseCache needs REDIS_URL")
-            timeout_s = max(cfg.op_timeout_s * 4, 0.5)
+            timeout_s = max(cfg.op_max_timeout_s, 0.5)
             client = aioredis.Redis.from_url(
                 cfg.redis_url,
                 socket_timeout=timeout_s,
@@ -133,6 +136,7 @@ class RedisPhraseCache:
         self._on_integrity_failure = on_integrity_failure or (lambda kind: None)
         self.client, self._cfg = client, cfg
         self._down_until, self._failures = 0.0, 0
+        self.timeout = AdaptiveTimeout(cfg.op_timeout_s, cfg.op_max_timeout_s)
         self.flights = Singleflight(self, cfg.lock_ttl_s, cfg.poll_s)
 
     @property
@@ -148,9 +152,12 @@ class RedisPhraseCache:
         """
         if time.monotonic() < self._down_until:
             raise CacheUnavailable("redis backing off after errors")
+        started = time.monotonic()
         try:
-            result = await asyncio.wait_for(fn(self.client), self._cfg.op_timeout_s)
+            result = await asyncio.wait_for(fn(self.client), self.timeout.seconds)
         except (aioredis.RedisError, OSError, TimeoutError) as exc:
+            if isinstance(exc, TimeoutError):
+                self.timeout.timed_out()
             self._failures += 1
             # One slow answer on a busy host must not turn the cache off for
             # everyone (the misses would then overload the models): back off only
@@ -162,7 +169,8 @@ class RedisPhraseCache:
                     "redis cache unavailable (%s); skipping it for %.1f s",
                     type(exc).__name__, self._cfg.retry_after_s,
                 )  # fmt: skip
-            raise CacheUnavailable(str(exc)) from exc
+            raise CacheUnavailable(str(exc) or type(exc).__name__) from exc
+        self.timeout.observe(time.monotonic() - started)
         self._failures = 0
         return result
 

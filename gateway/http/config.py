@@ -28,8 +28,11 @@ class HttpConfig:
     """Interface to bind (``HTTP_HOST``); ``[::]`` = every IPv4 and IPv6 address."""
     port: int = DEFAULT_PORT
     """HTTP port (``HTTP_PORT``); 0 picks a free one."""
-    request_timeout_s: float = 300.0
-    """Deadline of one synthesis call on the gateway (``HTTP_REQUEST_TIMEOUT_S``)."""
+    request_timeout_s: float = 1800.0
+    """Deadline of one synthesis call on the gateway (``HTTP_REQUEST_TIMEOUT_S``).
+    HTTP callers cannot send a deadline: they hang up, which cancels the call. So
+    this only caps the work, and must cover the longest text's synthesis (a
+    2,000-character paragraph takes minutes on a small CPU)."""
     max_body_bytes: int = 1 << 20
     """Largest request body accepted (``HTTP_MAX_BODY_BYTES``)."""
     max_message_bytes: int = 64 << 20

@@ -126,6 +126,9 @@ class FakeAcoustic(am_grpc.AcousticServiceServicer):
         self.requests: list[am_pb2.StreamMelRequest] = []
         self.failures: dict[str, grpc.StatusCode] = {}
         """Sentences containing a key end with that status after their first chunk."""
+        self.chunk_delay_s = 0.0
+        """Time each chunk takes (a model's service time), one sentence at a time."""
+        self._busy = asyncio.Lock()
 
     async def StreamMel(
         self, request, context
@@ -149,6 +152,9 @@ class FakeAcoustic(am_grpc.AcousticServiceServicer):
                     mel=encode_mel(block), chunk_index=index, start_frame=start,
                     last=last,
                 )  # fmt: skip
+                if self.chunk_delay_s:
+                    async with self._busy:  # one model: sentences take turns
+                        await asyncio.sleep(self.chunk_delay_s)
                 yield am_pb2.StreamMelResponse(chunk=chunk)
                 for key, gate in self.gates.items():
                     if key in request.symbols:

@@ -243,21 +243,17 @@ def test_cache_settings_come_from_the_environment() -> None:
         "GATEWAY_CACHE_RETRY_AFTER_S": "2", "GATEWAY_CACHE_LOCK_TTL_S": "5",
         "GATEWAY_CACHE_POLL_S": "0.01", "GATEWAY_CACHE_TEXT_PREVIEWS": "yes",
         "GATEWAY_PRICE_TABLE": "/p.yaml", "GATEWAY_PRICE_TIER": "gpu-l4",
+        "GATEWAY_CACHE_MAX_TIMEOUT_S": "0.8",
     }  # fmt: skip
     cfg = CacheConfig.from_env({**env, "GATEWAY_CATALOG_REFRESH_S": "7"})
     assert cfg == CacheConfig(
-        "redis://r:6379/0",
-        60,
-        1000,
-        0.2,
-        2.0,
-        5.0,
-        0.01,
-        True,
-        7.0,
-        "/p.yaml",
-        "gpu-l4",
-    )
+        redis_url="redis://r:6379/0", ttl_s=60, max_entry_bytes=1000,
+        op_timeout_s=0.2, op_max_timeout_s=0.8, retry_after_s=2.0, lock_ttl_s=5.0,
+        poll_s=0.01, text_previews=True, catalog_refresh_s=7.0,
+        price_table="/p.yaml", price_tier="gpu-l4",
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match="GATEWAY_CACHE_MAX_TIMEOUT_S"):
+        CacheConfig.from_env({"GATEWAY_CACHE_MAX_TIMEOUT_S": "0.05"})
     assert CacheConfig.from_env({}).redis_url is None
     with pytest.raises(ConfigError, match="GATEWAY_CACHE_TTL_S"):
         CacheConfig.from_env({"GATEWAY_CACHE_TTL_S": "0"})

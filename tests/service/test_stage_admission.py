@@ -208,3 +208,41 @@ async def test_vocoder_refuses_a_stream_before_its_header(
     assert responses[-1].audio.last
     assert sum(r.audio.num_samples for r in responses[1:]) == len(mel) * voc.hop_length
     assert sum(batches.values()) >= 1
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+async def test_vocoder_counts_windows_pending_in_its_batcher(
+    start_server: StartServer, vocoders: dict[str, Any]
+) -> None:
+    """Windows waiting in the batcher are batches ahead of a new stream, though the
+    executor has not seen them yet: with the executor held and 4 batches
+    pending, a stream whose deadline covers the executor's queue and one batch, but
+    not those 4, is refused."""
+    voc = vocoders["small_noncausal"]
+    executor = BoundedExecutor(1, 4)
+    batchers = build_batchers({"v": voc}, executor, max_batch=4)
+    servicer = VocoderServicer(batchers, executor)
+    batcher = servicer.batchers["v"]
+    stub = voc_grpc.VocoderServiceStub(await start_server(servicer.register))
+    mel = golden_cases("small_noncausal")[0].arrays["mel"]
+    gate = threading.Event()
+    held = await _hold(executor, gate)
+    windows = [asyncio.ensure_future(batcher.vocode(mel[:8])) for _ in range(20)]
+    # One batch of 4 goes to the executor's queue; 16 windows stay pending.
+    await _until(lambda: batcher.queued_batches == 4 and executor.in_flight == 3)
+    header = audio_pb2.MelHeader(
+        voice="v", num_mels=voc.num_mels, hop_length=voc.hop_length,
+        sample_rate_hz=voc.sample_rate,
+    )  # fmt: skip
+    config = voc_pb.VocodeConfig(mel_header=header)
+    try:
+        # Service ~0.5 s: the executor's wait (<= 1.5 s) plus one batch fits 3 s;
+        # with the 4 pending batches (2 s more) it does not.
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            [r async for r in stub.StreamVocode(
+                iter([voc_pb.StreamVocodeRequest(config=config)]), timeout=3.0
+            )]  # fmt: skip
+        _assert_refused(refused.value)
+    finally:
+        gate.set()
+    await asyncio.gather(*held, *windows)
