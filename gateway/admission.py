@@ -13,7 +13,7 @@ gateway measures how many seconds a unit takes while a slot is held (an EWMA ove
 requests that completed), simulates the queue ahead to find when a slot frees for
 this request, and refuses at once (RESOURCE_EXHAUSTED, ``retry-after-ms`` the wait)
 when the wait plus its own work would pass its deadline. Before the first
-measurement every request is let in, up to the queue's size.
+measurement nothing queues: requests past the free slots are refused.
 """
 
 from __future__ import annotations
@@ -114,7 +114,9 @@ class Admission:
             return self._hold(expected)
         wait = self.estimated_wait_s()
         retry_ms = max(1, math.ceil(wait * 1000))
-        if len(self._queue) >= self.max_waiting:
+        # Unmeasured, a wait cannot be judged against a deadline: no queue yet.
+        limit = self.max_waiting if self._unit_s is not None else 0
+        if len(self._queue) >= limit:
             raise Overloaded(
                 f"the gateway is at capacity ({self.running} requests synthesizing, "
                 f"{self.waiting} queued); retry later",

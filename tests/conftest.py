@@ -1,4 +1,5 @@
-"""Suite-wide options: ``--fuzz-examples`` sizes the hypothesis fuzz tests."""
+"""Suite-wide options: ``--fuzz-examples`` sizes the hypothesis fuzz tests and
+``--fuzz-stack`` points them at the real multi-process stack."""
 
 from __future__ import annotations
 
@@ -16,6 +17,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=DEFAULT_FUZZ_EXAMPLES,
         help=f"examples per hypothesis fuzz test (default {DEFAULT_FUZZ_EXAMPLES})",
+    )
+    parser.addoption(
+        "--fuzz-stack",
+        default=None,
+        metavar="MODEL_DIR",
+        help="fuzz the real multi-process stack on MODEL_DIR instead of the "
+        "in-process one, failing if any process grows past 2x its memory",
     )
 
 

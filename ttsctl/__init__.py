@@ -56,10 +56,16 @@ def _parser() -> argparse.ArgumentParser:
 
     client.add_arguments(sub)
     up.add_arguments(sub)
-    from ttsctl import bench_cache, bench_paragraph, bench_speech, cache_report
+    from ttsctl import (
+        bench_cache,
+        bench_overload,
+        bench_paragraph,
+        bench_speech,
+        cache_report,
+    )
 
     cache_report.add_arguments(sub)
-    for module in (bench_cache, bench_speech, bench_paragraph):
+    for module in (bench_cache, bench_speech, bench_paragraph, bench_overload):
         module.add_arguments(bench_sub)
 
     download = sub.add_parser(
@@ -76,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-_CLIENT_BENCHES = ("speech", "cache", "paragraph")
+_CLIENT_BENCHES = ("speech", "cache", "paragraph", "overload")
 """Benches that call a running gateway; each is ``ttsctl.bench_<name>.run``."""
 
 

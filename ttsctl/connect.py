@@ -42,6 +42,13 @@ class _BearerKey(
         return continuation(self._with_key(details), request)
 
 
+MAX_REPLY_BYTES = 64 << 20
+"""Largest reply accepted: the gateway's own unary limit. gRPC's default, 4 MiB,
+is about 95 s of 22.05 kHz PCM; a long paragraph's unary reply is several times
+that."""
+_OPTIONS = (("grpc.max_receive_message_length", MAX_REPLY_BYTES),)
+
+
 def open_channel(server: str, environ: Mapping[str, str] = os.environ) -> grpc.Channel:
     """A blocking channel to ``server`` (``HOST:PORT``), with TLS and the API key
     from ``environ`` when they are set; use it as a context manager."""
@@ -56,9 +63,9 @@ def open_channel(server: str, environ: Mapping[str, str] = os.environ) -> grpc.C
             private_key=Path(key).read_bytes() if key else None,
             certificate_chain=Path(cert).read_bytes() if cert else None,
         )
-        channel = grpc.secure_channel(server, credentials)
+        channel = grpc.secure_channel(server, credentials, _OPTIONS)
     else:
-        channel = grpc.insecure_channel(server)
+        channel = grpc.insecure_channel(server, _OPTIONS)
     api_key = environ.get("TTS_API_KEY", "")
     if api_key:
         return grpc.intercept_channel(channel, _BearerKey(api_key))

@@ -9,7 +9,7 @@ generated class is used.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Protocol
 
 import grpc
@@ -46,6 +46,10 @@ class AioGatewayStub(Protocol):
     def Synthesize(  # noqa: N802
         self, request: gw.SynthesizeRequest, timeout: float | None = None
     ) -> Awaitable[gw.SynthesizeResponse]: ...
+
+    def StreamSynthesize(  # noqa: N802
+        self, request: gw.StreamSynthesizeRequest, timeout: float | None = None
+    ) -> AsyncIterator[gw.StreamSynthesizeResponse]: ...
 
 
 # The generated class, with the type its instances have over each kind of channel.

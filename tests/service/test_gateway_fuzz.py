@@ -38,6 +38,11 @@ from tests.service.hostile_stack import (
     raw_method,
     start_hostile_stack,
 )
+from tests.service.stack_target import (
+    GROWTH_LIMIT,
+    StackTarget,
+    local_stack_target,
+)
 from tests.service.test_gateway_cache import start_redis
 
 _T = TypeVar("_T")
@@ -50,7 +55,7 @@ class Live:
     """The stack, on a loop of its own that each example runs on."""
 
     loop: asyncio.AbstractEventLoop
-    stack: HostileStack
+    stack: HostileStack | StackTarget
     session: aiohttp.ClientSession
 
     def run(self, coro: Awaitable[_T]) -> _T:
@@ -58,9 +63,13 @@ class Live:
 
 
 @pytest.fixture(scope="module")
-def live() -> Iterator[Live]:
+def live(pytestconfig: pytest.Config) -> Iterator[Live]:
     """One stack for the module; hypothesis calls a plain function per example, so
     the stack gets its own event loop instead of pytest-asyncio's."""
+    model_dir = pytestconfig.getoption("--fuzz-stack")
+    if model_dir:
+        yield from _live_on_local_stack(model_dir)
+        return
     from frontend_svc import Frontend
 
     server = start_redis()
@@ -76,6 +85,21 @@ def live() -> Iterator[Live]:
     finally:
         loop.close()
         server.stop()
+
+
+def _live_on_local_stack(model_dir: str) -> Iterator[Live]:
+    """The real stack's processes; afterwards their memory, checked (#13: none
+    grows past 2x what it had after start-up)."""
+    loop = asyncio.new_event_loop()
+    try:
+        with local_stack_target(model_dir, loop) as (target, watch):
+            session = loop.run_until_complete(_session())
+            yield Live(loop, target, session)
+            loop.run_until_complete(session.close())
+        print("\nper-process memory during the fuzz run:\n" + watch.table())
+        assert not watch.grown(), f"grew past {GROWTH_LIMIT}x: {watch.grown()}"
+    finally:
+        loop.close()
 
 
 async def _session() -> aiohttp.ClientSession:
@@ -256,7 +280,9 @@ async def _grpc_code(make: Callable[[], Any], stream: bool) -> grpc.StatusCode:
     return code
 
 
-async def _synthesize(stack: HostileStack, fields: dict[str, Any], stream: bool) -> Any:
+async def _synthesize(
+    stack: HostileStack | StackTarget, fields: dict[str, Any], stream: bool
+) -> Any:
     def make() -> Any:
         if stream:
             request = gw.StreamSynthesizeRequest(**fields)

@@ -33,8 +33,18 @@ async def test_free_slots_admit_at_once_and_leaving_measures_cost() -> None:
     assert cost is not None and cost >= 0.001
 
 
-async def test_unmeasured_requests_queue_until_the_queue_is_full() -> None:
+async def test_unmeasured_requests_do_not_queue() -> None:
+    """Before a cost is measured a wait cannot be judged: past the slots, refused."""
+    admission = Admission(slots=1, max_waiting=8)
+    await admission.enter(1, remaining_s=1.0)
+    with pytest.raises(Overloaded, match="at capacity"):
+        await admission.enter(1, remaining_s=100.0)
+    assert admission.waiting == 0
+
+
+async def test_measured_requests_queue_until_the_queue_is_full() -> None:
     admission = Admission(slots=1, max_waiting=1)
+    _measured(admission, 0.001)
     held = await admission.enter(1, remaining_s=1.0)
     queued = asyncio.create_task(admission.enter(1, remaining_s=1.0))
     await asyncio.sleep(0)
@@ -112,6 +122,7 @@ async def test_slots_go_to_waiters_in_order_and_not_to_late_arrivals() -> None:
 
 async def test_a_waiter_cancelled_after_its_grant_passes_the_slot_on() -> None:
     admission = Admission(slots=1, max_waiting=8)
+    _measured(admission, 0.001)
     held = await admission.enter(1, remaining_s=10)
     first = asyncio.create_task(admission.enter(1, remaining_s=10))
     second = asyncio.create_task(admission.enter(1, remaining_s=10))

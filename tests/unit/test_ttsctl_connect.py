@@ -21,6 +21,8 @@ class _Recorder(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpc has no st
 
     def __init__(self) -> None:
         self.seen: list[dict[str, str]] = []
+        self.voice_name_bytes = 0
+        """Pad the reply with a voice of this long a name (a big reply)."""
 
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         if details.method != _METHOD:
@@ -28,7 +30,10 @@ class _Recorder(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpc has no st
 
         def list_voices(request: bytes, context: grpc.ServicerContext) -> bytes:
             self.seen.append(dict(context.invocation_metadata()))
-            return gw.ListVoicesResponse(max_text_chars=7).SerializeToString()
+            reply = gw.ListVoicesResponse(max_text_chars=7)
+            if self.voice_name_bytes:
+                reply.voices.add(name="v" * self.voice_name_bytes)
+            return reply.SerializeToString()
 
         return grpc.unary_unary_rpc_method_handler(list_voices)
 
@@ -36,7 +41,10 @@ class _Recorder(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpc has no st
 @pytest.fixture
 def recorder() -> Iterator[tuple[_Recorder, grpc.Server]]:
     handler = _Recorder()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=2),
+        options=[("grpc.max_send_message_length", 64 << 20)],
+    )
     server.add_generic_rpc_handlers((handler,))
     yield handler, server
     server.stop(None)
@@ -75,3 +83,13 @@ def test_tls_from_the_environment(recorder, tmp_path) -> None:
     with pytest.raises(grpc.RpcError) as plaintext:
         _list_voices(f"localhost:{port}", {})
     assert plaintext.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_replies_past_grpc_default_4_mib_are_received(recorder) -> None:
+    """A long paragraph's unary reply is ~17 MB of PCM: the client must take it."""
+    handler, server = recorder
+    handler.voice_name_bytes = 20 << 20
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    reply = _list_voices(f"127.0.0.1:{port}", {})
+    assert len(reply.voices[0].name) == 20 << 20
