@@ -116,7 +116,8 @@ class Gateway:
             self.counters = CacheCounters(self.metrics, price)
         self.cache: PhraseCache = cache if cache is not None else NoopPhraseCache()
         failover = FailoverPolicy(cfg.failover_retries, self.metrics.failover)
-        admission = Admission(cfg.max_syntheses, cfg.max_waiting)
+        self.admission = admission = Admission(cfg.max_syntheses, cfg.max_waiting)
+        """Whole-request admission (slots for synthesis)."""
         self.metrics.watch_admission(admission)
         pipeline = Pipeline(frontend, acoustic, vocoder, self.cache, self.counters,
                             cfg.sentences_in_flight, failover=failover,

@@ -18,7 +18,7 @@ from gateway.encoding import AudioEdge
 from gateway.metrics import GatewayMetrics
 from gateway.options import SynthesisOptions
 from gateway.pace import Pace, advising, answer_margin_s, in_time
-from gateway.pipeline import Pipeline, SynthesisJob
+from gateway.pipeline import Pipeline, SentencePiece, SynthesisJob
 from gateway.stages import Deadline
 from gateway.validation import lenient, parsed, request_id_of
 from gateway.voices import VoiceCatalog, load_catalog
@@ -172,10 +172,14 @@ class GatewayServicer:
             sample_rate_hz=edge.sample_rate_hz, voice=opts.voice.name,
             revisions=opts.voice.revisions(), num_sentences=len(analysis.sentences),
         )  # fmt: skip
-        yield gw.StreamSynthesizeResponse(header=header)
         final_index = analysis.sentences[-1].index
         async with contextlib.aclosing(self._pipeline.pieces(job, analysis)) as pieces:
-            async for piece in pieces:
+            # The header waits for the first piece, so that a refusal (admission)
+            # or a failure before any audio ends the call with its status alone:
+            # once a header is out, the HTTP bridge has already answered 200.
+            head = await anext(pieces, None)
+            yield gw.StreamSynthesizeResponse(header=header)
+            async for piece in _prepend(head, pieces):
                 cached |= piece.cached
                 audio = await _edge(edge, edge.push, piece.pcm, piece.gain_db)
                 end = piece.info is not None
@@ -258,3 +262,13 @@ def _too_big(limit: int) -> InvalidInput:
         f"the audio would pass the {limit >> 20} MiB limit of one Synthesize reply; "
         "use StreamSynthesize, a compressed encoding or a lower sample_rate_hz"
     )
+
+
+async def _prepend(
+    head: SentencePiece | None, rest: AsyncIterator[SentencePiece]
+) -> AsyncIterator[SentencePiece]:
+    """``head`` (when not None), then the rest."""
+    if head is not None:
+        yield head
+    async for piece in rest:
+        yield piece

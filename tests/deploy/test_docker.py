@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ from types import ModuleType
 
 import grpc
 import pytest
+import trustme
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from gateway.http.config import DEFAULT_PORT as HTTP_PORT
@@ -421,3 +422,153 @@ def test_healthcheck_fails_when_nothing_listens(
     monkeypatch.delenv("VOCODER_PORT", raising=False)
     assert hc.main(["VOCODER_", str(free)]) == 1
     assert hc.main(["VOCODER_"]) == 2
+
+
+@dataclass(frozen=True)
+class ProbeCerts:
+    """PEM paths: a certificate for the Service name only (not 127.0.0.1), a client
+    certificate from the same CA, and a CA and client certificate nobody trusts."""
+
+    ca: str
+    server_cert: str
+    server_key: str
+    client_cert: str
+    client_key: str
+    other_ca: str
+    other_client_cert: str
+    other_client_key: str
+
+
+@pytest.fixture(scope="module")
+def probe_certs(tmp_path_factory: pytest.TempPathFactory) -> ProbeCerts:
+    """Issued with trustme, as cert-manager would for the ``acoustic`` Service."""
+    folder = tmp_path_factory.mktemp("probe-certs")
+    ca, other_ca = trustme.CA(), trustme.CA()
+    server = ca.issue_cert("acoustic", "acoustic.tts.svc")
+    client = ca.issue_cert("probe.acoustic.test")
+    other_client = other_ca.issue_cert("probe.acoustic.test")
+    blobs = {
+        "ca": [ca.cert_pem],
+        "server_cert": server.cert_chain_pems,
+        "server_key": [server.private_key_pem],
+        "client_cert": client.cert_chain_pems,
+        "client_key": [client.private_key_pem],
+        "other_ca": [other_ca.cert_pem],
+        "other_client_cert": other_client.cert_chain_pems,
+        "other_client_key": [other_client.private_key_pem],
+    }
+    for name, parts in blobs.items():
+        (folder / f"{name}.pem").write_bytes(b"".join(b.bytes() for b in parts))
+    return ProbeCerts(**{name: str(folder / f"{name}.pem") for name in blobs})
+
+
+@pytest.fixture
+def tls_health_server(
+    probe_certs: ProbeCerts,
+) -> Iterator[Callable[[bool], tuple[health.HealthServicer, int]]]:
+    """Starts TLS-only gRPC servers with the health servicer (mutual TLS on demand)."""
+    servers: list[grpc.Server] = []
+
+    def start(mutual: bool) -> tuple[health.HealthServicer, int]:
+        credentials = grpc.ssl_server_credentials(
+            [
+                (
+                    Path(probe_certs.server_key).read_bytes(),
+                    Path(probe_certs.server_cert).read_bytes(),
+                )
+            ],
+            root_certificates=Path(probe_certs.ca).read_bytes() if mutual else None,
+            require_client_auth=mutual,
+        )
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        servicer = health.HealthServicer()
+        servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+        port = server.add_secure_port("127.0.0.1:0", credentials)
+        server.start()
+        servers.append(server)
+        return servicer, port
+
+    yield start
+    for server in servers:
+        server.stop(None)
+
+
+def _probe_env(monkeypatch: pytest.MonkeyPatch, port: int, **tls: str) -> None:
+    """The acoustic container's environment: its port and ``ACOUSTIC_TLS_<name>``."""
+    for name in (
+        "CERT_FILE",
+        "KEY_FILE",
+        "CLIENT_CA_FILE",
+        "PROBE_CA_FILE",
+        "PROBE_SERVER_NAME",
+        "PROBE_CERT_FILE",
+        "PROBE_KEY_FILE",
+    ):
+        monkeypatch.delenv(f"ACOUSTIC_TLS_{name}", raising=False)
+    monkeypatch.setenv("ACOUSTIC_PORT", str(port))
+    for name, value in tls.items():
+        monkeypatch.setenv(f"ACOUSTIC_TLS_{name.upper()}", value)
+
+
+def test_healthcheck_speaks_tls_when_the_service_does(
+    probe_certs: ProbeCerts,
+    tls_health_server: Callable[[bool], tuple[health.HealthServicer, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With <PREFIX>TLS_CERT_FILE set it dials TLS, trusts the probe CA and expects
+    the Service's name (``acoustic`` from the prefix); anything else fails."""
+    hc = _load_healthcheck()
+    servicer, port = tls_health_server(False)
+    server = {"cert_file": probe_certs.server_cert, "key_file": probe_certs.server_key}
+    _probe_env(monkeypatch, port, **server, probe_ca_file=probe_certs.ca)
+    assert hc.main(["ACOUSTIC_", "1"]) == 0
+    servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+    assert hc.main(["ACOUSTIC_", "1"]) == 1
+    servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    # Plaintext (the service's TLS variables unset): the TLS-only port refuses it.
+    _probe_env(monkeypatch, port)
+    assert hc.main(["ACOUSTIC_", "1"]) == 1
+    # A CA that did not issue the server's certificate.
+    _probe_env(monkeypatch, port, **server, probe_ca_file=probe_certs.other_ca)
+    assert hc.main(["ACOUSTIC_", "1"]) == 1
+    # A name the certificate does not carry; then the right one given explicitly.
+    for name, status in (("frontend", 1), ("127.0.0.1", 1), ("acoustic", 0)):
+        _probe_env(
+            monkeypatch,
+            port,
+            **server,
+            probe_ca_file=probe_certs.ca,
+            probe_server_name=name,
+        )
+        assert hc.main(["ACOUSTIC_", "1"]) == status, name
+    # An unreadable CA file is unhealthy, not a crash.
+    missing = str(Path(probe_certs.ca).with_name("missing.pem"))
+    _probe_env(monkeypatch, port, **server, probe_ca_file=missing)
+    assert hc.main(["ACOUSTIC_", "1"]) == 1
+
+
+def test_healthcheck_presents_its_client_certificate_for_mutual_tls(
+    probe_certs: ProbeCerts,
+    tls_health_server: Callable[[bool], tuple[health.HealthServicer, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Against a server requiring client certificates it needs TLS_PROBE_CERT_FILE
+    and _KEY_FILE from the client CA, which it also trusts when no probe CA is set."""
+    hc = _load_healthcheck()
+    _, port = tls_health_server(True)
+    server = {
+        "cert_file": probe_certs.server_cert,
+        "key_file": probe_certs.server_key,
+        "client_ca_file": probe_certs.ca,
+    }
+    _probe_env(monkeypatch, port, **server)
+    assert hc.main(["ACOUSTIC_", "1"]) == 1
+    for cert, key, status in (
+        (probe_certs.client_cert, probe_certs.client_key, 0),
+        (probe_certs.other_client_cert, probe_certs.other_client_key, 1),
+    ):
+        _probe_env(
+            monkeypatch, port, **server, probe_cert_file=cert, probe_key_file=key
+        )
+        assert hc.main(["ACOUSTIC_", "1"]) == status, cert

@@ -40,10 +40,11 @@ KUSTOMIZATIONS = (
     "overlays/cpu",
     "overlays/gpu",
     "overlays/keda",
+    "overlays/tls",
     "prometheus-adapter",
 )
 """Every kustomization directory; test_every_kustomization_is_listed keeps it complete."""
-DEPLOYABLE = ("overlays/cpu", "overlays/gpu", "overlays/keda")
+DEPLOYABLE = ("overlays/cpu", "overlays/gpu", "overlays/keda", "overlays/tls")
 """What an operator applies (the base alone runs the vocoder from the CUDA image on CPU)."""
 K8S_VERSIONS = ("1.31.0", "1.37.0")
 """Oldest supported (PDB unhealthyPodEvictionPolicy is GA in 1.31; gRPC probes in 1.27)
@@ -51,6 +52,12 @@ and the newest the pinned kubernetes-validate bundles."""
 NAMESPACE = "tts"
 STAGES = ("frontend", "acoustic", "vocoder")
 SERVICES = ("gateway", *STAGES)
+TLS_OVERLAY = "overlays/tls"
+"""Serves gRPC over TLS, so its probes run the image's healthcheck.py, not ``grpc:``."""
+TLS_BASE = "overlays/cpu"
+"""What the tls overlay builds on (its probes keep these periods and thresholds)."""
+PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
+_PROBE_HANDLERS = ("exec", "grpc", "httpGet", "tcpSocket")
 CUSTOM_API_GROUPS = ("keda.sh/",)
 """Custom resources: no schema offline, checked structurally instead."""
 
@@ -276,15 +283,33 @@ def test_pdb_per_service(kustomization: str, name: str) -> None:
     assert pdb.get("unhealthyPodEvictionPolicy") == "AlwaysAllow"
 
 
+def _prefix(name: str) -> str:
+    """A service's variable prefix (``GATEWAY_``, ``FRONTEND_``, ...)."""
+    return f"{name.upper()}_"
+
+
+def _healthcheck_probe(name: str, grpc_port: int) -> dict[str, Any]:
+    """The probe handler running the image's healthcheck.py (deploy/docker/*.Dockerfile)."""
+    argv = ["python", "/opt/tts/healthcheck.py", _prefix(name), str(grpc_port)]
+    return {"exec": {"command": argv}}
+
+
 @pytest.mark.parametrize("kustomization", DEPLOYABLE)
 @pytest.mark.parametrize("name", SERVICES)
 def test_grpc_probes(kustomization: str, name: str) -> None:
-    """Native gRPC startup, readiness and liveness probes on the serving port."""
+    """Startup, readiness and liveness probes ask gRPC health on the serving port:
+    native ``grpc:`` probes, or in the tls overlay (which they cannot speak) the
+    image's healthcheck.py with the service's prefix and port, and nothing else."""
     c = container(kustomization, name)
     grpc_port = port_of(c, "grpc")
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    for probe in PROBES:
         assert probe in c, f"{name}: no {probe}"
-        assert c[probe].get("grpc", {}).get("port") == grpc_port, f"{name}: {probe}"
+        handlers = {k: v for k, v in c[probe].items() if k in _PROBE_HANDLERS}
+        if kustomization == TLS_OVERLAY:
+            expected = _healthcheck_probe(name, grpc_port)
+        else:
+            expected = {"grpc": {"port": grpc_port}}
+        assert handlers == expected, f"{name}: {probe}"
     # Liveness must tolerate a slow health answer under load before a restart.
     live = c["livenessProbe"]
     assert live["periodSeconds"] * live["failureThreshold"] >= 60
@@ -395,6 +420,98 @@ def test_http_bridge_beside_the_gateway(kustomization: str) -> None:
     assert ready["periodSeconds"] * ready["failureThreshold"] <= cfg.drain_delay_s
     tgp = pod_spec(kustomization, "gateway")["terminationGracePeriodSeconds"]
     assert tgp > cfg.grace_s + cfg.drain_delay_s
+
+
+def _secret_files(spec: Mapping[str, Any], c: Mapping[str, Any]) -> dict[str, Any]:
+    """Files a container sees from mounted Secrets: path -> (secretName, key).
+
+    A Secret mounted without ``items`` shows every key; a ``kubernetes.io/tls``
+    Secret from cert-manager has ``tls.crt``, ``tls.key`` and ``ca.crt``."""
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    found: dict[str, Any] = {}
+    for mount in c.get("volumeMounts", []):
+        secret = volumes[mount["name"]].get("secret")
+        if secret is None:
+            continue
+        assert mount.get("readOnly") is True, (c["name"], mount)
+        every_key = [{"key": k, "path": k} for k in ("tls.crt", "tls.key", "ca.crt")]
+        for item in secret.get("items", every_key):
+            path = f"{mount['mountPath']}/{item['path']}"
+            found[path] = (secret["secretName"], item["key"])
+    return found
+
+
+def _server_config(name: str, env: Mapping[str, str]) -> Any:
+    """The service's own ServerConfig read from ``env``."""
+    if name == "gateway":
+        return GatewayConfig.from_env(env).server
+    return _STAGE_CONFIG[name].from_env(env).server
+
+
+def _image_copies_healthcheck(image: str) -> bool:
+    """Whether the Dockerfile building ``image`` puts healthcheck.py where probes run it."""
+    repo = image.partition("@")[0].rpartition(":")[0]
+    dockerfile = REPO / "deploy" / "docker" / f"{repo.rpartition('tts-')[2]}.Dockerfile"
+    copy = "COPY deploy/docker/healthcheck.py /opt/tts/healthcheck.py"
+    return copy in dockerfile.read_text().splitlines()
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_tls_overlay_serves_tls_and_probes_it(name: str) -> None:
+    """In the tls overlay each service serves TLS from its own mounted Secret, and
+    its exec probes run the image's healthcheck.py with its prefix and port, with
+    the files that script reads mounted too and the base's timings kept."""
+    spec = pod_spec(TLS_OVERLAY, name)
+    c = container(TLS_OVERLAY, name)
+    env, prefix, grpc_port = env_of(c), _prefix(name), port_of(c, "grpc")
+    files, own = _secret_files(spec, c), f"tts-{name}-tls"
+    server = _server_config(name, env)
+    assert files.get(server.tls_cert_file) == (own, "tls.crt"), name
+    assert files.get(server.tls_key_file) == (own, "tls.key"), name
+    # healthcheck.py trusts PROBE_CA_FILE, else the client CA; it expects the
+    # certificate to name the Service (the default, the prefix in lower case).
+    probe_ca = env.get(f"{prefix}TLS_PROBE_CA_FILE") or server.tls_client_ca_file
+    assert files.get(probe_ca) == (own, "ca.crt"), name
+    assert env.get(f"{prefix}TLS_PROBE_SERVER_NAME", name) == name
+    one(TLS_OVERLAY, "Service", name)
+    if server.tls_client_ca_file:  # mutual TLS: the probe presents a certificate
+        assert files.get(server.tls_client_ca_file) == (own, "ca.crt"), name
+        probe_cert = env.get(f"{prefix}TLS_PROBE_CERT_FILE", "")
+        probe_key = env.get(f"{prefix}TLS_PROBE_KEY_FILE", "")
+        assert files.get(probe_cert) == (own, "tls.crt"), name
+        assert files.get(probe_key) == (own, "tls.key"), name
+    base = container(TLS_BASE, name)
+    for probe in PROBES:
+        handlers = {k: v for k, v in c[probe].items() if k in _PROBE_HANDLERS}
+        assert handlers == _healthcheck_probe(name, grpc_port), (name, probe)
+        timings = {k: v for k, v in c[probe].items() if k not in _PROBE_HANDLERS}
+        assert timings == {
+            k: v for k, v in base[probe].items() if k not in _PROBE_HANDLERS
+        }, (name, probe)
+    assert _image_copies_healthcheck(c["image"]), c["image"]
+
+
+def test_tls_overlay_clients_trust_the_servers() -> None:
+    """The gateway dials the stages with TLS (and its certificate where they ask for
+    one); the bridge dials its gateway with TLS and sees the CA, not the key."""
+    gateway = container(TLS_OVERLAY, "gateway")
+    gateway_files = _secret_files(pod_spec(TLS_OVERLAY, "gateway"), gateway)
+    stage_tls = GatewayConfig.from_env(env_of(gateway)).stage_tls
+    assert gateway_files.get(stage_tls.ca_file) == ("tts-gateway-tls", "ca.crt")
+    if any(
+        _server_config(s, env_of(container(TLS_OVERLAY, s))).tls_client_ca_file
+        for s in STAGES
+    ):
+        assert gateway_files.get(stage_tls.cert_file) == ("tts-gateway-tls", "tls.crt")
+        assert gateway_files.get(stage_tls.key_file) == ("tts-gateway-tls", "tls.key")
+    bridge = _bridge(TLS_OVERLAY)
+    bridge_files = _secret_files(pod_spec(TLS_OVERLAY, "gateway"), bridge)
+    gateway_tls = HttpConfig.from_env(env_of(bridge)).gateway_tls
+    assert bridge_files.get(gateway_tls.ca_file) == ("tts-gateway-tls", "ca.crt")
+    assert not _server_config("gateway", env_of(gateway)).tls_client_ca_file or (
+        gateway_tls.cert_file in bridge_files
+    )
+    assert ("tts-gateway-tls", "tls.key") not in bridge_files.values()
 
 
 @pytest.mark.parametrize("kustomization", DEPLOYABLE)

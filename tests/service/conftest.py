@@ -182,6 +182,7 @@ class GatewayHarness:
     app: Gateway
     channel: grpc.aio.Channel
     stub: gateway_service_pb2_grpc.GatewayServiceStub
+    address: str = ""
 
 
 @pytest.fixture
@@ -208,8 +209,9 @@ async def start_gateway(
         await health.mark_serving()
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         harness = GatewayHarness(
-            server, app, channel, gateway_service_pb2_grpc.GatewayServiceStub(channel)
-        )
+            server, app, channel, gateway_service_pb2_grpc.GatewayServiceStub(channel),
+            f"127.0.0.1:{port}",
+        )  # fmt: skip
         started.append(harness)
         return harness
 

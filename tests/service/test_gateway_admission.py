@@ -8,8 +8,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 import grpc
+import pytest
+from aiohttp import web
 
+from gateway.http.app import build_app
+from gateway.http.config import HttpConfig
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tests.service import test_gateway_cache as _shared
 from tests.service.test_gateway_cache import cached_gateway
@@ -44,7 +49,7 @@ async def test_past_capacity_the_admitted_finish_and_the_rest_are_refused(
     gateway = await start_gateway(max_syntheses=1, max_waiting=32)
     for text in _TEXTS[:2]:  # measure the cost of a request
         assert (await _call(gateway.stub, text, 10.0, no_cache=True))[0] == "OK"
-    assert gateway.app.servicer  # the pipeline's admission now has a measure
+    assert gateway.app.admission.seconds_per_unit  # the cost is measured now
     before = len(acoustic.requests)
 
     outcomes = await asyncio.gather(
@@ -80,3 +85,47 @@ async def test_a_hot_sentence_is_served_to_every_waiter_under_load(
     outcomes = await asyncio.gather(*calls)
     assert [code for code, _ in outcomes] == ["OK"] * 12
     assert fake_stages.acoustic.seen.calls == 1
+
+
+async def test_a_refused_stream_ends_with_its_status_before_any_header(
+    start_gateway, fake_stages
+) -> None:
+    """The stream's header waits for the first audio: a refusal is the call's only
+    answer over gRPC, and over HTTP a 429 (never a 200 cut short)."""
+    gate = fake_stages.acoustic.gates["占用"] = asyncio.Event()
+    gateway = await start_gateway(max_syntheses=1, max_waiting=0)
+    busy = asyncio.create_task(_call(gateway.stub, "占用唯一的名额。", 10.0))
+    await _until(lambda: gateway.app.admission.running == 1)
+    runner = web.AppRunner(build_app(HttpConfig(gateway_addr=gateway.address)))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        call = gateway.stub.StreamSynthesize(
+            gw.StreamSynthesizeRequest(text="另一句话。", no_cache=True), timeout=5.0
+        )
+        received = []
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            async for message in call:
+                received.append(message)
+        assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert received == []
+        async with aiohttp.ClientSession() as session:
+            body = {"input": "另一句话。", "no_cache": True}
+            async with session.post(
+                f"http://{host}:{port}/v1/audio/speech", json=body
+            ) as reply:
+                assert reply.status == 429
+                assert int(reply.headers["Retry-After"]) >= 1
+    finally:
+        gate.set()
+        await runner.cleanup()
+    assert (await busy)[0] == "OK"
+
+
+async def _until(predicate: Any, limit_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
