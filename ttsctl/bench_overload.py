@@ -21,7 +21,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from sambert_tts_protos.v1 import audio_pb2
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tts_common.errors import RETRY_AFTER_MS_HEADER
 from tts_common.stack import LocalStack
-from ttsctl.overload_report import summarize, to_markdown
+from ttsctl.overload_report import Call, Sample, summarize, to_markdown
 from ttsctl.stubs import aio_gateway_stub
 
 _SENTENCES = Path(__file__).with_name("load_sentences.txt")
@@ -59,32 +59,6 @@ def add_arguments(bench_sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--sentences", default=str(_SENTENCES), help="one per line")
     p.add_argument("--out", default=None, help="path prefix for .json and .md")
     p.add_argument("--seed", type=int, default=0)
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request of the load."""
-
-    kind: str
-    """``uncached`` (a stream) or ``cached`` (unary)."""
-    code: str
-    at_s: float
-    """When it started, seconds into the load."""
-    elapsed_s: float
-    first_audio_s: float | None
-    complete: bool
-    """A stream that ended with ``last_in_stream`` (unary: a reply)."""
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One process's resources at one moment."""
-
-    at_s: float
-    process: str
-    rss_mb: float
-    fds: int
-    threads: int
 
 
 class _Load:

@@ -4,23 +4,34 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["GOALS", "percentile", "summarize", "to_markdown"]
+__all__ = ["GOALS", "Call", "Sample", "percentile", "summarize", "to_markdown"]
 
 GOALS = {"refusal_p99_s": 0.1, "cached_p99_s": 0.05, "memory_growth": 0.10}
 """#13's goals: refusals under 100 ms, cached p99 under 50 ms, memory within 10%."""
 
 
-class _Call(Protocol):
+@dataclass(frozen=True)
+class Call:
+    """One request of the load."""
+
     kind: str
+    """``uncached`` (a stream) or ``cached`` (unary)."""
     code: str
     at_s: float
+    """When it started, seconds into the load."""
     elapsed_s: float
+    first_audio_s: float | None
     complete: bool
+    """A stream that ended with ``last_in_stream`` (unary: a reply)."""
 
 
-class _Sample(Protocol):
+@dataclass(frozen=True)
+class Sample:
+    """One process's resources at one moment."""
+
     at_s: float
     process: str
     rss_mb: float
@@ -46,9 +57,9 @@ def _latencies(values: Sequence[float]) -> dict[str, float | None]:
 
 
 def _processes(
-    samples: Sequence[_Sample], warmup_s: float
+    samples: Sequence[Sample], warmup_s: float
 ) -> dict[str, dict[str, float]]:
-    by_name: dict[str, list[_Sample]] = defaultdict(list)
+    by_name: dict[str, list[Sample]] = defaultdict(list)
     for s in samples:
         by_name[s.process].append(s)
     out = {}
@@ -66,8 +77,8 @@ def _processes(
 
 
 def summarize(
-    calls: Sequence[_Call],
-    samples: Sequence[_Sample],
+    calls: Sequence[Call],
+    samples: Sequence[Sample],
     deadline_s: float,
     warmup_s: float,
 ) -> dict[str, Any]:

@@ -105,10 +105,9 @@ async def test_a_refused_stream_ends_with_its_status_before_any_header(
         call = gateway.stub.StreamSynthesize(
             gw.StreamSynthesizeRequest(text="另一句话。", no_cache=True), timeout=5.0
         )
-        received = []
+        received: list[Any] = []
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            async for message in call:
-                received.append(message)
+            received.extend([message async for message in call])
         assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
         assert received == []
         async with aiohttp.ClientSession() as session:

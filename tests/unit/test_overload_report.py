@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ttsctl.bench_overload import Call, Sample
-from ttsctl.overload_report import percentile, summarize, to_markdown
+from ttsctl.overload_report import Call, Sample, percentile, summarize, to_markdown
 
 
 def _calls(*, late: bool = False, slow_cached: bool = False) -> list[Call]:
