@@ -10,7 +10,6 @@ from typing import Any
 
 import aiohttp
 import grpc
-import pytest
 from aiohttp import web
 
 from gateway.http.app import build_app
