@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_arguments(sub)
     from ttsctl import (
         bench_cache,
+        bench_load,
         bench_overload,
         bench_paragraph,
         bench_speech,
@@ -65,7 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     cache_report.add_arguments(sub)
-    for module in (bench_cache, bench_speech, bench_paragraph, bench_overload):
+    for module in (
+        bench_cache,
+        bench_speech,
+        bench_paragraph,
+        bench_overload,
+        bench_load,
+    ):
         module.add_arguments(bench_sub)
 
     download = sub.add_parser(
@@ -82,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-_CLIENT_BENCHES = ("speech", "cache", "paragraph", "overload")
+_CLIENT_BENCHES = ("speech", "cache", "paragraph", "overload", "load")
 """Benches that call a running gateway; each is ``ttsctl.bench_<name>.run``."""
 
 

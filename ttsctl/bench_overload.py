@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import random
 import time
@@ -26,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import psutil
 
 from sambert_tts_protos.v1 import audio_pb2
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tts_common.errors import RETRY_AFTER_MS_HEADER
 from tts_common.stack import LocalStack
 from ttsctl.overload_report import Call, Sample, summarize, to_markdown
+from ttsctl.procwatch import snapshot, stack_pids
 from ttsctl.stubs import aio_gateway_stub
 
 _SENTENCES = Path(__file__).with_name("load_sentences.txt")
@@ -121,11 +120,8 @@ class _Load:
 def _sample(stack: LocalStack | None, at_s: float) -> Iterator[Sample]:
     if stack is None:
         return
-    for name, proc in stack.processes.items():
-        with contextlib.suppress(psutil.Error):
-            p = psutil.Process(proc.popen.pid)
-            rss = p.memory_info().rss / 2**20
-            yield Sample(at_s, name, round(rss, 1), p.num_fds(), p.num_threads())
+    for name, stat in snapshot(stack_pids(stack)()).items():
+        yield Sample(at_s, name, stat.rss_mb, stat.fds, stat.threads)
 
 
 async def _prepare(stub: Any, texts: list[str], deadline: float) -> None:

@@ -17,6 +17,7 @@ def load_vocoder(
     model_dir: str | Path,
     voice: str | None = None,
     device: str | torch.device = "cpu",
+    dtype: str | None = None,
 ) -> Vocoder:
     """Load a voice's HiFi-GAN vocoder; see :func:`vocoder_svc.hifigan.load_vocoder`.
 
@@ -25,4 +26,4 @@ def load_vocoder(
     """
     from vocoder_svc.hifigan import load_vocoder as _load
 
-    return _load(model_dir, voice, device)
+    return _load(model_dir, voice, device, dtype)

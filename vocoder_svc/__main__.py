@@ -21,7 +21,8 @@ async def main() -> None:
     srv, metrics = cfg.server, Metrics("vocoder")
     configure_logging("vocoder", srv.log_level, srv.log_format)
     torch.set_num_threads(cfg.torch_threads or torch.get_num_threads())
-    voc = {v: load_vocoder(cfg.model_dir, v, cfg.device) for v in cfg.voice_names()}
+    names = cfg.voice_names()
+    voc = {v: load_vocoder(cfg.model_dir, v, cfg.device, cfg.dtype) for v in names}
     executor = BoundedExecutor(srv.max_workers, srv.max_queue, "vocoder")
     batchers = build_batchers(voc, executor, cfg.max_batch, cfg.max_wait_s, metrics)
     servicer = VocoderServicer(batchers, executor)

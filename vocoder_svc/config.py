@@ -11,7 +11,9 @@ from tts_common.config import (
     ServerConfig,
     env_float,
     env_int,
+    env_str,
 )
+from vocoder_svc.precision import default_dtype, dtype_problem
 
 __all__ = ["ENV_PREFIX", "VocoderConfig"]
 
@@ -30,6 +32,11 @@ class VocoderConfig(ModelStageConfig):
     max_wait_ms: float = 2.0
     """Longest a window waits for others to join its batch, in milliseconds
     (``VOCODER_MAX_WAIT_MS``); 0 = run whatever is pending at once."""
+    dtype: str = ""
+    """Precision of the weights and batches (``VOCODER_DTYPE``): ``float32``,
+    ``float16`` or ``bfloat16``; empty = float16 on CUDA, float32
+    elsewhere. Audio is float32 again before PCM conversion; a reduced precision
+    tags the revision (``+fp16``, ``+bf16``), so the cache keeps its audio apart."""
     server: ServerConfig = field(default_factory=ServerConfig)
     """gRPC server, metrics and executor settings (``VOCODER_PORT``,
     ``VOCODER_MAX_WORKERS``, ``VOCODER_MAX_QUEUE``, ...). A job is one batch, so at
@@ -38,6 +45,11 @@ class VocoderConfig(ModelStageConfig):
     def __post_init__(self) -> None:
         """Reject values that would only fail later; messages name the variable."""
         super().__post_init__()
+        # Frozen: resolve the device's default dtype once, here.
+        object.__setattr__(self, "dtype", self.dtype or default_dtype(self.device))
+        problem = dtype_problem(self.device, self.dtype)
+        if problem is not None:
+            raise ConfigError(f"{ENV_PREFIX}DTYPE: {problem}")
         if self.max_batch < 1:
             raise ConfigError(f"{ENV_PREFIX}MAX_BATCH must be at least 1")
         if not 0 <= self.max_wait_ms <= 1000:
@@ -60,6 +72,7 @@ class VocoderConfig(ModelStageConfig):
             **cls.model_fields(environ, p),  # type: ignore[arg-type]
             max_batch=env_int(environ, f"{p}MAX_BATCH", 16),
             max_wait_ms=env_float(environ, f"{p}MAX_WAIT_MS", 2.0),
+            dtype=env_str(environ, f"{p}DTYPE", "").lower(),
             server=ServerConfig.from_env(
                 environ,
                 p,

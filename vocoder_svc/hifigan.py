@@ -17,10 +17,16 @@ from tts_common.checkpoint import (
     match_state_dict,
     to_float32,
 )
-from tts_common.errors import InvalidInput, ModelLoadError, NotReady
+from tts_common.errors import InvalidInput, ModelLoadError, NotReady, TtsError
 from tts_common.modeldir import StageFiles, resolve_voice
 from vocoder_svc.nn.classic_hifigan import ClassicGenerator, ClassicGeneratorConfig
 from vocoder_svc.nn.kantts_hifigan import KanttsGenerator, KanttsGeneratorConfig
+from vocoder_svc.precision import (
+    default_dtype,
+    dtype_advice,
+    dtype_problem,
+    tagged_revision,
+)
 from vocoder_svc.windows import MelWindow, StreamWindows
 
 __all__ = ["HifiGanVocoder", "load_vocoder"]
@@ -29,37 +35,68 @@ _LOGGER = logging.getLogger(__name__)
 
 Generator = KanttsGenerator | ClassicGenerator
 
+_TORCH_DTYPES = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+
 
 def load_vocoder(
-    model_dir: str | Path, voice: str | None = None, device: str | torch.device = "cpu"
+    model_dir: str | Path,
+    voice: str | None = None,
+    device: str | torch.device = "cpu",
+    dtype: str | None = None,
 ) -> HifiGanVocoder:
     """Load the vocoder of ``voice`` (default: the first in voices.json).
 
     Reads ``voices/<voice>/voc/config.yaml`` and the highest-step
     ``voc/ckpt/checkpoint_<N>.pth``, folds weight norm, checks every key and
-    shape, and moves the model to ``device`` in eval mode.
+    shape, and moves the model to ``device`` in eval mode, its weights in
+    ``dtype`` (float32, float16 or bfloat16; None = float16 on CUDA, else float32).
+    A dtype other than float32 tags the revision (``+fp16``, ``+bf16``).
 
     Raises:
-        ModelLoadError: a file is missing, unreadable or does not fit the config.
+        ModelLoadError: a file is missing, unreadable or does not fit the config,
+            or the device cannot run in ``dtype``.
         VoiceNotFound: ``voice`` is not in voices.json.
     """
+    dtype = dtype or default_dtype(str(device))
+    dev = _usable(torch.device(device), dtype)
     voice_dir = resolve_voice(model_dir, voice)
     files = voice_dir.stage("voc")
     generator = _build_generator(files)
     _load_weights(files.checkpoint_path, generator)
     sample_rate = _check_audio_config(files, generator, voice_dir.sample_rate)
     try:
-        generator = generator.to(torch.device(device)).eval().requires_grad_(False)
+        generator = generator.to(dev, _TORCH_DTYPES[dtype])
+        generator = generator.eval().requires_grad_(False)
     except (RuntimeError, AssertionError) as exc:  # e.g. CUDA asked for but absent
         raise ModelLoadError(f"device {device!s} is not usable: {exc}") from None
-    revision = files.revision()
+    revision = tagged_revision(files.revision(), dtype)
     vocoder = HifiGanVocoder(generator, sample_rate=sample_rate, revision=revision)
     _LOGGER.info(
-        "loaded vocoder %s (voice %s): %s, causal=%s, hop=%s, rate=%s, device=%s",
+        "loaded vocoder %s (voice %s): %s, causal=%s, hop=%s, rate=%s, device=%s, "
+        "dtype=%s",
         *(files.checkpoint_path, voice_dir.name, type(generator).__name__),
-        *(vocoder.causal, vocoder.hop_length, sample_rate, device),
+        *(vocoder.causal, vocoder.hop_length, sample_rate, device, dtype),
     )
     return vocoder
+
+
+def _usable(device: torch.device, dtype: str) -> torch.device:
+    """``device`` if it can run ``dtype``, else ModelLoadError saying why."""
+    problem = dtype_problem(device.type, dtype)
+    advice = dtype_advice(device.type, dtype)
+    if advice is not None:
+        _LOGGER.warning("vocoder dtype %s on %s: %s", dtype, device, advice)
+    if problem is None and device.type == "cuda" and dtype == "bfloat16":
+        # Before compute capability 8.0 (Ampere) cuDNN has no bfloat16 convolutions.
+        if torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
+            problem = "this CUDA device has no bfloat16 support (needs sm_80+)"
+    if problem is not None:
+        raise ModelLoadError(f"vocoder dtype: {problem}")
+    return device
 
 
 def _generator_params(config: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -164,7 +201,8 @@ class HifiGanVocoder:
         self, generator: Generator, *, sample_rate: int, revision: str
     ) -> None:
         self._generator: Generator | None = generator
-        self._device = next(generator.parameters()).device
+        weight = next(generator.parameters())
+        self._device, self._dtype = weight.device, weight.dtype
         self._sample_rate = sample_rate
         self._revision = revision
         self._num_mels = _num_mels(generator)
@@ -189,7 +227,8 @@ class HifiGanVocoder:
 
     @property
     def revision(self) -> str:
-        """SHA-256 of the voc config and checkpoint."""
+        """SHA-256 of the voc config and checkpoint, tagged with a reduced precision
+        (``+fp16``, ``+bf16``; nothing for float32)."""
         return self._revision
 
     @property
@@ -217,8 +256,8 @@ class HifiGanVocoder:
             row[:, : len(frames)] = frames.T
         masked = lengths if len(set(lengths)) > 1 else None
         with torch.inference_mode():
-            out = self._model()(torch.from_numpy(batch).to(self._device), masked)
-            audio = out[:, 0].cpu().numpy()
+            out = self._model()(self._input(torch.from_numpy(batch)), masked)
+            audio = self._output(out[:, 0])
         return [audio[i, : n * self._hop].copy() for i, n in enumerate(lengths)]
 
     def stream_wave(self, mel_chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
@@ -255,8 +294,26 @@ class HifiGanVocoder:
     def _run(self, frames: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             mel = torch.from_numpy(np.ascontiguousarray(frames.T))[None]
-            wave: torch.Tensor = self._model()(mel.to(self._device))
-            return wave[0, 0].cpu().numpy()
+            wave: torch.Tensor = self._model()(self._input(mel))
+            return self._output(wave[0, 0])
+
+    def _input(self, mel: torch.Tensor) -> torch.Tensor:
+        """A float32 CPU mel batch on the model's device, in its dtype."""
+        return mel.to(self._device, self._dtype)
+
+    def _output(self, wave: torch.Tensor) -> np.ndarray:
+        """Generator output as float32 numpy, checked finite.
+
+        float16 saturates at 65504: an activation past it becomes inf and then NaN,
+        which PCM conversion would turn into silence (and the gateway would cache).
+        """
+        audio: np.ndarray = wave.to("cpu", torch.float32).numpy()
+        if not np.isfinite(audio).all():
+            raise TtsError(
+                f"vocoder produced non-finite audio in {self._dtype} (overflow); "
+                "serve this voice with VOCODER_DTYPE=bfloat16 or float32"
+            )
+        return audio
 
     def _check(self, mel: Any, allow_empty: bool = False) -> np.ndarray:
         """``mel`` as float32 [frames, num_mels], or InvalidInput saying what to fix."""

@@ -1,7 +1,8 @@
 """PNCA autoregressive mel decoder with incremental, fixed-window attention.
 
 The reference rebuilds full attention masks and concatenates key/value caches at every
-step. Here each layer owns one preallocated buffer holding both attention sides:
+step. Here each sentence owns one preallocated buffer holding both attention sides of
+every layer (a :class:`~acoustic_svc.nn.decoder_state.DecoderState`):
 
     kv[l] : [2 (key/value), 2 (x self-cache / h memory), H, bw + N, d_head]
 
@@ -9,21 +10,31 @@ The x side stores step j at position j + bw (positions < bw stay masked), the h 
 stores memory step j at position j (positions >= N stay masked), so at step i both
 windows are the *same* slice ``[i, i + bw]`` and one batched matmul serves both
 attentions. The two outputs go through ``[fc_x | fc_h]`` fused into one Linear.
+
+Several sentences (of different lengths, band widths and step indices) advance
+together: each step is one forward pass with [B, d] activations, run in a shared
+workspace where every sentence's window is the same slice (see
+:mod:`~acoustic_svc.nn.decoder_state`). At B = 1 this is the single-sentence loop.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from acoustic_svc.nn.config import SambertConfig
+from acoustic_svc.nn.decoder_state import DecoderState, RoundWorkspace
 from acoustic_svc.nn.layers import LN_EPS, Prenet, TypedModuleList
 
-__all__ = ["PncaDecoder"]
+__all__ = ["ROUND_STEPS", "PncaDecoder"]
+
+ROUND_STEPS = 16
+"""Most steps per round: bounds the batch workspace (and the copies into it) for long
+chunks, while a round of 4-step chunks pays its set-up once per 4 steps."""
 
 
 class PncaAttention(nn.Module):
@@ -81,6 +92,9 @@ class PncaDecoder(nn.Module):
         self.d_head = cfg.decoder_num_units // cfg.decoder_num_heads
         self.d_model = cfg.decoder_num_units
         self.num_mels = cfg.num_mels
+        self.memory_dim = cfg.memory_dim
+        self.frame_dim = cfg.num_mels * cfg.outputs_per_step
+        """Width of one step's output: r frames."""
         self._fused: list[tuple[torch.Tensor, ...]] | None = None
 
     def fuse(self) -> None:
@@ -120,54 +134,91 @@ class PncaDecoder(nn.Module):
             )
         self._fused = fused
 
-    def _caches(
-        self, memory: torch.Tensor, bw: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-layer K/V buffers with the memory side filled, and the window bias."""
+    def start(self, memory: torch.Tensor, band_width: int) -> DecoderState:
+        """A sentence before its first step: memory [N, memory_dim] projected to the
+        h side of every layer's K/V buffer and to its share of ``dec_in_proj``."""
         n, h, dh = memory.shape[0], self.n_head, self.d_head
         layers = self.mel_dec.pnca
-        kv = memory.new_zeros(len(layers), 2, 2, h, n + bw, dh)
+        kv = memory.new_zeros(len(layers), 2, 2, h, n + band_width, dh)
         for layer, block in enumerate(layers):
             mem_kv = block.pnca_attn.w_h_kv(memory).view(n, 2, h, dh)
             kv[layer, :, 1, :, :n] = mem_kv.permute(1, 2, 0, 3)
-        # Additive window bias: x-window slot p is step i-bw+p (invalid below 0);
-        # h-window slot p is memory step i+p (invalid from N on).
-        slot = torch.arange(bw + 1, device=memory.device)
-        step = torch.arange(n, device=memory.device)[:, None]
-        bias = memory.new_zeros(n, 2, 1, 1, bw + 1)
-        bias[:, 0, 0, 0].masked_fill_(step - bw + slot < 0, float("-inf"))
-        bias[:, 1, 0, 0].masked_fill_(step + slot >= n, float("-inf"))
-        return kv, bias.expand(n, 2, h, 1, bw + 1).reshape(n, 2 * h, 1, bw + 1)
+        in_mem = F.linear(memory, self.mel_dec.dec_in_proj.weight[:, : memory.shape[1]])
+        return DecoderState(kv, in_mem, memory.new_zeros(self.num_mels), band_width)
 
     def steps(self, memory: torch.Tensor, band_width: int) -> Iterator[torch.Tensor]:
         """Yield each step's output, [r, num_mels], for memory [N, memory_dim]."""
+        state = self.start(memory, band_width)
+        while state.remaining:
+            n = min(state.remaining, ROUND_STEPS)
+            yield from self.advance([state], [n])[0].view(n, -1, self.num_mels)
+
+    def advance(
+        self, states: Sequence[DecoderState], steps: Sequence[int]
+    ) -> list[torch.Tensor]:
+        """Run ``steps[b]`` decoder steps of each ``states[b]``, all in one batch.
+
+        Every step is one forward pass over the sentences that still need steps, in
+        rounds of at most :data:`ROUND_STEPS`. Returns each sentence's new frames,
+        [steps[b] * r, num_mels] (the last step's padding kept).
+        """
+        if any(not 0 <= n <= s.remaining for s, n in zip(states, steps, strict=True)):
+            raise ValueError("each sentence needs 0..remaining steps")
+        out: list[list[torch.Tensor]] = [[] for _ in states]
+        left = list(steps)
+        while order := sorted(
+            (b for b in range(len(left)) if left[b]), key=lambda b: -left[b]
+        ):
+            counts = [min(left[b], ROUND_STEPS) for b in order]
+            ws = RoundWorkspace([states[b] for b in order], counts, self.frame_dim)
+            self._round(ws)
+            for b, n, frames in zip(
+                order, counts, ws.finish(self.num_mels), strict=True
+            ):
+                out[b].append(frames)
+                left[b] -= n
+        if not states:
+            return []
+        empty = states[0].kv.new_zeros(0, self.num_mels)
+        return [o[0] if len(o) == 1 else torch.cat(o) if o else empty for o in out]
+
+    def _round(self, ws: RoundWorkspace) -> None:
+        """The steps of one round; see :mod:`acoustic_svc.nn.decoder_state`."""
         if self._fused is None:
             self.fuse()
         assert self._fused is not None
-        dec, h, dh, bw, d = (
+        dec, h, dh, d, win = (
             self.mel_dec,
             self.n_head,
             self.d_head,
-            band_width,
             self.d_model,
+            ws.win,
         )
-        kv, bias = self._caches(memory, bw)
-        n, win = memory.shape[0], bw + 1
-        # Views made once, so a step does one narrow per side instead of re-indexing.
-        x_slots = [kv[i, :, 0] for i in range(len(self._fused))]  # [2, H, n + bw, dh]
-        keys = [kv[i, 0].view(2 * h, n + bw, dh) for i in range(len(self._fused))]
-        values = [kv[i, 1].view(2 * h, n + bw, dh) for i in range(len(self._fused))]
-        layers = list(zip(self._fused, x_slots, keys, values, strict=True))
         scale, inv_temp = math.sqrt(d), 1.0 / math.sqrt(dh)
-        in_mem = F.linear(memory, dec.dec_in_proj.weight[:, : memory.shape[1]])
-        w_in = dec.dec_in_proj.weight[:, memory.shape[1] :]
-        prev = memory.new_zeros(1, self.num_mels)
-        for i in range(n):
-            u = in_mem[i : i + 1] + F.linear(
+        w_in = dec.dec_in_proj.weight[:, self.memory_dim :]
+        prev, batch, rows = ws.prev, 0, 0
+        layers: list[
+            tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor, torch.Tensor]
+        ] = []
+        for s in range(ws.steps[0]):
+            if ws.active(s) != batch:  # sentences leave: narrow the views once
+                batch = ws.active(s)
+                rows = batch * 2 * h
+                layers = [
+                    (
+                        fused,
+                        ws.kv[i, :, :batch, 0],  # [2, batch, H, span, dh] x side
+                        ws.kv[i, 0, :batch].view(rows, -1, dh),
+                        ws.kv[i, 1, :batch].view(rows, -1, dh),
+                    )
+                    for i, fused in enumerate(self._fused)
+                ]
+                prev = prev[:batch]
+            u = ws.in_mem[s, :batch] + F.linear(
                 dec.prenet(prev), w_in, dec.dec_in_proj.bias
             )
             u = u * scale
-            step_bias = bias[i]
+            step_bias = ws.bias[s, :rows]
             for fused, x_slot, key, value in layers:
                 ln1_w, ln1_b, w_qkv, b_qkv, fc_w, fc_b, ln2_w, ln2_b, w1, b1, w2, b2 = (
                     fused
@@ -178,17 +229,19 @@ class PncaDecoder(nn.Module):
                 # chunk(2), i.e. split(2 * d): the native call is typed and skips
                 # Tensor.split's (unannotated) Python wrapper.
                 q, new_kv = qqkv.chunk(2, dim=1)
-                x_slot.select(2, i + bw).copy_(new_kv.view(2, h, dh))
+                x_slot.select(3, s + win - 1).copy_(
+                    new_kv.view(batch, 2, h, dh).transpose(0, 1)
+                )
                 scores = torch.baddbmm(
                     step_bias,
-                    q.view(2 * h, 1, dh),
-                    key.narrow(1, i, win).transpose(1, 2),
+                    q.reshape(rows, 1, dh),
+                    key.narrow(1, s, win).transpose(1, 2),
                     alpha=inv_temp,
                 )
-                ctx = torch.bmm(torch.softmax(scores, dim=-1), value.narrow(1, i, win))
-                u = u + torch.addmm(fc_b, ctx.view(1, 2 * d), fc_w)
+                ctx = torch.bmm(torch.softmax(scores, dim=-1), value.narrow(1, s, win))
+                u = u + torch.addmm(fc_b, ctx.view(batch, 2 * d), fc_w)
                 y = F.layer_norm(u, (d,), ln2_w, ln2_b, LN_EPS)
                 u = u + torch.addmm(b2, torch.addmm(b1, y, w1).relu_(), w2)
-            out = dec.dec_out_proj(dec.ln(u)).view(-1, self.num_mels)
-            prev = out[-1:]
-            yield out
+            out = dec.dec_out_proj(dec.ln(u))
+            ws.frames[:batch, s] = out
+            prev = out[:, -self.num_mels :]

@@ -188,14 +188,14 @@ class ClassicGenerator(nn.Module):
         """Synthesise a batch.
 
         Args:
-            mel: float32 [B, num_mels, T].
+            mel: [B, num_mels, T], in the weights' dtype.
             lengths: valid frames per item of a right-padded batch (see
                 :class:`~vocoder_svc.nn.kantts_hifigan.KanttsGenerator`), or ``None``.
 
         Returns:
-            float32 [B, 1, T * hop_length].
+            [B, 1, T * hop_length] in that dtype.
         """
-        masks = masks_for(lengths, self.cfg.upsample_rates, mel.device)
+        masks = masks_for(lengths, self.cfg.upsample_rates, mel.device, mel.dtype)
         x = self.conv_pre(to_activation(mel), masks[0])
         for (up, pad, blocks), mask, up_mask in zip(
             self.stages, masks, masks[1:], strict=False

@@ -243,16 +243,16 @@ class KanttsGenerator(nn.Module):
         """Synthesise a batch.
 
         Args:
-            mel: float32 [B, in_channels, T].
+            mel: [B, in_channels, T], in the weights' dtype.
             lengths: valid frames per item when the batch is right-padded; positions
                 past an item's end are zeroed before every conv so they never leak
                 into its valid samples. ``None`` for an unpadded input.
 
         Returns:
-            float32 [B, 1, T * hop_length].
+            [B, 1, T * hop_length] in that dtype.
         """
         slope = self.cfg.negative_slope
-        masks = masks_for(lengths, self.cfg.upsample_scales, mel.device)
+        masks = masks_for(lengths, self.cfg.upsample_scales, mel.device, mel.dtype)
         x = self.conv_pre.conv1d(to_activation(mel), masks[0])
         for (phase, rep, deconv, blocks), mask, up_mask in zip(
             self.stages,

@@ -170,11 +170,16 @@ class PhaseUpsampler(nn.Module):
 
 
 def masks_for(
-    lengths: Sequence[int] | None, scales: Sequence[int], device: torch.device
+    lengths: Sequence[int] | None,
+    scales: Sequence[int],
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
 ) -> list[torch.Tensor | None]:
     """Validity masks [B, 1, 1, T_i] at the frame rate and after each upsampling stage.
 
-    Returns ``None`` entries when ``lengths`` is ``None`` (a single unpadded input).
+    ``dtype`` is the activations' (a float32 mask would promote bfloat16 or float16
+    activations to float32). Returns ``None`` entries when ``lengths`` is ``None`` (a
+    single unpadded input).
     """
     if lengths is None:
         return [None] * (len(scales) + 1)
@@ -185,7 +190,7 @@ def masks_for(
         factor *= scale
         steps = torch.arange(int(frames.max()) * factor, device=device)
         out.append(
-            (steps[None, :] < frames[:, None] * factor).float()[:, None, None, :]
+            (steps[None, :] < frames[:, None] * factor).to(dtype)[:, None, None, :]
         )
     return out
 
