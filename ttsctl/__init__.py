@@ -63,9 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         bench_paragraph,
         bench_speech,
         cache_report,
+        capacity,
     )
 
     cache_report.add_arguments(sub)
+    capacity.add_arguments(sub)
     for module in (
         bench_cache,
         bench_speech,
@@ -121,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         purge = args.command == "cache-purge"
         return (cache_report.run_purge if purge else cache_report.run)(args)
+    if args.command == "capacity":
+        from ttsctl.capacity import run as run_capacity
+
+        return run_capacity(args)
     if args.command == "download":
         from ttsctl.download import run as run_download
 
