@@ -60,12 +60,20 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def _line(name: str, s: dict[str, Any]) -> str:
-    money = f", saved {s['money_saved']:.4f} {s['currency']}" if s["currency"] else ""
+    cur = s["currency"]
+    money = ""
+    if cur:
+        money = (
+            f", saved {s['money_saved']:.4f} {cur}; per 1,000 lookups "
+            f"{s['cost_per_1k']:.4f} {cur} (without the cache "
+            f"{s['cost_per_1k_without_cache']:.4f})"
+        )
     return (
         f"{name:<16} {s['requests']:>8} lookups  {s['hits']:>8} hits  "
         f"{s['misses']:>8} misses  {s['errors']:>6} errors  "
         f"hit rate {s['hit_rate']:6.1%}  {s['audio_from_cache_s']:10.1f} s audio  "
-        f"{s['compute_avoided_s']:10.2f} s compute avoided{money}"
+        f"{s['compute_spent_s']:10.2f} s compute spent  "
+        f"{s['compute_avoided_s']:10.2f} s avoided{money}"
     )
 
 

@@ -6,7 +6,7 @@ they survive gateway restarts but not a restart of a Redis without persistence):
 - ``tts:stats:since``: epoch seconds when counting started (``SET NX``).
 - ``tts:stats:all``, ``tts:stats:m:<minute>`` and ``tts:stats:h:<hour>``: hashes
   with fields ``<voice>|hits``, ``|misses``, ``|errors`` (HINCRBY) and ``|audio_s``,
-  ``|compute_s`` (HINCRBYFLOAT); ``<minute>`` is epoch seconds // 60, ``<hour>``
+  ``|compute_s``, ``|spent_s`` (HINCRBYFLOAT); ``<minute>`` is epoch seconds // 60, ``<hour>``
   minute // 60.
 - ``tts:stats:req:<all|minute|h:hour>`` / ``tts:stats:hit:<...>``: sorted sets of
   lookups and hits per sentence digest, for the top repeated sentences.
@@ -55,7 +55,7 @@ __all__ = ["STATS_PREFIX", "RedisCacheCounters", "report_to_dict"]
 
 _LOGGER = logging.getLogger(__name__)
 STATS_PREFIX = "tts:stats:"
-_FIELDS = ("hits", "misses", "errors", "audio_s", "compute_s")
+_FIELDS = ("hits", "misses", "errors", "audio_s", "compute_s", "spent_s")
 _PLURAL = {"hit": "hits", "miss": "misses", "error": "errors"}
 _MAX_PENDING = 100_000
 _REPORT_TIMEOUT_S = 10.0
@@ -97,7 +97,7 @@ class RedisCacheCounters:
         preview: str = "",
     ) -> None:
         """Queue one lookup and schedule a flush; never blocks, never raises."""
-        if self._metrics is not None:
+        if self._metrics is not None and outcome != "made":
             self._metrics.cache_outcome(voice, outcome)
         if len(self._pending) >= _MAX_PENDING:
             return  # Redis has been down for long: drop rather than grow unbounded
@@ -150,6 +150,9 @@ class RedisCacheCounters:
             hour = f"h:{int(at // 3600)}"
             for scope in ("all", f"m:{minute}", hour):
                 name = STATS_PREFIX + scope
+                if outcome == "made":
+                    floats[name, f"{voice}|spent_s"] += compute_s
+                    continue
                 ints[name, f"{voice}|{_PLURAL.get(outcome, 'errors')}"] += 1
                 if outcome == "hit":
                     floats[name, f"{voice}|audio_s"] += audio_s
@@ -316,6 +319,8 @@ def _stats(s: gateway_service_pb2.CacheStats) -> dict[str, Any]:
         "audio_from_cache_s": s.audio_from_cache_s,
         "compute_avoided_s": s.compute_avoided_s,
         "money_saved": s.money_saved, "currency": s.currency_code,
+        "compute_spent_s": s.compute_spent_s, "cost_per_1k": s.cost_per_1k,
+        "cost_per_1k_without_cache": s.cost_per_1k_without_cache,
     }  # fmt: skip
 
 

@@ -34,7 +34,8 @@ __all__ = [
 ]
 
 Outcome = str
-"""``"hit"``, ``"miss"`` or ``"error"``."""
+"""``"hit"``, ``"miss"`` or ``"error"`` (a lookup); ``"made"``: a sentence that was
+looked up has been synthesized, with its compute time (not a lookup)."""
 
 DEFAULT_TOP = 10
 """Top sentences reported when the request leaves ``max_top_sentences`` at 0."""
@@ -73,12 +74,17 @@ class Tally:
     errors: int = 0
     audio_s: float = 0.0
     compute_s: float = 0.0
+    spent_s: float = 0.0
+    """Compute time of the sentences synthesized after a miss or an error."""
 
     def add(
         self, outcome: Outcome, audio_s: float = 0.0, compute_s: float = 0.0
     ) -> None:
-        """Count one lookup; hits also add the audio and compute saved."""
-        if outcome == "hit":
+        """Count one lookup; hits also add the audio and compute saved, and a
+        ``"made"`` record the compute spent."""
+        if outcome == "made":
+            self.spent_s += compute_s
+        elif outcome == "hit":
             self.hits += 1
             self.audio_s += audio_s
             self.compute_s += compute_s
@@ -94,6 +100,7 @@ class Tally:
         self.errors += other.errors
         self.audio_s += other.audio_s
         self.compute_s += other.compute_s
+        self.spent_s += other.spent_s
 
 
 def build_report(
@@ -122,11 +129,14 @@ def build_report(
 
 def _stats(voice: str, c: Tally, price: Price) -> gateway_service_pb2.CacheStats:
     requests = c.hits + c.misses + c.errors
+    per_1k = 1000 / requests if requests else 0.0
     return gateway_service_pb2.CacheStats(
         voice=voice, requests=requests, hits=c.hits, misses=c.misses,
         errors=c.errors, hit_rate=c.hits / requests if requests else 0.0,
         audio_from_cache_s=c.audio_s, compute_avoided_s=c.compute_s,
         money_saved=price.saved(c.compute_s), currency_code=price.currency,
+        compute_spent_s=c.spent_s, cost_per_1k=price.saved(c.spent_s) * per_1k,
+        cost_per_1k_without_cache=price.saved(c.spent_s + c.compute_s) * per_1k,
     )  # fmt: skip
 
 
@@ -197,7 +207,7 @@ class CacheCounters:
     ) -> None:
         """Count one sentence lookup (``digest``/``preview`` feed top sentences)."""
         self._voices[voice].add(outcome, audio_s, compute_s)
-        if self._metrics is not None:
+        if self._metrics is not None and outcome != "made":
             self._metrics.cache_outcome(voice, outcome)
 
     async def report(

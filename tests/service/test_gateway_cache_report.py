@@ -78,6 +78,14 @@ async def test_report_numbers_match_what_was_sent(
     assert o.compute_avoided_s == pytest.approx(hit_compute_s, rel=1e-9)
     assert o.money_saved == pytest.approx(hit_compute_s / 3600 * 3.6, rel=1e-9)
     assert o.currency_code == "EUR"
+    # Each miss made an entry with its compute time: that is what was spent.
+    spent_s = sum(computed.values())
+    assert len(computed) == 4 and o.compute_spent_s == pytest.approx(spent_s, rel=1e-9)
+    per_1k = 3.6 / 3600 / 7 * 1000  # price per second, per 1,000 of 7 lookups
+    assert o.cost_per_1k == pytest.approx(spent_s * per_1k, rel=1e-9)
+    assert o.cost_per_1k_without_cache == pytest.approx(
+        (spent_s + hit_compute_s) * per_1k, rel=1e-9
+    )
     assert [(v.voice, v.hits, v.misses) for v in report.per_voice] == [
         ("zhitian_emo", 3, 3),
         ("zhiyan_emo", 0, 1),

@@ -185,7 +185,7 @@ class Voice(_message.Message):
     def __init__(self, name: _Optional[str] = ..., emotions: _Optional[_Iterable[str]] = ..., speakers: _Optional[_Iterable[str]] = ..., sample_rate_hz: _Optional[int] = ..., revisions: _Optional[_Union[_audio_pb2.ModelRevisions, _Mapping]] = ...) -> None: ...
 
 class CacheStats(_message.Message):
-    __slots__ = ("voice", "requests", "hits", "misses", "errors", "hit_rate", "audio_from_cache_s", "compute_avoided_s", "money_saved", "currency_code")
+    __slots__ = ("voice", "requests", "hits", "misses", "errors", "hit_rate", "audio_from_cache_s", "compute_avoided_s", "money_saved", "currency_code", "compute_spent_s", "cost_per_1k", "cost_per_1k_without_cache")
     VOICE_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     HITS_FIELD_NUMBER: _ClassVar[int]
@@ -196,6 +196,9 @@ class CacheStats(_message.Message):
     COMPUTE_AVOIDED_S_FIELD_NUMBER: _ClassVar[int]
     MONEY_SAVED_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_SPENT_S_FIELD_NUMBER: _ClassVar[int]
+    COST_PER_1K_FIELD_NUMBER: _ClassVar[int]
+    COST_PER_1K_WITHOUT_CACHE_FIELD_NUMBER: _ClassVar[int]
     voice: str
     requests: int
     hits: int
@@ -206,7 +209,10 @@ class CacheStats(_message.Message):
     compute_avoided_s: float
     money_saved: float
     currency_code: str
-    def __init__(self, voice: _Optional[str] = ..., requests: _Optional[int] = ..., hits: _Optional[int] = ..., misses: _Optional[int] = ..., errors: _Optional[int] = ..., hit_rate: _Optional[float] = ..., audio_from_cache_s: _Optional[float] = ..., compute_avoided_s: _Optional[float] = ..., money_saved: _Optional[float] = ..., currency_code: _Optional[str] = ...) -> None: ...
+    compute_spent_s: float
+    cost_per_1k: float
+    cost_per_1k_without_cache: float
+    def __init__(self, voice: _Optional[str] = ..., requests: _Optional[int] = ..., hits: _Optional[int] = ..., misses: _Optional[int] = ..., errors: _Optional[int] = ..., hit_rate: _Optional[float] = ..., audio_from_cache_s: _Optional[float] = ..., compute_avoided_s: _Optional[float] = ..., money_saved: _Optional[float] = ..., currency_code: _Optional[str] = ..., compute_spent_s: _Optional[float] = ..., cost_per_1k: _Optional[float] = ..., cost_per_1k_without_cache: _Optional[float] = ...) -> None: ...
 
 class RepeatedSentence(_message.Message):
     __slots__ = ("key_hash", "voice", "requests", "hits", "text_preview")
