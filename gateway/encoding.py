@@ -211,6 +211,7 @@ class AudioEdge:
         if self._encoder is not None:
             return tail + self._encoder.close()
         audio = np.concatenate(self._parts) if self._parts else np.zeros(0, np.int16)
+        self._parts = []  # one copy of the audio at a time: replies may be 64 MiB
         return encode_audio(audio, self.sample_rate_hz, self.encoding)
 
     def _emit(self, out: Int16Array) -> bytes:
