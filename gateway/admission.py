@@ -8,18 +8,22 @@ request let in slows the others, so past capacity nobody finishes (goodput 0).
 So the gateway runs at most ``slots`` requests through the models at once (cached
 sentences need no slot), and the rest wait in a FIFO queue of ``max_waiting``. A
 request asks for a slot at its first cache miss, with the work it may still need:
-its remaining sentences' symbols divided by their speed ("work units"). The
-gateway measures how many seconds a unit takes while a slot is held (an EWMA over
-requests that completed), simulates the queue ahead to find when a slot frees for
-this request, and refuses at once (RESOURCE_EXHAUSTED, ``retry-after-ms`` the wait)
-when the wait plus its own work would pass its deadline. Before the first
-measurement nothing queues: requests past the free slots are refused.
+its remaining sentences' symbols divided by their speed ("work units").
+
+The stages behind the gateway are shared machines, so they are modelled as one
+server of measured *cost*: seconds of busy time per unit of work completed (the
+inverse of throughput, measured while any slot is held, from the sentences that
+finish; time spent on work that never finished counts too, so failures raise it).
+A request can finish by ``(work not yet done in the system + its own) x cost``;
+it is refused at once (RESOURCE_EXHAUSTED, ``retry-after-ms``) when that passes its
+deadline, or, taking a free slot, the deadline of a request already running (it
+would share their machines). Nothing is refused while nothing runs (how the measure
+recovers), and before the first measurement nothing queues.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import math
 import time
 from collections import deque
@@ -30,8 +34,10 @@ from tts_common.errors import Overloaded
 
 __all__ = ["COST_WEIGHT", "Admission", "RequestSlot", "work_units"]
 
-COST_WEIGHT = 0.2
-"""Weight of the newest request in the seconds-per-unit EWMA."""
+COST_WEIGHT = 0.3
+"""Weight of the newest sample in the cost EWMA."""
+SAMPLE_UNITS = 20.0
+"""Work completed per cost sample (about one short sentence)."""
 
 
 def work_units(symbols: str, speed: float) -> float:
@@ -41,15 +47,19 @@ def work_units(symbols: str, speed: float) -> float:
 
 @dataclass(eq=False)
 class _Held:
-    """A request holding a slot."""
+    """A request holding a slot (or granted one)."""
 
-    started: float
-    expected_s: float
+    work: float
+    deadline: float
+    """``time.monotonic()`` by which it must end."""
+    done: float = 0.0
+    """Units of its work completed so far."""
 
 
 @dataclass(eq=False)
 class _Waiter:
-    expected_s: float
+    work: float
+    deadline: float
     granted: asyncio.Future[_Held] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -69,12 +79,16 @@ class Admission:
         self.slots, self.max_waiting = slots, max_waiting
         self._held: set[_Held] = set()
         self._queue: deque[_Waiter] = deque()
-        self._unit_s: float | None = None
+        self._cost: float | None = None
+        self._busy_s = 0.0
+        self._mark = time.monotonic()
+        self._sample_busy_s = 0.0
+        self._sample_units = 0.0
 
     @property
     def seconds_per_unit(self) -> float | None:
-        """Measured seconds a work unit takes in a slot; None before any."""
-        return self._unit_s
+        """Measured busy seconds per unit of work; None before any."""
+        return self._cost
 
     @property
     def running(self) -> int:
@@ -86,90 +100,109 @@ class Admission:
         """Requests queued for a slot."""
         return len(self._queue)
 
-    def expected_s(self, work: float) -> float:
-        """Seconds ``work`` units should take in a slot (0 before a measurement)."""
-        return work * (self._unit_s or 0.0)
-
-    def estimated_wait_s(self) -> float:
-        """When a slot would free for a request queued now: the queue ahead
-        simulated FIFO on the slots, each running request needing its expected time
-        less what it has run."""
-        now = time.monotonic()
-        free_at = [max(0.0, h.expected_s - (now - h.started)) for h in self._held]
-        free_at += [0.0] * (self.slots - len(free_at))
-        heapq.heapify(free_at)
-        for waiter in self._queue:
-            heapq.heappush(free_at, heapq.heappop(free_at) + waiter.expected_s)
-        return free_at[0]
+    def backlog_s(self) -> float:
+        """Seconds the work not yet done (running and queued) should take."""
+        held = sum(max(0.0, h.work - h.done) for h in self._held)
+        return (held + sum(w.work for w in self._queue)) * (self._cost or 0.0)
 
     async def enter(self, work: float, remaining_s: float) -> _Held:
         """A slot for ``work`` units, or a refusal now.
 
         Raises:
-            Overloaded: The wait plus the work would pass ``remaining_s``, the queue
-                is full, or the wait outlived the deadline's slack.
+            Overloaded: The request (or one running) could not finish in time, the
+                queue is full, or it waited until its deadline could not be met.
         """
-        expected = self.expected_s(work)
+        now = time.monotonic()
+        deadline = now + remaining_s
+        if not self._held and not self._queue:
+            return self._hold(work, deadline)  # nothing runs: always let one in
+        cost = self._cost
+        if cost is None:  # unmeasured: a wait cannot be judged, so no queue
+            if len(self._held) < self.slots and not self._queue:
+                return self._hold(work, deadline)
+            raise self._refusal("at capacity", 0.0, remaining_s)
+        need = self.backlog_s() + work * cost
+        if need > remaining_s:
+            raise self._refusal("late", need, remaining_s)
         if len(self._held) < self.slots and not self._queue:
-            return self._hold(expected)
-        wait = self.estimated_wait_s()
-        retry_ms = max(1, math.ceil(wait * 1000))
-        # Unmeasured, a wait cannot be judged against a deadline: no queue yet.
-        limit = self.max_waiting if self._unit_s is not None else 0
-        if len(self._queue) >= limit:
-            raise Overloaded(
-                f"the gateway is at capacity ({self.running} requests synthesizing, "
-                f"{self.waiting} queued); retry later",
-                retry_after_ms=retry_ms,
-            )
-        if wait + expected > remaining_s:
-            raise Overloaded(
-                f"the gateway is overloaded: a slot frees in about {wait:.2f} s and "
-                f"this text needs about {expected:.2f} s more, past the deadline's "
-                f"remaining {max(0.0, remaining_s):.2f} s; retry later or with a "
-                "longer deadline",
-                retry_after_ms=retry_ms,
-            )
-        waiter = _Waiter(expected)
+            # It would share the machines with the running requests: they must
+            # still make their deadlines too.
+            if any(now + need > h.deadline for h in self._held):
+                raise self._refusal("others", need, remaining_s)
+            return self._hold(work, deadline)
+        if len(self._queue) >= self.max_waiting:
+            raise self._refusal("at capacity", need, remaining_s)
+        waiter = _Waiter(work, deadline)
         self._queue.append(waiter)
-        started = time.monotonic()
         try:
             held = await waiter.granted
         except BaseException:
             if waiter.granted.done() and not waiter.granted.cancelled():
-                self.leave(waiter.granted.result(), None)  # granted as we left
+                self.leave(waiter.granted.result(), completed=False)
             else:
                 self._queue.remove(waiter)
             raise
-        left = remaining_s - (time.monotonic() - started)
-        if expected > left:
-            self.leave(held, None)
-            raise Overloaded(
-                f"the gateway is overloaded: waited for a slot until only {left:.2f} "
-                f"s of the deadline remained, less than the {expected:.2f} s this "
-                "text needs; retry later or with a longer deadline",
-                retry_after_ms=retry_ms,
-            )
+        left = deadline - time.monotonic()
+        if work * cost > left:
+            self.leave(held, completed=False)
+            raise self._refusal("waited", work * cost, left)
         return held
 
-    def _hold(self, expected: float) -> _Held:
-        held = _Held(time.monotonic(), expected)
+    def _refusal(self, why: str, need: float, remaining_s: float) -> Overloaded:
+        retry_ms = max(1, math.ceil(max(need - remaining_s, self.backlog_s()) * 1000))
+        text = {
+            "at capacity": f"the gateway is at capacity ({self.running} requests "
+            f"synthesizing, {self.waiting} queued); retry later",
+            "late": f"the gateway is overloaded: this text would finish in about "
+            f"{need:.2f} s, past the deadline's remaining {max(0.0, remaining_s):.2f}"
+            " s; retry later or with a longer deadline",
+            "others": f"the gateway is overloaded: starting this text now (about "
+            f"{need:.2f} s) would make requests already running miss their "
+            "deadlines; retry later",
+            "waited": f"the gateway is overloaded: waited for a slot until only "
+            f"{max(0.0, remaining_s):.2f} s of the deadline remained, less than the "
+            f"{need:.2f} s this text needs; retry later or with a longer deadline",
+        }[why]
+        return Overloaded(text, retry_after_ms=retry_ms)
+
+    def _tick(self) -> None:
+        """Account busy time up to now (busy: any slot held)."""
+        now = time.monotonic()
+        if self._held:
+            self._busy_s += now - self._mark
+        self._mark = now
+
+    def _hold(self, work: float, deadline: float) -> _Held:
+        self._tick()
+        held = _Held(work, deadline)
         self._held.add(held)
         return held
 
-    def leave(self, held: _Held, work_done: float | None) -> None:
-        """Free ``held``'s slot; ``work_done`` units (None: the request did not
-        complete) feed the cost measure."""
+    def progress(self, held: _Held, units: float) -> None:
+        """``units`` of ``held``'s work completed: count them toward the cost."""
+        self._tick()
+        held.done += units
+        self._sample_units += units
+        if self._sample_units >= SAMPLE_UNITS:
+            self._sample()
+
+    def _sample(self) -> None:
+        """Fold the busy time since the last sample, per unit completed, in."""
+        sample = (self._busy_s - self._sample_busy_s) / self._sample_units
+        last = self._cost
+        self._cost = sample if last is None else last + COST_WEIGHT * (sample - last)
+        self._sample_busy_s, self._sample_units = self._busy_s, 0.0
+
+    def leave(self, held: _Held, completed: bool = True) -> None:
+        """Free ``held``'s slot. A completed request closes the current sample
+        (short texts may not reach ``SAMPLE_UNITS``); unfinished work needs no
+        special case: it shows as busy time that no completed unit paid for."""
         if held not in self._held:
             return
+        self._tick()
         self._held.discard(held)
-        if work_done:
-            took = time.monotonic() - held.started
-            sample = took / work_done
-            last = self._unit_s
-            self._unit_s = (
-                sample if last is None else last + COST_WEIGHT * (sample - last)
-            )
+        if completed and self._sample_units > 0:
+            self._sample()
         self._next()
 
     def _next(self) -> None:
@@ -178,7 +211,7 @@ class Admission:
         while self._queue and len(self._held) < self.slots:
             waiter = self._queue.popleft()
             if not waiter.granted.done():
-                waiter.granted.set_result(self._hold(waiter.expected_s))
+                waiter.granted.set_result(self._hold(waiter.work, waiter.deadline))
 
 
 class RequestSlot:
@@ -190,7 +223,6 @@ class RequestSlot:
         self._admission, self._units = admission, dict(units)
         self._held: _Held | None = None
         self._lock = asyncio.Lock()
-        self._done_units = 0.0
 
     async def acquire(self, index: int, remaining_s: float) -> None:
         """Hold a slot before sentence ``index`` runs the models (once per request).
@@ -198,14 +230,18 @@ class RequestSlot:
         Raises:
             Overloaded: Refused; see :meth:`Admission.enter`.
         """
-        self._done_units += self._units[index]
         async with self._lock:
             if self._held is None:
                 work = sum(u for i, u in self._units.items() if i >= index)
                 self._held = await self._admission.enter(work, remaining_s)
 
-    def release(self, completed: bool) -> None:
-        """Give the slot back; a completed request's time feeds the cost measure."""
+    def finished(self, index: int) -> None:
+        """Sentence ``index`` ran the models to its end."""
         if self._held is not None:
-            self._admission.leave(self._held, self._done_units if completed else None)
+            self._admission.progress(self._held, self._units[index])
+
+    def release(self, completed: bool) -> None:
+        """Give the slot back."""
+        if self._held is not None:
+            self._admission.leave(self._held, completed)
             self._held = None

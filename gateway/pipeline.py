@@ -261,6 +261,7 @@ class Pipeline:
             try:
                 await slot.acquire(sentence.index, job.deadline.remaining())
                 samples = await self._synthesize(job, key, info, gain, emit, flight)
+                slot.finished(sentence.index)
             except BaseException:
                 if flight is not None:
                     flight.abandon()  # nothing stored; a waiter takes over

@@ -7,13 +7,17 @@ import asyncio
 
 import pytest
 
-from gateway.admission import Admission, RequestSlot, work_units
+from gateway.admission import SAMPLE_UNITS, Admission, RequestSlot, work_units
 from tts_common.errors import RETRY_AFTER_MS_HEADER, Overloaded
 
 
 def _measured(admission: Admission, seconds_per_unit: float) -> None:
-    """Give ``admission`` a cost measure, as a completed request would."""
-    admission._unit_s = seconds_per_unit  # the EWMA's seed
+    """Give ``admission`` a cost measure, as finished sentences would."""
+    admission._cost = seconds_per_unit  # the EWMA's state, set directly
+
+
+def _retry_ms(err: Overloaded) -> int:
+    return int(dict(err.trailing_metadata)[RETRY_AFTER_MS_HEADER])
 
 
 def test_work_units_are_symbols_over_speed() -> None:
@@ -21,16 +25,20 @@ def test_work_units_are_symbols_over_speed() -> None:
     assert work_units("a b c", 1.0) == 3.0
 
 
-async def test_free_slots_admit_at_once_and_leaving_measures_cost() -> None:
+async def test_the_cost_is_busy_time_per_unit_completed() -> None:
     admission = Admission(slots=2, max_waiting=0)
-    first = await admission.enter(10, remaining_s=0.001)
-    await admission.enter(10, remaining_s=0.001)
-    assert admission.running == 2
-    await asyncio.sleep(0.01)
-    admission.leave(first, work_done=10)
-    assert admission.running == 1
+    first = await admission.enter(10 * SAMPLE_UNITS, remaining_s=0.001)
+    await asyncio.sleep(0.05)
+    admission.progress(first, SAMPLE_UNITS)
     cost = admission.seconds_per_unit
-    assert cost is not None and cost >= 0.001
+    assert cost is not None and cost >= 0.05 / SAMPLE_UNITS
+    # Idle time (nothing held) is not busy time.
+    admission.leave(first)
+    await asyncio.sleep(0.05)
+    again = await admission.enter(SAMPLE_UNITS, remaining_s=10)
+    admission.progress(again, SAMPLE_UNITS)
+    assert admission.seconds_per_unit is not None
+    assert admission.seconds_per_unit < 2 * cost
 
 
 async def test_unmeasured_requests_do_not_queue() -> None:
@@ -42,6 +50,56 @@ async def test_unmeasured_requests_do_not_queue() -> None:
     assert admission.waiting == 0
 
 
+async def test_when_nothing_runs_one_request_is_always_let_in() -> None:
+    """However pessimistic the measure, an idle gateway lets a request through
+    (its sentences then correct the measure)."""
+    admission = Admission(slots=1, max_waiting=0)
+    _measured(admission, 100.0)
+    held = await admission.enter(10, remaining_s=1.0)
+    assert admission.running == 1
+    admission.leave(held)
+
+
+async def test_a_request_that_cannot_finish_in_time_is_refused_without_queueing() -> (
+    None
+):
+    admission = Admission(slots=1, max_waiting=8)
+    _measured(admission, 0.1)
+    await admission.enter(20, remaining_s=10.0)  # 2 s of backlog
+    with pytest.raises(Overloaded, match="would finish in about 2.50 s") as refused:
+        await admission.enter(5, remaining_s=2.0)  # needs 2 + 0.5 s
+    assert admission.waiting == 0
+    assert 400 <= _retry_ms(refused.value) <= 2500
+    # With a deadline that covers the backlog and its work, it queues.
+    waiting = asyncio.create_task(admission.enter(5, remaining_s=10.0))
+    await asyncio.sleep(0)
+    assert admission.waiting == 1
+    assert admission.backlog_s() == pytest.approx(2.5)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert admission.waiting == 0
+
+
+async def test_a_free_slot_is_refused_when_running_requests_would_be_late() -> None:
+    admission = Admission(slots=4, max_waiting=8)
+    _measured(admission, 0.1)
+    await admission.enter(10, remaining_s=1.5)  # 1 s of work, 1.5 s to do it
+    with pytest.raises(Overloaded, match="running miss their deadlines"):
+        await admission.enter(10, remaining_s=30.0)  # together: 2 s > 1.5 s
+    await admission.enter(2, remaining_s=30.0)  # together 1.2 s: fits
+    assert admission.running == 2
+
+
+async def test_progress_shrinks_the_backlog() -> None:
+    admission = Admission(slots=1, max_waiting=8)
+    _measured(admission, 0.1)
+    held = await admission.enter(20, remaining_s=10.0)
+    assert admission.backlog_s() == pytest.approx(2.0)
+    admission.progress(held, 15)
+    assert admission.backlog_s() == pytest.approx(0.5, abs=0.2)  # cost may move
+
+
 async def test_measured_requests_queue_until_the_queue_is_full() -> None:
     admission = Admission(slots=1, max_waiting=1)
     _measured(admission, 0.001)
@@ -51,73 +109,36 @@ async def test_measured_requests_queue_until_the_queue_is_full() -> None:
     assert admission.waiting == 1
     with pytest.raises(Overloaded, match="at capacity") as refused:
         await admission.enter(1, remaining_s=1.0)
-    assert refused.value.trailing_metadata[0][0] == RETRY_AFTER_MS_HEADER
-    admission.leave(held, None)
+    assert _retry_ms(refused.value) >= 1
+    admission.leave(held)
     await queued
     assert admission.running == 1 and admission.waiting == 0
 
 
-async def test_a_request_that_cannot_finish_in_time_is_refused_without_queueing() -> (
-    None
-):
-    admission = Admission(slots=1, max_waiting=8)
-    _measured(admission, 0.1)
-    await admission.enter(20, remaining_s=10.0)  # holds the slot ~2 s
-    with pytest.raises(Overloaded, match="slot frees in about") as refused:
-        await admission.enter(5, remaining_s=2.0)  # needs ~2 s + 0.5 s
-    assert admission.waiting == 0
-    retry_ms = int(dict(refused.value.trailing_metadata)[RETRY_AFTER_MS_HEADER])
-    assert 1000 <= retry_ms <= 2000
-    # With a deadline that covers the wait and the work, it queues.
-    waiting = asyncio.create_task(admission.enter(5, remaining_s=10.0))
-    await asyncio.sleep(0)
-    assert admission.waiting == 1
-    waiting.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
-    assert admission.waiting == 0
-
-
-async def test_the_wait_simulates_the_queue_on_every_slot() -> None:
-    admission = Admission(slots=2, max_waiting=8)
-    _measured(admission, 1.0)
-    await admission.enter(4, remaining_s=100)  # frees at ~4
-    await admission.enter(1, remaining_s=100)  # frees at ~1
-    queued = [asyncio.create_task(admission.enter(w, 100)) for w in (2, 3)]
-    await asyncio.sleep(0)
-    # Slot B: 1 -> +2 = 3; then min(4, 3) = 3 -> +3 = 6. Next free: min(4, 6).
-    assert admission.estimated_wait_s() == pytest.approx(4.0, abs=0.05)
-    for task in queued:
-        task.cancel()
-    await asyncio.gather(*queued, return_exceptions=True)
-
-
 async def test_slots_go_to_waiters_in_order_and_not_to_late_arrivals() -> None:
     admission = Admission(slots=1, max_waiting=8)
-    _measured(admission, 1.0)
+    _measured(admission, 0.01)
     held = await admission.enter(1, remaining_s=10)
     order: list[int] = []
 
     async def wait(n: int) -> None:
         slot = await admission.enter(1, remaining_s=10)
         order.append(n)
-        admission.leave(slot, None)
+        admission.leave(slot)
 
     tasks = [asyncio.create_task(wait(n)) for n in range(3)]
     await asyncio.sleep(0)
-    admission.leave(held, None)
+    admission.leave(held)
     await asyncio.gather(*tasks)
     assert order == [0, 1, 2]
     held = await admission.enter(1, remaining_s=10)
     alone = asyncio.create_task(wait(7))
     await asyncio.sleep(0)
-    admission.leave(held, None)  # the queue is empty again after this grant
+    admission.leave(held)  # the queue is empty again after this grant
     # The slot is the waiter's from the grant on: a newcomer must not take it.
     assert admission.running == 1
-    assert admission.estimated_wait_s() > 0
     await alone
     assert order == [0, 1, 2, 7]
-    assert admission.running == 0
 
 
 async def test_a_waiter_cancelled_after_its_grant_passes_the_slot_on() -> None:
@@ -127,7 +148,7 @@ async def test_a_waiter_cancelled_after_its_grant_passes_the_slot_on() -> None:
     first = asyncio.create_task(admission.enter(1, remaining_s=10))
     second = asyncio.create_task(admission.enter(1, remaining_s=10))
     await asyncio.sleep(0)
-    admission.leave(held, None)  # granted to ``first`` ...
+    admission.leave(held)  # granted to ``first`` ...
     first.cancel()  # ... which leaves before it runs
     with pytest.raises(asyncio.CancelledError):
         await first
@@ -141,7 +162,7 @@ async def test_a_waiter_left_without_time_for_its_work_is_refused() -> None:
     held = await admission.enter(1, remaining_s=10)  # expected 0.01 s, runs longer
     late = asyncio.create_task(admission.enter(10, remaining_s=0.15))  # needs 0.1 s
     await asyncio.sleep(0.1)
-    admission.leave(held, None)
+    admission.leave(held)
     with pytest.raises(Overloaded, match="waited for a slot"):
         await late
     assert admission.running == 0
@@ -155,11 +176,12 @@ async def test_request_slot_takes_one_slot_for_the_rest_of_the_request() -> None
     await slot.acquire(2, remaining_s=10)
     assert admission.running == 1
     (held,) = admission._held
-    assert held.expected_s == pytest.approx(0.005)  # units 3 + 2
+    assert held.work == 5.0  # units 3 + 2
+    slot.finished(1)
+    assert held.done == 3.0
     slot.release(completed=True)
     slot.release(completed=True)  # idempotent
     assert admission.running == 0
-    assert admission.seconds_per_unit is not None
 
 
 def test_bad_sizes_are_refused() -> None:
