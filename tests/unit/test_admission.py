@@ -66,7 +66,7 @@ async def test_a_request_that_cannot_finish_in_time_is_refused_without_queueing(
     admission = Admission(slots=1, max_waiting=8)
     _measured(admission, 0.1)
     await admission.enter(20, remaining_s=10.0)  # 2 s of backlog
-    with pytest.raises(Overloaded, match="would finish in about 2.50 s") as refused:
+    with pytest.raises(Overloaded, match=r"would finish in about 2\.50 s") as refused:
         await admission.enter(5, remaining_s=2.0)  # needs 2 + 0.5 s
     assert admission.waiting == 0
     assert 400 <= _retry_ms(refused.value) <= 2500
