@@ -38,6 +38,9 @@ COST_WEIGHT = 0.3
 """Weight of the newest sample in the cost EWMA."""
 SAMPLE_UNITS = 20.0
 """Work completed per cost sample (about one short sentence)."""
+SAFETY = 1.2
+"""Estimates are stretched by this much: the cost varies from sentence to sentence,
+and a request let in that then misses its deadline is the worst outcome."""
 
 
 def work_units(symbols: str, speed: float) -> float:
@@ -121,7 +124,7 @@ class Admission:
             if len(self._held) < self.slots and not self._queue:
                 return self._hold(work, deadline)
             raise self._refusal("at capacity", 0.0, remaining_s)
-        need = self.backlog_s() + work * cost
+        need = (self.backlog_s() + work * cost) * SAFETY
         if need > remaining_s:
             raise self._refusal("late", need, remaining_s)
         if len(self._held) < self.slots and not self._queue:
@@ -147,6 +150,23 @@ class Admission:
             self.leave(held, completed=False)
             raise self._refusal("waited", work * cost, left)
         return held
+
+    def precheck(self, remaining_s: float) -> None:
+        """Refuse now a request that will need the models and could not be let in
+        whatever its size: the backlog alone outlasts its deadline, or every slot
+        and the queue are taken. Called before the analysis, so that past capacity
+        a refusal costs no frontend work.
+
+        Raises:
+            Overloaded: As :meth:`enter` would, later and at a higher cost.
+        """
+        if self._cost is None or not self._held:
+            return
+        backlog = self.backlog_s() * SAFETY
+        if backlog >= remaining_s:
+            raise self._refusal("late", backlog, remaining_s)
+        if len(self._held) >= self.slots and len(self._queue) >= self.max_waiting:
+            raise self._refusal("at capacity", backlog, remaining_s)
 
     def _refusal(self, why: str, need: float, remaining_s: float) -> Overloaded:
         retry_ms = max(1, math.ceil(max(need - remaining_s, self.backlog_s()) * 1000))

@@ -133,8 +133,11 @@ class Pipeline:
             StageError: The frontend's status (e.g. bad SSML), passed through.
             InvalidInput: The text has nothing to speak, or a sentence's combined
                 speed is out of range.
+            Overloaded: ``no_cache`` and the gateway is past capacity.
         """
         opts = job.options
+        if not opts.use_cache:  # it will need the models: refuse before any work
+            self.admission.precheck(job.deadline.remaining())
         request = frontend_service_pb2.AnalyzeRequest(
             text=opts.text, voice=opts.voice.name, emotion=opts.emotion,
             speaker=opts.speaker, ssml=opts.ssml,

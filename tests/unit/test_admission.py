@@ -66,8 +66,8 @@ async def test_a_request_that_cannot_finish_in_time_is_refused_without_queueing(
     admission = Admission(slots=1, max_waiting=8)
     _measured(admission, 0.1)
     await admission.enter(20, remaining_s=10.0)  # 2 s of backlog
-    with pytest.raises(Overloaded, match=r"would finish in about 2\.50 s") as refused:
-        await admission.enter(5, remaining_s=2.0)  # needs 2 + 0.5 s
+    with pytest.raises(Overloaded, match=r"would finish in about 3\.00 s") as refused:
+        await admission.enter(5, remaining_s=2.0)  # needs (2 + 0.5) x 1.2 s
     assert admission.waiting == 0
     assert 400 <= _retry_ms(refused.value) <= 2500
     # With a deadline that covers the backlog and its work, it queues.
@@ -86,8 +86,8 @@ async def test_a_free_slot_is_refused_when_running_requests_would_be_late() -> N
     _measured(admission, 0.1)
     await admission.enter(10, remaining_s=1.5)  # 1 s of work, 1.5 s to do it
     with pytest.raises(Overloaded, match="running miss their deadlines"):
-        await admission.enter(10, remaining_s=30.0)  # together: 2 s > 1.5 s
-    await admission.enter(2, remaining_s=30.0)  # together 1.2 s: fits
+        await admission.enter(10, remaining_s=30.0)  # together: 2.4 s > 1.5 s
+    await admission.enter(2, remaining_s=30.0)  # together 1.44 s: fits
     assert admission.running == 2
 
 
@@ -189,3 +189,19 @@ def test_bad_sizes_are_refused() -> None:
         Admission(slots=0, max_waiting=1)
     with pytest.raises(ValueError):
         Admission(slots=1, max_waiting=-1)
+
+
+async def test_precheck_refuses_before_any_work_when_nothing_could_fit() -> None:
+    admission = Admission(slots=1, max_waiting=1)
+    admission.precheck(0.001)  # unmeasured or idle: never refused here
+    _measured(admission, 0.1)
+    await admission.enter(20, remaining_s=10.0)  # 2 s of backlog (2.4 s stretched)
+    admission.precheck(3.0)
+    with pytest.raises(Overloaded, match="would finish"):
+        admission.precheck(2.0)
+    queued = asyncio.create_task(admission.enter(1, remaining_s=10.0))
+    await asyncio.sleep(0)
+    with pytest.raises(Overloaded, match="at capacity"):
+        admission.precheck(100.0)
+    queued.cancel()
+    await asyncio.gather(queued, return_exceptions=True)
