@@ -110,6 +110,11 @@ class StackProcess:
         return "\n".join(text.splitlines()[-lines:])
 
 
+MODEL_NICENESS = 5
+"""Niceness of the acoustic and vocoder processes of a local stack."""
+_MODEL_STAGES = ("acoustic", "vocoder")
+
+
 @dataclass
 class LocalStack:
     """The whole service on this machine.
@@ -329,7 +334,12 @@ class LocalStack:
         )
         full.update(env)
         full.update(self.env)
-        self._launch(name, [*netns, sys.executable, "-m", module], full, f"{ip}:{port}")
+        # One machine for everything: the model stages yield the CPU to the
+        # gateway, frontend and Redis, so cached answers and refusals stay fast
+        # while the models are saturated (in Kubernetes, pods do this).
+        nice = ["nice", "-n", str(MODEL_NICENESS)] if kind in _MODEL_STAGES else []
+        cmd = [*netns, *nice, sys.executable, "-m", module]
+        self._launch(name, cmd, full, f"{ip}:{port}")
         self.processes[name].metrics_port = metrics_port
 
     def _launch(
