@@ -7,7 +7,31 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["AcousticModel"]
+__all__ = ["AcousticModel", "MelStream"]
+
+
+class MelStream(Protocol):
+    """One sentence's mel, chunk by chunk (made by :meth:`AcousticModel.stream_mel`).
+
+    Iterating it decodes the sentence on its own; :meth:`AcousticModel.next_chunks`
+    advances several streams of one model together. One thread at a time.
+    """
+
+    def __iter__(self) -> Iterator[np.ndarray]: ...
+
+    def __next__(self) -> np.ndarray:
+        """The next chunk, float32 [n >= 1, num_mels]; StopIteration at the end."""
+        ...
+
+    @property
+    def done(self) -> bool:
+        """Every chunk has been returned, or :meth:`close` was called."""
+        ...
+
+    def close(self) -> None:
+        """Stop decoding (callable from any thread): a batch running this stream
+        drops it at its next round; later calls see it ended."""
+        ...
 
 
 class AcousticModel(Protocol):
@@ -84,12 +108,12 @@ class AcousticModel(Protocol):
         emotion: str | None = None,
         speaker: str | None = None,
         chunk_steps: int = 1,
-    ) -> Iterator[np.ndarray]:
+    ) -> MelStream:
         """The mel in chunks as decoder steps finish; they concatenate to :meth:`mel`.
 
         Blocking work happens both in this call (input checks, duration prediction)
-        and in each ``next()`` (decoder steps), so callers run both off the event loop.
-        Input errors raise here or at the first ``next()``.
+        and in each ``next()`` or :meth:`next_chunks` (decoder steps), so callers run
+        both off the event loop. Input errors raise here or at the first ``next()``.
 
         Args:
             symbols: KAN-TTS symbol string.
@@ -100,6 +124,18 @@ class AcousticModel(Protocol):
 
         Yields:
             float32 [n, num_mels] chunks, n >= 1.
+        """
+        ...
+
+    def next_chunks(self, streams: Sequence[MelStream]) -> list[np.ndarray | None]:
+        """The next chunk of each of ``streams`` (None for one that has ended), with
+        the decoder steps of all of them run as batched forward passes.
+
+        Each chunk is what ``next()`` on that stream alone would give (to float
+        rounding); a stream that is closed meanwhile is dropped at its next round.
+
+        Args:
+            streams: Made by this model's :meth:`stream_mel`, each at most once.
         """
         ...
 

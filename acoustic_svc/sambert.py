@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
 
 from acoustic_svc.encoding import SymbolEncoder
+from acoustic_svc.model import MelStream
 from acoustic_svc.nn.config import SambertConfig
-from acoustic_svc.nn.sambert import FIXED_TABLES, Sambert
+from acoustic_svc.nn.sambert import FIXED_TABLES, Sambert, SentenceDecode
 from tts_common.checkpoint import dig, load_checkpoint, match_state_dict, to_float32
 from tts_common.errors import InvalidInput, ModelLoadError
 from tts_common.modeldir import StageFiles, resolve_voice
 from tts_common.speed import check_speed
 
-__all__ = ["SambertAcoustic", "load_acoustic_model"]
+__all__ = ["SambertAcoustic", "SambertStream", "load_acoustic_model"]
 
 _LOGGER = logging.getLogger(__name__)
-_T = TypeVar("_T")
 _UNSUPPORTED = ("SE", "FP", "NSF", "using_byte")
 
 
@@ -77,12 +77,13 @@ class SambertAcoustic:
         emotion: str | None = None,
         speaker: str | None = None,
         chunk_steps: int = 1,
-    ) -> Iterator[np.ndarray]:
+    ) -> SambertStream:
         """Mel chunks as decoder steps complete; they concatenate to :meth:`mel`.
 
-        Input is validated before the first chunk, so errors raise at the first
-        ``next()``; a chunk holds about ``chunk_steps`` decoder steps (3 frames each)
-        minus the postnet's look-ahead.
+        Input is checked and durations predicted here, so errors raise from this
+        call; a chunk holds about ``chunk_steps`` decoder steps (3 frames each) minus
+        the postnet's look-ahead. Iterate the stream on its own, or advance several
+        streams at once with :meth:`next_chunks`.
         """
         check_speed(speed)  # the range the gateway enforces too (tts_common.speed)
         if chunk_steps < 1:
@@ -96,32 +97,63 @@ class SambertAcoustic:
             alignment = self._model.align(
                 to(ids.ling), to(ids.emotion), to(ids.speaker), speed
             )
-        if alignment.n_frames == 0:
-            raise InvalidInput("symbols produce no audio frames (every duration is 0)")
-        return _in_inference_mode(self._model.stream(alignment, chunk_steps), _to_numpy)
+            if alignment.n_frames == 0:
+                raise InvalidInput(
+                    "symbols produce no audio frames (every duration is 0)"
+                )
+            return SambertStream(self, self._model.open(alignment, chunk_steps))
+
+    def next_chunks(self, streams: Sequence[MelStream]) -> list[np.ndarray | None]:
+        """The next chunk of each stream (None once it has ended), decoded together:
+        every decoder step is one batched forward pass over the streams needing it.
+
+        Raises:
+            TypeError: A stream was not made by this model's :meth:`stream_mel`.
+        """
+        sentences = []
+        for stream in streams:
+            if not isinstance(stream, SambertStream) or stream.owner is not self:
+                raise TypeError("streams must come from this model's stream_mel")
+            sentences.append(stream.sentence)
+        # Inference mode is thread-local, and each call may run on another thread.
+        with torch.inference_mode():
+            chunks = self._model.next_chunks(sentences)
+            return [None if c is None else _to_numpy(c) for c in chunks]
 
     def close(self) -> None:
         """Release the weights (the object is unusable afterwards)."""
         self._model = None  # type: ignore[assignment]
 
 
+class SambertStream:
+    """One sentence's mel chunks (a :class:`~acoustic_svc.model.MelStream`)."""
+
+    def __init__(self, owner: SambertAcoustic, sentence: SentenceDecode) -> None:
+        self.owner = owner
+        """The model whose :meth:`~SambertAcoustic.next_chunks` advances it."""
+        self.sentence = sentence
+
+    def __iter__(self) -> SambertStream:
+        return self
+
+    def __next__(self) -> np.ndarray:
+        chunk = self.owner.next_chunks([self])[0]
+        if chunk is None:
+            raise StopIteration
+        return chunk
+
+    @property
+    def done(self) -> bool:
+        """Every chunk has been returned, or the stream was closed."""
+        return self.sentence.ended
+
+    def close(self) -> None:
+        """Stop decoding; a batch running this stream drops it after its round."""
+        self.sentence.cancelled = True
+
+
 def _to_numpy(chunk: torch.Tensor) -> np.ndarray:
     return chunk.detach().to("cpu", torch.float32).numpy()
-
-
-def _in_inference_mode(
-    gen: Iterator[torch.Tensor], convert: Any
-) -> Iterator[np.ndarray]:
-    """Resume ``gen`` inside inference mode each time: the mode is thread-local, and
-    a consumer may resume the stream from a different executor thread."""
-    while True:
-        with torch.inference_mode():
-            try:
-                item = next(gen)
-            except StopIteration:
-                return
-            out = convert(item)
-        yield out
 
 
 def _model_params(stage: StageFiles) -> dict[str, Any]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import grpc
 import numpy as np
 
+from acoustic_svc.batcher import DecodeBatcher
 from acoustic_svc.model import AcousticModel
 from sambert_tts_protos.v1 import acoustic_service_pb2 as pb
 from sambert_tts_protos.v1 import acoustic_service_pb2_grpc as pb_grpc
@@ -32,16 +33,19 @@ WARMUP_SYMBOLS = (
 class AcousticServicer(pb_grpc.AcousticServiceServicer):  # type: ignore[misc,unused-ignore]
     """Streams mel for one sentence per RPC from the loaded voices.
 
-    Every blocking model call (preparing the stream, then each ``next()`` of the
-    chunk iterator) is a separate job in the bounded executor: the event loop never
-    blocks, a full queue answers RESOURCE_EXHAUSTED at once, and a client that
-    cancels stops the decoder between two chunks. In-flight streams are counted by
-    the server interceptor (``grpc_server_in_flight{grpc_method="StreamMel"}``).
+    Every blocking model call is a job in the bounded executor, so the event loop
+    never blocks and a full queue answers RESOURCE_EXHAUSTED at once: first the
+    sentence's alignment (``stream_mel``), then its chunks, which go through the
+    voice's :class:`~acoustic_svc.batcher.DecodeBatcher`: the sentences streaming
+    at the same time share each decoder step (one job per batch of chunks). A
+    client that cancels leaves the batch, and its sentence stops decoding at the
+    next round. In-flight streams are counted by the server interceptor
+    (``grpc_server_in_flight{grpc_method="StreamMel"}``).
     """
 
     def __init__(
         self,
-        models: Mapping[str, AcousticModel],
+        batchers: Mapping[str, DecodeBatcher],
         executor: BoundedExecutor,
         *,
         chunk_steps: int = 4,
@@ -49,18 +53,20 @@ class AcousticServicer(pb_grpc.AcousticServiceServicer):  # type: ignore[misc,un
         """Create the servicer.
 
         Args:
-            models: Loaded models by voice name; at least one. The first is the
-                default voice, used when a request leaves ``voice`` empty.
-            executor: Runs the model calls.
+            batchers: One per voice (see :func:`acoustic_svc.batcher.build_batchers`);
+                at least one. The first is the default voice, used when a request
+                leaves ``voice`` empty.
+            executor: The batchers' executor; runs the model calls.
             chunk_steps: Decoder steps per chunk when a request leaves it at 0.
 
         Raises:
-            ValueError: No models.
+            ValueError: No voices.
         """
-        if not models:
+        if not batchers:
             raise ValueError("at least one acoustic model is needed")
-        self._models = dict(models)
-        self._default = next(iter(self._models))
+        self.batchers = dict(batchers)
+        """The batcher of each voice (``batch_sizes`` counts its jobs by size)."""
+        self._default = next(iter(self.batchers))
         self._executor = executor
         self._chunk_steps = chunk_steps
 
@@ -71,33 +77,41 @@ class AcousticServicer(pb_grpc.AcousticServiceServicer):  # type: ignore[misc,un
 
     async def warm_up(self) -> None:
         """Run one real inference per voice, so the first request pays no set-up."""
-        for name, model in self._models.items():
-            mel = await self._executor.submit(model.mel, WARMUP_SYMBOLS)
+        for name, batcher in self.batchers.items():
+            mel = await self._executor.submit(batcher.model.mel, WARMUP_SYMBOLS)
             _LOGGER.info("warmed up voice %s: %s frames", name, len(mel))
 
     async def close(self) -> None:
-        """Stop the executor (waiting for running jobs), then release the models."""
-        await asyncio.to_thread(self._executor.close)
-        for model in self._models.values():
-            model.close()
+        """Stop the batchers and the executor, then release the models."""
+        for batcher in self.batchers.values():
+            await batcher.close()
+        await asyncio.to_thread(self._executor.close)  # waits for running jobs
+        for batcher in self.batchers.values():
+            batcher.model.close()
 
     async def StreamMel(  # noqa: N802  (gRPC method name)
         self, request: pb.StreamMelRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamMelResponse]:
         """Header first, then mel chunks; the last chunk has ``last`` set.
 
-        Admission by deadline applies to the first job only (the one that starts the
-        stream): it is refused at once (RESOURCE_EXHAUSTED, ``retry-after-ms``) when
-        the executor's estimated wait plus one service time exceeds the caller's
-        remaining deadline. The service time is an EWMA over every job, here mostly
-        one chunk each, so this asks "can the stream start in time?", not "can every
-        chunk finish?"; the chunk jobs that follow are plain submissions, dropped
-        unstarted when the deadline cancels the call.
+        Admission by deadline applies to the start of the stream: it is refused at
+        once (RESOURCE_EXHAUSTED, ``retry-after-ms``) when the executor's estimated
+        wait, plus the batches of the requests pending in the batcher, plus one
+        service time exceed the caller's remaining deadline. A job is one
+        sentence's alignment or one batch of chunks, so this asks "can the stream
+        start in time?", not "can every chunk finish?"; the alignment job is dropped
+        unstarted when the deadline passes in the queue, and the chunks are not
+        re-admitted (a stream is not cut off half-way).
         """
-        model = self._model(request.voice)
+        batcher = self._batcher(request.voice)
+        model = batcher.model
+        # Requests already pending in the batcher run before ours: their batches
+        # are jobs ahead of us that the executor does not count yet.
+        ahead = batcher.queued_batches / self._executor.max_workers
+        self._executor.admit(context.time_remaining(), jobs=1 + ahead)
         # Proto3 zero values mean "not set": 0 speed is natural speed, "" keeps the
         # emotion and speaker written in the symbols.
-        chunks: Iterator[np.ndarray] = await self._executor.submit_within(
+        stream = await self._executor.submit_within(
             context.time_remaining(),
             model.stream_mel,
             request.symbols,
@@ -106,23 +120,26 @@ class AcousticServicer(pb_grpc.AcousticServiceServicer):  # type: ignore[misc,un
             speaker=request.speaker or None,
             chunk_steps=request.chunk_steps or self._chunk_steps,
         )
-        yield pb.StreamMelResponse(header=_header(model))
-        index = start = 0
-        while True:
-            item: np.ndarray | None = await self._executor.submit(next, chunks, None)
-            # The end is only known when next() says so; sending each chunk at once
-            # and a final empty one keeps the first audio a decoder step earlier
-            # than holding every chunk back until the next one is ready.
-            last = item is None
-            mel = np.zeros((0, model.num_mels), np.float32) if item is None else item
-            chunk = audio_pb2.MelChunk(
-                mel=encode_mel(mel), chunk_index=index, start_frame=start, last=last
-            )
-            yield pb.StreamMelResponse(chunk=chunk)
-            if last:
-                break
-            index += 1
-            start += len(mel)
+        with batcher.joined(stream):
+            yield pb.StreamMelResponse(header=_header(model))
+            index = start = 0
+            while True:
+                item = await batcher.next_chunk(stream)
+                # The end is only known when the model says so; sending each chunk
+                # at once and a final empty one keeps the first audio a decoder
+                # round earlier than holding every chunk back until the next one.
+                last = item is None
+                mel = (
+                    np.zeros((0, model.num_mels), np.float32) if item is None else item
+                )
+                chunk = audio_pb2.MelChunk(
+                    mel=encode_mel(mel), chunk_index=index, start_frame=start, last=last
+                )
+                yield pb.StreamMelResponse(chunk=chunk)
+                if last:
+                    break
+                index += 1
+                start += len(mel)
         _LOGGER.debug("streamed %s frames in %s chunks", start, index)
 
     async def GetModelInfo(  # noqa: N802  (gRPC method name)
@@ -132,19 +149,19 @@ class AcousticServicer(pb_grpc.AcousticServiceServicer):  # type: ignore[misc,un
     ) -> pb.AcousticServiceGetModelInfoResponse:
         """The loaded voices with their revisions, inventories and mel geometry."""
         return pb.AcousticServiceGetModelInfoResponse(
-            voices=[_voice_info(m) for m in self._models.values()],
+            voices=[_voice_info(b.model) for b in self.batchers.values()],
             default_voice=self._default,
         )
 
-    def _model(self, voice: str) -> AcousticModel:
+    def _batcher(self, voice: str) -> DecodeBatcher:
         name = voice or self._default
-        model = self._models.get(name)
-        if model is None:
+        batcher = self.batchers.get(name)
+        if batcher is None:
             raise VoiceNotFound(
                 f"voice {name[:64]!r} is not served here; "
-                f"available: {', '.join(self._models)}"
+                f"available: {', '.join(self.batchers)}"
             )
-        return model
+        return batcher
 
 
 def _header(model: AcousticModel) -> audio_pb2.MelHeader:

@@ -13,8 +13,8 @@ key/value goes to the same position ``s + W - 1``: the x side is right-aligned (
 ``p`` is x step ``i - (W - 1) + p``), the h side left-aligned (slot ``p`` is memory
 step ``i + p``). Slots outside a sentence's own band get an additive ``-inf``; their
 softmax weight is exactly 0, so each sentence's attention equals its unbatched one.
-One narrow per layer then serves the whole batch, and the round costs one copy in and
-one copy back per sentence instead of per-sentence work at every step.
+One narrow per layer then serves the whole batch; per sentence, a round costs two
+copies in (x and h side) and one back, instead of per-sentence work at every step.
 """
 
 from __future__ import annotations
@@ -98,23 +98,21 @@ class RoundWorkspace:
     def _window_bias(self, heads: int) -> torch.Tensor:
         """[k, B * 2 * H, 1, W]: 0 where a slot is in a sentence's band, else -inf."""
         device, win = self.kv.device, self.win
-        k = self.steps[0]
+        k, batch = self.steps[0], len(self.states)
 
-        def column(values: list[int]) -> torch.Tensor:
+        def column(values: list[int]) -> torch.Tensor:  # [1, B, 1]
             return torch.tensor(values, device=device)[None, :, None]
 
-        step = (
-            column([s.step for s in self.states])
-            + torch.arange(k, device=device)[:, None, None]
-        )
+        step = column([s.step for s in self.states])
+        step = step + torch.arange(k, device=device)[:, None, None]  # [k, B, 1]
         bw = column([s.band_width for s in self.states])
-        n = column([s.n_steps for s in self.states])
         slot = torch.arange(win, device=device)
+        # x slot p is x step i - (W - 1) + p: out of band below W - 1 - bw, or < 0;
+        # h slot p is memory step i + p: out of band above bw, or past the end.
         x_out = (slot < win - 1 - bw) | (step - (win - 1) + slot < 0)
-        h_out = (slot > bw) | (step + slot >= n)
+        h_out = (slot > bw) | (step + slot >= column([s.n_steps for s in self.states]))
         out = torch.stack([x_out, h_out], dim=2)  # [k, B, 2, W]
         bias = self.kv.new_zeros(out.shape).masked_fill_(out, float("-inf"))
-        k, batch = out.shape[:2]
         bias = bias[:, :, :, None, None, :].expand(k, batch, 2, heads, 1, win)
         return bias.reshape(k, batch * 2 * heads, 1, win)
 

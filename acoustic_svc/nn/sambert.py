@@ -12,7 +12,7 @@ from acoustic_svc.nn.config import SambertConfig
 from acoustic_svc.nn.decoder import PncaDecoder
 from acoustic_svc.nn.decoder_state import DecoderState
 from acoustic_svc.nn.encoder import TextEncoder
-from acoustic_svc.nn.postnet import PostNet, StreamingPostnet
+from acoustic_svc.nn.postnet import PostNet, StreamingPostnet, push_batch
 
 __all__ = ["FIXED_TABLES", "Sambert", "SentenceDecode"]
 
@@ -112,14 +112,13 @@ class Sambert(nn.Module):
                 min(sentences[i].chunk_steps, s.remaining)
                 for i, s in zip(todo, states, strict=True)
             ]
+            frames = self.mel_decoder.advance(states, counts)
             # The postnet runs once per chunk, not per step: small convs and an
             # LSTM call per step would cost more than the decoder step itself.
+            posts = [sentences[i].post for i in todo]
             again = []
-            for i, frames in zip(
-                todo, self.mel_decoder.advance(states, counts), strict=True
-            ):
+            for i, chunk in zip(todo, push_batch(posts, frames), strict=True):
                 sentence = sentences[i]
-                chunk = sentence.post.push(frames)
                 sentence.finished = not sentence.state.remaining
                 if chunk.shape[0]:
                     chunks[i] = chunk

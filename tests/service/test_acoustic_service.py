@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import numpy as np
 import pytest
 
+from acoustic_svc.batcher import build_batchers as build_decode_batchers
 from acoustic_svc.config import AcousticConfig
 from acoustic_svc.servicer import AcousticServicer
 from sambert_tts_protos.v1 import acoustic_service_pb2 as pb
@@ -41,7 +41,8 @@ async def _serve(
     metrics: Metrics | None = None,
 ) -> tuple[pb_grpc.AcousticServiceStub, BoundedExecutor]:
     executor = executor or BoundedExecutor(max_workers=1, max_queue=4)
-    servicer = AcousticServicer({model.voice: model}, executor, chunk_steps=2)
+    batchers = build_decode_batchers({model.voice: model}, executor)
+    servicer = AcousticServicer(batchers, executor, chunk_steps=2)
     channel = await start_server(servicer.register, metrics)
     return pb_grpc.AcousticServiceStub(channel), executor
 
@@ -168,7 +169,7 @@ async def test_full_executor_answers_resource_exhausted(
 
 
 class _GatedModel:
-    """Wraps a model; counts chunk ``next()`` calls and blocks from the third on."""
+    """Wraps a model; counts ``next_chunks`` calls (jobs) and blocks from the third on."""
 
     def __init__(self, model: Any) -> None:
         self._model = model
@@ -180,18 +181,15 @@ class _GatedModel:
         self.blocked = threading.Event()
         self.gate = threading.Event()
 
-    def stream_mel(self, symbols: str, **kwargs: Any) -> Iterator[np.ndarray]:
-        inner = self._model.stream_mel(symbols, **kwargs)
+    def stream_mel(self, symbols: str, **kwargs: Any) -> Any:
+        return self._model.stream_mel(symbols, **kwargs)
 
-        def counted() -> Iterator[np.ndarray]:
-            for chunk in inner:
-                self.nexts += 1
-                if self.nexts >= 3:
-                    self.blocked.set()
-                    self.gate.wait(TIMEOUT_S)
-                yield chunk
-
-        return counted()
+    def next_chunks(self, streams: Any) -> list[np.ndarray | None]:
+        self.nexts += 1
+        if self.nexts >= 3:
+            self.blocked.set()
+            self.gate.wait(TIMEOUT_S)
+        return self._model.next_chunks(streams)  # type: ignore[no-any-return]
 
 
 async def test_client_cancel_stops_decoding(

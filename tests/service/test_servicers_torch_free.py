@@ -18,6 +18,7 @@ _REPO = Path(__file__).resolve().parents[2]
         "acoustic_svc.servicer",
         "acoustic_svc.model",
         "acoustic_svc.config",
+        "acoustic_svc.batcher",
         "vocoder_svc.servicer",
         "vocoder_svc.batcher",
         "vocoder_svc.config",

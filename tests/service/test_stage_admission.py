@@ -12,6 +12,7 @@ from typing import Any, cast
 import grpc
 import pytest
 
+from acoustic_svc.batcher import build_batchers as build_decode_batchers
 from acoustic_svc.servicer import AcousticServicer
 from frontend_svc.servicer import FrontendServicer
 from sambert_tts_protos.v1 import acoustic_service_pb2 as am_pb
@@ -147,7 +148,8 @@ async def test_acoustic_refuses_a_stream_the_queue_cannot_start_in_time(
 ) -> None:
     model = _RecordingAcoustic(acoustic_models["small_causal"])
     executor = BoundedExecutor(1, 4)
-    servicer = AcousticServicer({model.voice: cast(Any, model)}, executor)
+    batchers = build_decode_batchers({model.voice: cast(Any, model)}, executor)
+    servicer = AcousticServicer(batchers, executor)
     stub = am_grpc.AcousticServiceStub(await start_server(servicer.register))
     symbols = golden_cases("small_causal")[0].meta["symbols"]
     request = am_pb.StreamMelRequest(symbols=symbols, chunk_steps=4)
