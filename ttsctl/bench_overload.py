@@ -184,6 +184,4 @@ def run(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
         out.with_suffix(".md").write_text(to_markdown(settings, summary))
-        raw = [asdict(c) for c in calls]
-        out.with_name(out.name + "_calls.json").write_text(json.dumps(raw) + "\n")
     return 0 if summary["verdict"]["all_held"] else 1
