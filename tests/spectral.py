@@ -62,3 +62,37 @@ def closeness(reference: np.ndarray, wave: np.ndarray) -> Closeness:
     lsd = np.mean(np.sqrt(np.mean((db_out - db_ref) ** 2, axis=1)))
     error = np.sum((mag_out - mag_ref) ** 2) / max(np.sum(mag_ref**2), tiny)
     return Closeness(float(snr), float(lsd), float(10 * np.log10(max(error, tiny))))
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """The farthest a reduced-precision wave may be from float32's."""
+
+    min_snr_db: float
+    max_lsd_db: float
+    max_spectral_error_db: float
+
+    def check(self, reference: np.ndarray, wave: np.ndarray, what: str) -> Closeness:
+        """Assert that ``wave`` is within this tolerance of ``reference``."""
+        got = closeness(reference, wave)
+        assert got.snr_db >= self.min_snr_db, f"{what}: {got}"
+        assert got.lsd_db <= self.max_lsd_db, f"{what}: {got}"
+        assert got.spectral_error_db <= self.max_spectral_error_db, f"{what}: {got}"
+        return got
+
+
+# Why these numbers. The spectral bar is the classic transparency criterion for
+# spectral envelopes (mean spectral distortion of 1 dB, Paliwal & Atal 1993); SNR
+# is there too because a 1 dB gain change passes an LSD bar alone (LSD 0.99 dB,
+# SNR 18 dB). Observed on the golden random-weight vocoders (CPU, oneDNN), against
+# the float32 reference: bfloat16 SNR 37.5-42.2 dB, LSD 0.41-0.53 dB, spectral error
+# -40.6 to -46.6 dB; float16 SNR 56.3-60.1 dB, LSD 0.05-0.07 dB, error -60.5 to
+# -64.4 dB. float16 keeps 3 more mantissa bits (18 dB), so its bar is 15 dB tighter:
+# a float16 run that silently fell back to bfloat16 arithmetic fails it. Each bar
+# leaves ~8 dB for other kernels (cuDNN sums in other orders) and still rejects a
+# mel with noise of 5% of its spread (SNR 28.6 dB, LSD 1.19 dB).
+TOLERANCE = {
+    "bfloat16": Tolerance(min_snr_db=30.0, max_lsd_db=1.0, max_spectral_error_db=-30.0),
+    "float16": Tolerance(min_snr_db=45.0, max_lsd_db=0.25, max_spectral_error_db=-45.0),
+}
+"""Per reduced dtype: how close its audio must stay to float32's."""

@@ -35,6 +35,24 @@ def _parser() -> argparse.ArgumentParser:
         help="a modelscope 1.3.x wheel: also time its KAN-TTS models on the "
         "same weights (pip download modelscope==1.3.2 --no-deps)",
     )
+    model.add_argument(
+        "--device", default="cpu", help="the vocoder's device: cpu, cuda, cuda:N"
+    )
+    model.add_argument(
+        "--dtype",
+        choices=("float32", "float16", "bfloat16"),
+        default=None,
+        help="the vocoder's precision (default: float16 on CUDA, else float32)",
+    )
+    model.add_argument(
+        "--batch", type=int, default=1, help="also time N sentences in one pass"
+    )
+    model.add_argument(
+        "--model-dir",
+        default=None,
+        help="write the random-weight model directory here and keep it "
+        "(default: a temporary one)",
+    )
 
     front = bench_sub.add_parser(
         "frontend", help="polyphone, TN and sandhi accuracy plus throughput"

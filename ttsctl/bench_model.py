@@ -6,6 +6,10 @@ the same entry points the services use, and times one sentence. The duration hea
 set so every phone lasts 6 frames, like real speech (random weights alone give
 degenerate durations). Reference numbers (KAN-TTS code, same machine kind, 2 threads,
 the same 39-token sentence): acoustic 0.27 s, vocoder 0.15 s.
+
+``--device`` and ``--dtype`` place the vocoder (the acoustic model stays on CPU, in
+float32), so ``script/gpu-check`` times each precision on a GPU; ``--batch N`` also
+times N sentences in one forward pass, as the vocoder's batcher runs them.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import resource
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -112,6 +117,20 @@ def _write_voice(root: Path) -> BenchWeights:
     return BenchWeights(asdict(am.cfg), am.state_dict(), voc.state_dict())
 
 
+@contextmanager
+def _model_dir(keep: str | None) -> Iterator[Path]:
+    """``keep`` (created; must be empty) if given, else a temporary folder."""
+    if keep is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield Path(tmp)
+        return
+    root = Path(keep)
+    root.mkdir(parents=True, exist_ok=True)
+    if any(root.iterdir()):
+        raise SystemExit(f"--model-dir {root} is not empty")
+    yield root
+
+
 def _median_time(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     """Median wall and CPU seconds of ``fn`` after one warm-up call.
 
@@ -131,6 +150,7 @@ def _median_time(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
 def run(args: argparse.Namespace) -> int:
     from acoustic_svc import load_acoustic_model
     from vocoder_svc import load_vocoder
+    from vocoder_svc.precision import default_dtype
 
     if args.reference_wheel:  # a wrong wheel fails now, not after the timings
         from ttsctl.bench_reference import reference_members
@@ -142,10 +162,10 @@ def run(args: argparse.Namespace) -> int:
         if args.symbols_file
         else _SENTENCE.read_text().strip()
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        weights = _write_voice(Path(tmp))
-        am = load_acoustic_model(tmp)
-        voc = load_vocoder(tmp)
+    with _model_dir(args.model_dir) as root:
+        weights = _write_voice(root)
+        am = load_acoustic_model(root)
+        voc = load_vocoder(root, device=args.device, dtype=args.dtype)
     mel = am.mel(symbols)
     seconds = mel.shape[0] * am.hop_length / am.sample_rate
     t_am, cpu_am = _median_time(lambda: am.mel(symbols), args.repeats)
@@ -161,8 +181,19 @@ def run(args: argparse.Namespace) -> int:
     )
     print(
         f"vocoder:  {t_voc * 1e3:7.1f} ms wall, {cpu_voc * 1e3:7.1f} ms CPU  "
-        f"RTF {t_voc / seconds:.4f}  (reference 150 ms wall)"
+        f"RTF {t_voc / seconds:.4f}  (reference 150 ms wall; {args.device}, "
+        f"{args.dtype or default_dtype(args.device)})"
     )
+    if args.batch > 1:
+        mels = [mel] * args.batch
+        t_batch, _ = _median_time(lambda: voc.wave_batch(mels), args.repeats)
+        print(
+            f"vocoder batch of {args.batch}: {t_batch * 1e3:7.1f} ms wall, "
+            f"{args.batch * seconds / t_batch:.1f} s of audio per second"
+        )
+    if torch.cuda.is_available() and args.device.startswith("cuda"):
+        gpu_mib = torch.cuda.max_memory_allocated(args.device) / 2**20
+        print(f"peak CUDA memory allocated: {gpu_mib:.0f} MiB")
     print(
         f"load average at the end: {os.getloadavg()[0]:.2f} "
         f"(above ~0.5 the timings are disturbed)"

@@ -21,12 +21,8 @@ from tts_common.errors import InvalidInput, ModelLoadError, NotReady, TtsError
 from tts_common.modeldir import StageFiles, resolve_voice
 from vocoder_svc.nn.classic_hifigan import ClassicGenerator, ClassicGeneratorConfig
 from vocoder_svc.nn.kantts_hifigan import KanttsGenerator, KanttsGeneratorConfig
-from vocoder_svc.precision import (
-    default_dtype,
-    dtype_advice,
-    dtype_problem,
-    tagged_revision,
-)
+from vocoder_svc.placement import check_placement, place
+from vocoder_svc.precision import default_dtype, tagged_revision
 from vocoder_svc.windows import MelWindow, StreamWindows
 
 __all__ = ["HifiGanVocoder", "load_vocoder"]
@@ -34,12 +30,6 @@ __all__ = ["HifiGanVocoder", "load_vocoder"]
 _LOGGER = logging.getLogger(__name__)
 
 Generator = KanttsGenerator | ClassicGenerator
-
-_TORCH_DTYPES = {
-    "float32": torch.float32,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-}
 
 
 def load_vocoder(
@@ -62,17 +52,13 @@ def load_vocoder(
         VoiceNotFound: ``voice`` is not in voices.json.
     """
     dtype = dtype or default_dtype(str(device))
-    dev = _usable(torch.device(device), dtype)
+    dev = check_placement(device, dtype)
     voice_dir = resolve_voice(model_dir, voice)
     files = voice_dir.stage("voc")
     generator = _build_generator(files)
     _load_weights(files.checkpoint_path, generator)
     sample_rate = _check_audio_config(files, generator, voice_dir.sample_rate)
-    try:
-        generator = generator.to(dev, _TORCH_DTYPES[dtype])
-        generator = generator.eval().requires_grad_(False)
-    except (RuntimeError, AssertionError) as exc:  # e.g. CUDA asked for but absent
-        raise ModelLoadError(f"device {device!s} is not usable: {exc}") from None
+    generator = place(generator, dev, dtype)
     revision = tagged_revision(files.revision(), dtype)
     vocoder = HifiGanVocoder(generator, sample_rate=sample_rate, revision=revision)
     _LOGGER.info(
@@ -82,21 +68,6 @@ def load_vocoder(
         *(vocoder.causal, vocoder.hop_length, sample_rate, device, dtype),
     )
     return vocoder
-
-
-def _usable(device: torch.device, dtype: str) -> torch.device:
-    """``device`` if it can run ``dtype``, else ModelLoadError saying why."""
-    problem = dtype_problem(device.type, dtype)
-    advice = dtype_advice(device.type, dtype)
-    if advice is not None:
-        _LOGGER.warning("vocoder dtype %s on %s: %s", dtype, device, advice)
-    if problem is None and device.type == "cuda" and dtype == "bfloat16":
-        # Before compute capability 8.0 (Ampere) cuDNN has no bfloat16 convolutions.
-        if torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
-            problem = "this CUDA device has no bfloat16 support (needs sm_80+)"
-    if problem is not None:
-        raise ModelLoadError(f"vocoder dtype: {problem}")
-    return device
 
 
 def _generator_params(config: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -310,7 +281,8 @@ class HifiGanVocoder:
         audio: np.ndarray = wave.to("cpu", torch.float32).numpy()
         if not np.isfinite(audio).all():
             raise TtsError(
-                f"vocoder produced non-finite audio in {self._dtype} (overflow); "
+                f"vocoder produced non-finite audio in "
+                f"{str(self._dtype).removeprefix('torch.')} (overflow); "
                 "serve this voice with VOCODER_DTYPE=bfloat16 or float32"
             )
         return audio

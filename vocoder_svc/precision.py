@@ -1,6 +1,6 @@
 """Vocoder precision (``VOCODER_DTYPE``): names, defaults and revision tags (no torch).
 
-The dtype changes the audio (by a few tenths of a dB of spectrum, see README), so it
+The dtype changes the audio (by tenths of a dB of spectrum, see README), so it
 is part of the revision the gateway's cache keys on: replicas of different precision
 never share cache entries. float32 adds nothing, so caches made before the setting
 existed stay valid.
@@ -42,7 +42,7 @@ def dtype_advice(device: str, dtype: str) -> str | None:
     """A warning for a dtype that runs on ``device`` but slowly, or None."""
     if dtype == "float16" and not _is_cuda(device):
         # It runs (oneDNN), but CPUs without float16 arithmetic convert every op:
-        # about 2x the float32 time on an AVX512-BF16 EPYC, where bfloat16 took 0.6x.
+        # 4-8x the float32 time on an AVX512-BF16 EPYC, where bfloat16 took 0.55x.
         return (
             "float16 on CPU is usually slower than float32; bfloat16 is the fast "
             "reduced precision on CPUs with AVX512-BF16 or AMX"

@@ -42,7 +42,7 @@ def test_properties_follow_config(golden_vocoder, fixture, causal):
 def test_wave_on_cuda_matches_reference(fixture):
     from vocoder_svc import load_vocoder
 
-    vocoder = load_vocoder(GOLDEN / fixture, device="cuda")
+    vocoder = load_vocoder(GOLDEN / fixture, device="cuda", dtype="float32")
     cases = golden_cases(fixture)
     # TF32 convolutions (cuDNN's default) round to ~1e-3; check the exact float32 maths.
     with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):

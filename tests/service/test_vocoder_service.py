@@ -18,6 +18,7 @@ from sambert_tts_protos.v1 import vocoder_service_pb2_grpc as pb_grpc
 from tests.golden import GOLDEN, golden_cases
 from tests.service.conftest import StartServer, wait_serving
 from tests.service.runtime_helpers import TIMEOUT_S, free_port, read_rest, samples
+from tests.spectral import TOLERANCE
 from tts_common.audio import encode_mel, float_to_pcm16, pcm16_from_bytes
 from tts_common.config import ConfigError
 from tts_common.executor import BoundedExecutor
@@ -295,10 +296,63 @@ def test_config_from_env() -> None:
         VocoderConfig.from_env({"VOCODER_MODEL_DIR": "/m", "VOCODER_MAX_BATCH": "0"})
 
 
+@pytest.mark.parametrize(
+    ("device", "dtype", "expected"),
+    [
+        ("cpu", "", "float32"),
+        ("cuda", "", "float16"),
+        ("cuda:1", "", "float16"),
+        ("cuda:0", "BFloat16", "bfloat16"),
+        ("cpu", "float16", "float16"),  # runs, slowly: a warning at load, not an error
+        ("cuda", "float32", "float32"),
+    ],
+)
+def test_config_dtype(device: str, dtype: str, expected: str) -> None:
+    """VOCODER_DTYPE defaults to float16 on CUDA and float32 elsewhere."""
+    env = {"VOCODER_MODEL_DIR": "/m", "VOCODER_DEVICE": device, "VOCODER_DTYPE": dtype}
+    assert VocoderConfig.from_env(env).dtype == expected
+
+
+def test_config_rejects_unknown_dtype() -> None:
+    env = {"VOCODER_MODEL_DIR": "/m", "VOCODER_DTYPE": "half"}
+    with pytest.raises(ConfigError, match="VOCODER_DTYPE: dtype 'half' is not one of"):
+        VocoderConfig.from_env(env)
+
+
+async def test_bfloat16_replica_has_its_own_revision(
+    start_server: StartServer, vocoders: dict[str, Any]
+) -> None:
+    """A bfloat16 replica reports the tagged revision in GetModelInfo and every header,
+    refuses callers that expect the float32 audio, and its streams equal its own
+    whole-mel audio within the bfloat16 tolerance."""
+    from vocoder_svc import load_vocoder
+
+    voc = load_vocoder(GOLDEN / "small_causal", dtype="bfloat16")
+    f32_revision = vocoders["small_causal"].revision
+    assert voc.revision == f32_revision + "+bf16"
+    stub, _ = await _serve(start_server, voc)
+    info = await stub.GetModelInfo(pb.VocoderServiceGetModelInfoRequest())
+    assert [v.revision for v in info.voices] == [voc.revision]
+    mels = [c.arrays["mel"] for c in golden_cases("small_causal")[:3]]
+    results = await asyncio.gather(*(_vocode(stub, _messages(m, 7)) for m in mels))
+    for mel, (header, chunks) in zip(mels, results, strict=True):
+        assert header.revision == voc.revision
+        TOLERANCE["bfloat16"].check(voc.wave(mel), _f32(chunks), "bf16 stream")
+    # Only the config is written: see test_bad_streams on writing after the end.
+    call = stub.StreamVocode(timeout=TIMEOUT_S)
+    await call.write(_messages(mels[0], 7, expected_revision=f32_revision)[0])
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await read_rest(call)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "+bf16" in refused.value.details()
+
+
 async def test_main_warms_up_serves_and_drains(launch: Any) -> None:
-    """``python -m vocoder_svc`` loads, reports SERVING, vocodes, exits 0 on SIGTERM."""
+    """``python -m vocoder_svc`` loads (in VOCODER_DTYPE), reports SERVING, vocodes,
+    exits 0 on SIGTERM."""
     port, model_dir = free_port(), GOLDEN / "small_noncausal"
     env = {"MODEL_DIR": model_dir, "PORT": port, "METRICS_PORT": 0, "TORCH_THREADS": 1}
+    env["DTYPE"] = "bfloat16"
     child = launch("vocoder_svc", {f"VOCODER_{k}": str(v) for k, v in env.items()})
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         await wait_serving(channel)
@@ -310,3 +364,4 @@ async def test_main_warms_up_serves_and_drains(launch: Any) -> None:
     assert child.returncode == 0, out
     # Health turns SERVING only after the warm-up inference.
     assert out.index("warmed up voice testvoice_emo") < out.index('"msg": "serving"')
+    assert "dtype=bfloat16" in out
