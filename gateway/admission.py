@@ -39,8 +39,11 @@ COST_WEIGHT = 0.3
 SAMPLE_UNITS = 20.0
 """Work completed per cost sample (about one short sentence)."""
 SAFETY = 1.2
-"""Estimates are stretched by this much: the cost varies from sentence to sentence,
-and a request let in that then misses its deadline is the worst outcome."""
+"""Estimates are stretched by this much on top of the cost's spread (below)."""
+DEVIATIONS = 2.0
+"""The cost used for admission is the measured mean plus this many mean absolute
+deviations: sentences differ (their symbols last more or less), and a request let
+in that then misses its deadline is the worst outcome."""
 
 
 def work_units(symbols: str, speed: float) -> float:
@@ -83,6 +86,7 @@ class Admission:
         self._held: set[_Held] = set()
         self._queue: deque[_Waiter] = deque()
         self._cost: float | None = None
+        self._spread = 0.0
         self._busy_s = 0.0
         self._mark = time.monotonic()
         self._sample_busy_s = 0.0
@@ -90,8 +94,11 @@ class Admission:
 
     @property
     def seconds_per_unit(self) -> float | None:
-        """Measured busy seconds per unit of work; None before any."""
-        return self._cost
+        """Busy seconds per unit of work, as admission counts it (the measured
+        mean plus ``DEVIATIONS`` mean absolute deviations); None before any."""
+        if self._cost is None:
+            return None
+        return self._cost + DEVIATIONS * self._spread
 
     @property
     def running(self) -> int:
@@ -106,7 +113,9 @@ class Admission:
     def backlog_s(self) -> float:
         """Seconds the work not yet done (running and queued) should take."""
         held = sum(max(0.0, h.work - h.done) for h in self._held)
-        return (held + sum(w.work for w in self._queue)) * (self._cost or 0.0)
+        return (held + sum(w.work for w in self._queue)) * (
+            self.seconds_per_unit or 0.0
+        )
 
     async def enter(self, work: float, remaining_s: float) -> _Held:
         """A slot for ``work`` units, or a refusal now.
@@ -119,7 +128,7 @@ class Admission:
         deadline = now + remaining_s
         if not self._held and not self._queue:
             return self._hold(work, deadline)  # nothing runs: always let one in
-        cost = self._cost
+        cost = self.seconds_per_unit
         if cost is None:  # unmeasured: a wait cannot be judged, so no queue
             if len(self._held) < self.slots and not self._queue:
                 return self._hold(work, deadline)
@@ -209,9 +218,13 @@ class Admission:
     def _sample(self) -> None:
         """Fold the busy time since the last sample, per unit completed, in."""
         sample = (self._busy_s - self._sample_busy_s) / self._sample_units
-        last = self._cost
-        self._cost = sample if last is None else last + COST_WEIGHT * (sample - last)
         self._sample_busy_s, self._sample_units = self._busy_s, 0.0
+        last = self._cost
+        if last is None:
+            self._cost = sample
+            return
+        self._spread += COST_WEIGHT * (abs(sample - last) - self._spread)
+        self._cost = last + COST_WEIGHT * (sample - last)
 
     def leave(self, held: _Held, completed: bool = True) -> None:
         """Free ``held``'s slot. A completed request closes the current sample

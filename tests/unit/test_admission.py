@@ -205,3 +205,17 @@ async def test_precheck_refuses_before_any_work_when_nothing_could_fit() -> None
         admission.precheck(100.0)
     queued.cancel()
     await asyncio.gather(queued, return_exceptions=True)
+
+
+def test_a_spread_cost_is_counted_high() -> None:
+    """Admission counts the mean cost plus its spread: varied sentences must not
+    make a request let in miss its deadline."""
+    steady, varied = Admission(1, 0), Admission(1, 0)
+    for admission, samples in ((steady, [0.1] * 6), (varied, [0.05, 0.15] * 3)):
+        for sample in samples:
+            admission._busy_s += sample * SAMPLE_UNITS
+            admission._sample_units = SAMPLE_UNITS
+            admission._sample()
+    assert steady.seconds_per_unit == pytest.approx(0.1)
+    assert varied.seconds_per_unit is not None
+    assert varied.seconds_per_unit > 0.15
