@@ -87,6 +87,7 @@ class Admission:
         self._queue: deque[_Waiter] = deque()
         self._cost: float | None = None
         self._spread = 0.0
+        self._units_per_char: float | None = None
         self._busy_s = 0.0
         self._mark = time.monotonic()
         self._sample_busy_s = 0.0
@@ -160,22 +161,33 @@ class Admission:
             raise self._refusal("waited", work * cost, left)
         return held
 
-    def precheck(self, remaining_s: float) -> None:
-        """Refuse now a request that will need the models and could not be let in
-        whatever its size: the backlog alone outlasts its deadline, or every slot
-        and the queue are taken. Called before the analysis, so that past capacity
-        a refusal costs no frontend work.
+    def precheck(self, remaining_s: float, chars: int = 0) -> None:
+        """Refuse now a request that will need the models and could not be let in:
+        the backlog plus the work its ``chars`` characters usually make (learnt
+        from earlier analyses, at the smallest rate seen) outlasts its deadline, or
+        every slot and the queue are taken. Called before the analysis, so that
+        past capacity a refusal costs no frontend work.
 
         Raises:
             Overloaded: As :meth:`enter` would, later and at a higher cost.
         """
-        if self._cost is None or not self._held:
+        cost = self.seconds_per_unit
+        if cost is None or not self._held:
             return
-        backlog = self.backlog_s() * SAFETY
-        if backlog >= remaining_s:
-            raise self._refusal("late", backlog, remaining_s)
+        least_work = chars * (self._units_per_char or 0.0)
+        need = (self.backlog_s() + least_work * cost) * SAFETY
+        if need >= remaining_s:
+            raise self._refusal("late", need, remaining_s)
         if len(self._held) >= self.slots and len(self._queue) >= self.max_waiting:
-            raise self._refusal("at capacity", backlog, remaining_s)
+            raise self._refusal("at capacity", need, remaining_s)
+
+    def observe_text(self, chars: int, work: float) -> None:
+        """An analysis found ``work`` units in ``chars`` characters. The precheck
+        uses the smallest rate seen, so it never refuses what would fit."""
+        if chars > 0 and work > 0:
+            rate = work / chars
+            if self._units_per_char is None or rate < self._units_per_char:
+                self._units_per_char = rate
 
     def _refusal(self, why: str, need: float, remaining_s: float) -> Overloaded:
         retry_ms = max(1, math.ceil(max(need - remaining_s, self.backlog_s()) * 1000))

@@ -137,7 +137,7 @@ class Pipeline:
         """
         opts = job.options
         if not opts.use_cache:  # it will need the models: refuse before any work
-            self.admission.precheck(job.deadline.remaining())
+            self.admission.precheck(job.deadline.remaining(), len(opts.text))
         request = frontend_service_pb2.AnalyzeRequest(
             text=opts.text, voice=opts.voice.name, emotion=opts.emotion,
             speaker=opts.speaker, ssml=opts.ssml,
@@ -169,10 +169,12 @@ class Pipeline:
             asyncio.Queue() for _ in sentences
         ]
         tasks: list[asyncio.Task[None]] = []
-        slot = RequestSlot(self.admission, {
+        units = {
             s.index: work_units(s.symbols, job.options.sentence_speed(s))
             for s in sentences
-        })  # fmt: skip
+        }
+        self.admission.observe_text(len(job.options.text), sum(units.values()))
+        slot = RequestSlot(self.admission, units)
         completed = False
 
         def start(i: int) -> None:

@@ -219,3 +219,14 @@ def test_a_spread_cost_is_counted_high() -> None:
     assert steady.seconds_per_unit == pytest.approx(0.1)
     assert varied.seconds_per_unit is not None
     assert varied.seconds_per_unit > 0.15
+
+
+async def test_precheck_counts_the_least_work_the_text_can_make() -> None:
+    admission = Admission(slots=4, max_waiting=8)
+    _measured(admission, 0.1)
+    await admission.enter(10, remaining_s=100.0)  # 1 s of backlog
+    admission.observe_text(chars=10, work=30)  # 3 units a character ...
+    admission.observe_text(chars=10, work=20)  # ... or 2: the least is kept
+    admission.precheck(4.0, chars=10)  # (1 + 20 x 0.1) x 1.2 = 3.6 s: fits
+    with pytest.raises(Overloaded, match="would finish"):
+        admission.precheck(3.5, chars=10)
