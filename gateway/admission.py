@@ -151,13 +151,13 @@ class Admission:
             held = await waiter.granted
         except BaseException:
             if waiter.granted.done() and not waiter.granted.cancelled():
-                self.leave(waiter.granted.result(), completed=False)
+                self.leave(waiter.granted.result(), "wasted")
             else:
                 self._queue.remove(waiter)
             raise
         left = deadline - time.monotonic()
         if work * cost > left:
-            self.leave(held, completed=False)
+            self.leave(held, "wasted")
             raise self._refusal("waited", work * cost, left)
         return held
 
@@ -238,16 +238,24 @@ class Admission:
         self._spread += COST_WEIGHT * (abs(sample - last) - self._spread)
         self._cost = last + COST_WEIGHT * (sample - last)
 
-    def leave(self, held: _Held, completed: bool = True) -> None:
-        """Free ``held``'s slot. A completed request closes the current sample
-        (short texts may not reach ``SAMPLE_UNITS``); unfinished work needs no
-        special case: it shows as busy time that no completed unit paid for."""
+    def leave(self, held: _Held, outcome: str = "completed") -> None:
+        """Free ``held``'s slot, learning from how the request ended.
+
+        ``"completed"`` closes the current cost sample (short texts may not reach
+        ``SAMPLE_UNITS``). ``"slow"`` (it ran out of time) keeps its busy time in
+        the sample, though no unit was completed: that raises the cost, which is
+        how a measure made at light load learns overload. ``"wasted"`` (a stage
+        failed, the caller left) says nothing about speed: the open sample is
+        dropped, so an outage is not mistaken for overload.
+        """
         if held not in self._held:
             return
         self._tick()
         self._held.discard(held)
-        if completed and self._sample_units > 0:
+        if outcome == "completed" and self._sample_units > 0:
             self._sample()
+        elif outcome == "wasted":
+            self._sample_busy_s, self._sample_units = self._busy_s, 0.0
         self._next()
 
     def _next(self) -> None:
@@ -285,8 +293,8 @@ class RequestSlot:
         if self._held is not None:
             self._admission.progress(self._held, self._units[index])
 
-    def release(self, completed: bool) -> None:
-        """Give the slot back."""
+    def release(self, outcome: str) -> None:
+        """Give the slot back; ``outcome`` as :meth:`Admission.leave` takes it."""
         if self._held is not None:
-            self._admission.leave(self._held, completed)
+            self._admission.leave(self._held, outcome)
             self._held = None

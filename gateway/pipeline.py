@@ -68,6 +68,8 @@ SENTENCE_STEPS: tuple[Step, ...] = (acoustic_step, vocoder_step)
 """The chain a sentence that missed the cache runs, each step fed by the previous."""
 
 _Emit = Callable[["SentencePiece"], None]
+_DEADLINE_SLACK_S = 0.1
+"""A request that ended this close to its deadline ran out of time."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,14 @@ class Pipeline:
                 start(i + self._in_flight)
             completed = True
         finally:
+            # How it ended tells admission what its busy time meant: running out
+            # of time says the work was slow; a stage that failed, or a caller
+            # that left, says nothing about speed.
+            outcome = (
+                "completed" if completed
+                else "slow" if job.deadline.remaining() < _DEADLINE_SLACK_S
+                else "wasted"
+            )  # fmt: skip
             stopped, detached = [], []
             for task in tasks:
                 flight = self._flights.get(task)
@@ -210,7 +220,7 @@ class Pipeline:
                     task.cancel()
                     stopped.append(task)
             await asyncio.gather(*stopped, return_exceptions=True)
-            _release_after(slot, completed, detached)
+            _release_after(slot, outcome, detached)
 
     async def _produce(
         self,
@@ -338,19 +348,19 @@ class Pipeline:
 
 
 def _release_after(
-    slot: RequestSlot, completed: bool, detached: Sequence[asyncio.Task[None]]
+    slot: RequestSlot, outcome: str, detached: Sequence[asyncio.Task[None]]
 ) -> None:
     """Free the request's admission slot now, or once the sentences it left
     running for others (see :meth:`Pipeline.pieces`) are done."""
     if not detached:
-        slot.release(completed)
+        slot.release(outcome)
         return
     pending = set(detached)
 
     def done(task: asyncio.Task[None]) -> None:
         pending.discard(task)
         if not pending:
-            slot.release(False)
+            slot.release("wasted")
 
     for task in detached:
         task.add_done_callback(done)

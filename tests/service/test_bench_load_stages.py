@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pytest
 
+from acoustic_svc.batcher import build_batchers as build_decode_batchers
 from acoustic_svc.servicer import AcousticServicer
 from tests.golden import golden_cases
 from tests.service.conftest import StartServer
@@ -26,7 +27,9 @@ async def test_the_acoustic_stage_alone(
     start_server: StartServer, acoustic_models: dict[str, Any]
 ) -> None:
     model = acoustic_models["small_causal"]
-    servicer = AcousticServicer({model.voice: cast(Any, model)}, BoundedExecutor(1, 8))
+    executor = BoundedExecutor(1, 8)
+    batchers = build_decode_batchers({model.voice: cast(Any, model)}, executor)
+    servicer = AcousticServicer(batchers, executor)
     channel = await start_server(servicer.register)
     target = await open_target("acoustic", channel, ["一"], 0.0, _ARGS)
     target.symbols = [golden_cases("small_causal")[0].meta["symbols"]]

@@ -7,7 +7,12 @@ import asyncio
 
 import pytest
 
-from gateway.admission import SAMPLE_UNITS, Admission, RequestSlot, work_units
+from gateway.admission import (
+    SAMPLE_UNITS,
+    Admission,
+    RequestSlot,
+    work_units,
+)
 from tts_common.errors import RETRY_AFTER_MS_HEADER, Overloaded
 
 
@@ -179,8 +184,8 @@ async def test_request_slot_takes_one_slot_for_the_rest_of_the_request() -> None
     assert held.work == 5.0  # units 3 + 2
     slot.finished(1)
     assert held.done == 3.0
-    slot.release(completed=True)
-    slot.release(completed=True)  # idempotent
+    slot.release("completed")
+    slot.release("completed")  # idempotent
     assert admission.running == 0
 
 
@@ -230,3 +235,20 @@ async def test_precheck_counts_the_least_work_the_text_can_make() -> None:
     admission.precheck(4.0, chars=10)  # (1 + 20 x 0.1) x 1.2 = 3.6 s: fits
     with pytest.raises(Overloaded, match="would finish"):
         admission.precheck(3.5, chars=10)
+
+
+async def test_time_wasted_by_a_failure_does_not_raise_the_cost() -> None:
+    """A stage that dies fails the requests in flight: that busy time says
+    nothing about speed (an outage must not turn into refusals for overload),
+    while running out of time does."""
+    costs = {}
+    for outcome in ("wasted", "slow"):
+        admission = Admission(slots=2, max_waiting=0)
+        _measured(admission, 0.001)
+        held = await admission.enter(SAMPLE_UNITS, remaining_s=10)
+        await asyncio.sleep(0.05)  # 0.0025 s a unit, were it counted
+        admission.leave(held, outcome)
+        probe = await admission.enter(SAMPLE_UNITS, remaining_s=10)
+        admission.progress(probe, SAMPLE_UNITS)  # closes the sample at once
+        costs[outcome] = admission.seconds_per_unit or 0.0
+    assert costs["wasted"] < 0.002 < costs["slow"]

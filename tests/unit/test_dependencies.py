@@ -10,7 +10,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 _ROOT = Path(__file__).resolve().parents[2]
-_LOCKS = ("frontend.txt", "runtime.txt", "download.txt")
+_LOCKS = ("frontend.txt", "runtime.txt", "download.txt", "bench.txt")
 
 
 def _declared() -> dict[str, Requirement]:
