@@ -27,13 +27,17 @@ from typing import Any
 
 import grpc
 
-from tts_common.stack import LocalStack
 from ttsctl.load_calls import StreamResult
 from ttsctl.load_report import level_summary, to_markdown
-from ttsctl.load_targets import Target, open_target
+from ttsctl.load_targets import (
+    DEFAULT_SENTENCES,
+    Target,
+    open_target,
+    optional_stack,
+    read_sentences,
+)
 from ttsctl.procwatch import parse_pids, snapshot, stack_pids
 
-_SENTENCES = Path(__file__).with_name("load_sentences.txt")
 _MAX_BACKOFF_S = 2.0
 
 
@@ -49,7 +53,7 @@ def add_arguments(bench_sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--deadline", type=float, default=30.0, help="per request, s")
     p.add_argument("--no-cache", action="store_true", help="= --hit-ratio 0")
     p.add_argument("--hit-ratio", type=float, default=0.0, help="share cached")
-    p.add_argument("--sentences", default=str(_SENTENCES), help="one per line")
+    p.add_argument("--sentences", default=str(DEFAULT_SENTENCES), help="one per line")
     p.add_argument("--pids", default="", help="name=pid,... to watch (no --stack)")
     p.add_argument("--stack-env", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--out", default=None, help="path prefix for .json, .md, .png")
@@ -114,16 +118,10 @@ async def _sweep(target: Target, args: argparse.Namespace, levels: list[int],
 def run(args: argparse.Namespace) -> int:
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
     hit_ratio = 0.0 if args.no_cache else args.hit_ratio
-    lines = Path(args.sentences).read_text("utf-8").splitlines()
-    texts = [t.strip() for t in lines if t.strip()]
-    stack = None
-    if args.stack:
-        env = dict(kv.split("=", 1) for kv in args.stack_env)
-        stack = LocalStack(args.stack, env=env)
-        stack.start()
+    texts = read_sentences(args.sentences)
     fixed = parse_pids(args.pids)
-    pids = stack_pids(stack) if stack else (lambda: fixed)
-    try:
+    with optional_stack(args) as stack:
+        pids = stack_pids(stack) if stack else (lambda: fixed)
         if args.stage:
             kind, address = args.stage
         else:
@@ -136,9 +134,6 @@ def run(args: argparse.Namespace) -> int:
                 return await _sweep(target, args, levels, pids)
 
         results = asyncio.run(main())
-    finally:
-        if stack is not None:
-            stack.stop()
     settings = {"target": kind, "address": address, "levels": levels,
                 "duration_s": args.duration, "deadline_s": args.deadline,
                 "hit_ratio": hit_ratio, "sentences": args.sentences}  # fmt: skip

@@ -30,11 +30,11 @@ from sambert_tts_protos.v1 import audio_pb2
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tts_common.errors import RETRY_AFTER_MS_HEADER
 from tts_common.stack import LocalStack
+from ttsctl.load_targets import DEFAULT_SENTENCES, optional_stack, read_sentences
 from ttsctl.overload_report import Call, Sample, summarize, to_markdown
 from ttsctl.procwatch import snapshot, stack_pids
 from ttsctl.stubs import aio_gateway_stub
 
-_SENTENCES = Path(__file__).with_name("load_sentences.txt")
 _PCM = audio_pb2.AUDIO_ENCODING_PCM_S16LE
 _CACHED_TIMEOUT_S = 5.0
 _MAX_BACKOFF_S = 2.0
@@ -55,7 +55,7 @@ def add_arguments(bench_sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--warmup", type=float, default=20.0, help="seconds before the "
                    "memory baseline")  # fmt: skip
     p.add_argument("--sample-every", type=float, default=5.0, help="seconds")
-    p.add_argument("--sentences", default=str(_SENTENCES), help="one per line")
+    p.add_argument("--sentences", default=str(DEFAULT_SENTENCES), help="one per line")
     p.add_argument("--out", default=None, help="path prefix for .json and .md")
     p.add_argument("--seed", type=int, default=0)
 
@@ -157,19 +157,10 @@ async def _run(
 
 
 def run(args: argparse.Namespace) -> int:
-    lines = Path(args.sentences).read_text("utf-8").splitlines()
-    texts = [t.strip() for t in lines if t.strip()]
-    stack = None
-    if args.stack:
-        env = dict(kv.split("=", 1) for kv in args.stack_env)
-        stack = LocalStack(args.stack, env=env)
-        stack.start()
-    try:
+    texts = read_sentences(args.sentences)
+    with optional_stack(args) as stack:
         address = stack.gateway_address if stack else args.server
         calls, samples = asyncio.run(_run(address, args, texts, stack))
-    finally:
-        if stack is not None:
-            stack.stop()
     settings = {
         k: getattr(args, k)
         for k in ("callers", "cached_callers", "duration", "deadline", "warmup")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -18,6 +20,7 @@ from sambert_tts_protos.v1 import (
     vocoder_service_pb2,
     vocoder_service_pb2_grpc,
 )
+from tts_common.stack import LocalStack
 from ttsctl.load_calls import (
     StageVoice,
     StreamResult,
@@ -28,7 +31,13 @@ from ttsctl.load_calls import (
 )
 from ttsctl.stubs import aio_gateway_stub
 
-__all__ = ["Target", "open_target"]
+__all__ = [
+    "DEFAULT_SENTENCES",
+    "Target",
+    "open_target",
+    "optional_stack",
+    "read_sentences",
+]
 
 # The generated classes, typed as what their instances are to us.
 _ACOUSTIC: Callable[[grpc.aio.Channel], Any] = (
@@ -38,6 +47,8 @@ _VOCODER: Callable[[grpc.aio.Channel], Any] = (
     vocoder_service_pb2_grpc.VocoderServiceStub
 )
 _PREPARE_TIMEOUT_S = 300.0
+DEFAULT_SENTENCES = Path(__file__).with_name("load_sentences.txt")
+"""The load benches' built-in ordinary sentences of varied length."""
 
 
 @dataclass
@@ -122,3 +133,21 @@ async def open_target(
         mels = [synthetic_mel(voice, len(t), seed) for seed, t in enumerate(texts)]
         return Target(stub, texts, args.deadline, kind=kind, voice=voice, mels=mels)
     raise SystemExit(f"--stage takes acoustic or vocoder, not {kind!r}")
+
+
+def read_sentences(path: str) -> list[str]:
+    """The non-empty lines of a UTF-8 sentence file, stripped."""
+    lines = Path(path).read_text("utf-8").splitlines()
+    return [t.strip() for t in lines if t.strip()]
+
+
+@contextlib.contextmanager
+def optional_stack(args: argparse.Namespace) -> Iterator[LocalStack | None]:
+    """The local stack ``--stack MODEL_DIR`` asks for (``--stack-env KEY=VALUE``
+    added to its environment), started and stopped around the block; else None."""
+    if not args.stack:
+        yield None
+        return
+    env = dict(kv.split("=", 1) for kv in args.stack_env)
+    with LocalStack(args.stack, env=env) as stack:
+        yield stack
