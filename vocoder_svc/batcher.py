@@ -1,4 +1,4 @@
-"""Dynamic batching of mel windows (see vocoder_svc.windows) across streams."""
+"""Dynamic batching of stream steps (mel chunks of many sentences) per voice."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import collections
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 from prometheus_client import Histogram
@@ -15,57 +14,52 @@ from prometheus_client import Histogram
 from tts_common.errors import NotReady, Overloaded
 from tts_common.executor import BoundedExecutor
 from tts_common.metrics import Metrics
-from vocoder_svc.model import Vocoder
+from vocoder_svc.model import Vocoder, VocoderStream
 
-__all__ = ["StreamingVocoder", "VocodeBatcher", "build_batchers"]
+__all__ = ["VocodeBatcher", "build_batchers"]
 
 _BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
 
 
-class StreamingVocoder(Vocoder, Protocol):
-    """A :class:`~vocoder_svc.model.Vocoder` that also states its receptive field."""
-
-    @property
-    def context_frames(self) -> tuple[int, int]:
-        """Input frames (before, after) that each output frame's audio depends on."""
-        ...
-
-
 @dataclass
 class _Job:
+    stream: VocoderStream
     mel: np.ndarray
+    end: bool
     future: asyncio.Future[np.ndarray]
     enqueued: float
 
 
 class VocodeBatcher:
-    """Gathers mel windows from many streams and runs them in one ``wave_batch``.
+    """Gathers the next step of many streams and runs them in one ``stream_batch``.
 
-    A batch is dispatched when ``max_batch`` windows are pending or the oldest has
-    waited ``max_wait_s``, whichever comes first, and only when one of the
-    executor's workers is free: while every worker is busy, new windows pile up
-    and the next batch takes them all (up to ``max_batch``). Pending windows are
-    capped at ``max_batch`` per executor slot; beyond that :meth:`vocode` raises
-    :class:`~tts_common.errors.Overloaded`. A window whose caller was cancelled
-    before its batch started is dropped.
+    A step is a stream's next mel chunk (or its end). A batch is dispatched when
+    ``max_batch`` steps are pending or the oldest has waited ``max_wait_s``,
+    whichever comes first, and only when one of the executor's workers is free:
+    while every worker is busy, new steps pile up and the next batch takes them
+    all (up to ``max_batch``). Pending steps are capped at ``max_batch`` per
+    executor slot; beyond that :meth:`vocode` raises
+    :class:`~tts_common.errors.Overloaded`. A step whose caller was cancelled
+    before its batch started is dropped (its stream is abandoned with it). A
+    stream has at most one step pending: its caller awaits each before the next.
     """
 
     def __init__(
         self,
-        vocoder: StreamingVocoder,
+        vocoder: Vocoder,
         executor: BoundedExecutor,
         *,
         max_batch: int = 16,
         max_wait_s: float = 0.002,
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
-        """Create the batcher; its dispatch task starts with the first window.
+        """Create the batcher; its dispatch task starts with the first step.
 
         Args:
-            vocoder: Runs the batches (``wave_batch``) in the executor's threads.
+            vocoder: Runs the batches (``stream_batch``) in the executor's threads.
             executor: Shared inference pool; one job per batch.
-            max_batch: Most windows in one forward pass.
-            max_wait_s: Longest the oldest pending window waits for company.
+            max_batch: Most steps in one forward pass.
+            max_wait_s: Longest the oldest pending step waits for company.
             on_batch: Called with each dispatched batch's size (metrics).
         """
         if max_batch < 1 or max_wait_s < 0:
@@ -88,33 +82,40 @@ class VocodeBatcher:
 
     @property
     def pending(self) -> int:
-        """Windows waiting for a batch (cancelled ones included until dropped)."""
+        """Steps waiting for a batch (cancelled ones included until dropped)."""
         return len(self._pending)
 
     @property
     def queued_batches(self) -> int:
-        """Batches the pending windows make: executor jobs that run before a
-        window sent now (they are not in the executor's queue yet)."""
+        """Batches the pending steps make: executor jobs that run before a
+        step sent now (they are not in the executor's queue yet)."""
         return -(-len(self._pending) // self._max_batch)
 
-    async def vocode(self, mel: np.ndarray) -> np.ndarray:
-        """Audio (float32 [frames * hop_length]) of one window, batched with others.
+    def open_stream(self) -> VocoderStream:
+        """State for a new sentence of this voice."""
+        return self.vocoder.open_stream()
+
+    async def vocode(
+        self, stream: VocoderStream, mel: np.ndarray, end: bool = False
+    ) -> np.ndarray:
+        """Run ``stream``'s next step, batched with other streams' steps: the audio
+        that became final (float32, whole hops; at the end, all that is owed).
 
         Raises:
-            Overloaded: Too many windows are pending.
+            Overloaded: Too many steps are pending.
             NotReady: The batcher is closed.
         """
         if self._closed:
             raise NotReady("vocoder is shutting down")
         if len(self._pending) >= self._max_pending:
             raise Overloaded(
-                f"vocoder queue is full ({len(self._pending)} windows pending); "
+                f"vocoder queue is full ({len(self._pending)} chunks pending); "
                 "retry with backoff"
             )
         loop = asyncio.get_running_loop()
         if self._task is None:
             self._task = loop.create_task(self._dispatch(), name="vocode-batcher")
-        job = _Job(mel, loop.create_future(), loop.time())
+        job = _Job(stream, mel, end, loop.create_future(), loop.time())
         self._pending.append(job)
         self._wakeup.set()
         return await job.future
@@ -174,8 +175,8 @@ class VocodeBatcher:
         self.batch_sizes[len(batch)] += 1
         self._on_batch(len(batch))
         try:
-            mels = [job.mel for job in batch]
-            results = await self._executor.submit(self.vocoder.wave_batch, mels)
+            steps = [(job.stream, job.mel, job.end) for job in batch]
+            results = await self._executor.submit(self.vocoder.stream_batch, steps)
         except Exception as exc:
             for job in batch:
                 if not job.future.done():
@@ -189,7 +190,7 @@ class VocodeBatcher:
 
 
 def build_batchers(
-    vocoders: Mapping[str, StreamingVocoder],
+    vocoders: Mapping[str, Vocoder],
     executor: BoundedExecutor,
     max_batch: int = 16,
     max_wait_s: float = 0.002,
@@ -204,7 +205,7 @@ def build_batchers(
     if metrics is not None:
         histogram = Histogram(
             "tts_vocoder_batch_size",
-            "Mel windows per vocoder forward pass.",
+            "Stream steps (mel chunks) per vocoder forward pass.",
             ["voice"],
             buckets=_BATCH_BUCKETS,
             registry=metrics.registry,

@@ -28,9 +28,9 @@ class VocoderConfig(ModelStageConfig):
     """How the vocoder stage runs (prefix ``VOCODER_``); see :meth:`from_env`."""
 
     max_batch: int = 16
-    """Most mel windows run in one forward pass (``VOCODER_MAX_BATCH``)."""
+    """Most stream steps (mel chunks) run in one forward pass (``VOCODER_MAX_BATCH``)."""
     max_wait_ms: float = 2.0
-    """Longest a window waits for others to join its batch, in milliseconds
+    """Longest a step waits for others to join its batch, in milliseconds
     (``VOCODER_MAX_WAIT_MS``); 0 = run whatever is pending at once."""
     dtype: str = ""
     """Precision of the weights and batches (``VOCODER_DTYPE``): ``float32``,
@@ -40,7 +40,7 @@ class VocoderConfig(ModelStageConfig):
     server: ServerConfig = field(default_factory=ServerConfig)
     """gRPC server, metrics and executor settings (``VOCODER_PORT``,
     ``VOCODER_MAX_WORKERS``, ``VOCODER_MAX_QUEUE``, ...). A job is one batch, so at
-    most ``max_batch * (MAX_WORKERS + MAX_QUEUE)`` windows may be pending."""
+    most ``max_batch * (MAX_WORKERS + MAX_QUEUE)`` steps may be pending."""
 
     def __post_init__(self) -> None:
         """Reject values that would only fail later; messages name the variable."""

@@ -19,11 +19,12 @@ from tts_common.checkpoint import (
 )
 from tts_common.errors import InvalidInput, ModelLoadError, NotReady, TtsError
 from tts_common.modeldir import StageFiles, resolve_voice
+from vocoder_svc.model import VocoderStream
 from vocoder_svc.nn.classic_hifigan import ClassicGenerator, ClassicGeneratorConfig
 from vocoder_svc.nn.kantts_hifigan import KanttsGenerator, KanttsGeneratorConfig
 from vocoder_svc.placement import check_placement, place
 from vocoder_svc.precision import default_dtype, tagged_revision
-from vocoder_svc.windows import MelWindow, StreamWindows
+from vocoder_svc.streams import MelStream, advance
 
 __all__ = ["HifiGanVocoder", "load_vocoder"]
 
@@ -159,6 +160,13 @@ def _check_audio_config(
     return rate
 
 
+def _own(stream: VocoderStream) -> MelStream:
+    """``stream`` as this module's state class (streams come from open_stream)."""
+    if not isinstance(stream, MelStream):
+        raise TypeError(f"not a stream of this vocoder: {type(stream).__name__}")
+    return stream
+
+
 def _num_mels(generator: Generator) -> int:
     if isinstance(generator, KanttsGenerator):
         return generator.cfg.in_channels
@@ -180,6 +188,8 @@ class HifiGanVocoder:
         self._hop = generator.cfg.hop_length
         self._causal = isinstance(generator, KanttsGenerator) and generator.cfg.causal
         self._context = generator.context_frames()
+        self._net = generator.stream_net()
+        self._like = weight.new_zeros(0)  # dtype and device of stream state
 
     @property
     def sample_rate(self) -> int:
@@ -232,20 +242,43 @@ class HifiGanVocoder:
         return [audio[i, : n * self._hop].copy() for i, n in enumerate(lengths)]
 
     def stream_wave(self, mel_chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """Audio of a chunked mel, each frame's audio yielded as soon as it is final.
+        """Audio of a chunked mel, each hop yielded as soon as it is final.
 
-        Each step re-runs the generator on the new frames plus the context it needs
-        (``context_frames``, see :class:`~vocoder_svc.windows.StreamWindows`), so
-        the output equals :meth:`wave` of the whole mel.
+        Runs every frame once (the generator's streaming form keeps each layer's
+        state between chunks), so the output equals :meth:`wave` of the whole mel.
         """
-        windows = StreamWindows(self._context, self._num_mels)
+        stream = self.open_stream()
         for chunk in mel_chunks:
-            window = windows.add(self._check(chunk, allow_empty=True))
-            if window is not None:
-                yield self._cut(window)
-        window = windows.finish()
-        if window is not None:
-            yield self._cut(window)
+            mel = self._check(chunk, allow_empty=True)
+            if len(mel):
+                audio = self.stream_batch([(stream, mel, False)])[0]
+                if len(audio):
+                    yield audio
+        end = np.zeros((0, self._num_mels), np.float32)  # flushes the look-ahead
+        audio = self.stream_batch([(stream, end, True)])[0]
+        if len(audio):
+            yield audio
+
+    def open_stream(self) -> MelStream:
+        """State for a new streamed sentence (see :meth:`stream_batch`)."""
+        self._model()  # NotReady once closed
+        return MelStream(self._net, self._like)
+
+    def stream_batch(
+        self, steps: Sequence[tuple[VocoderStream, np.ndarray, bool]]
+    ) -> list[np.ndarray]:
+        """Advance several streams in one pass: each step is (stream, its next
+        frames float32 [n, num_mels], whether they are its last); each stream's
+        audio that became final, in whole hops (at its end, all it still owes)."""
+        self._model()
+        mels = [self._check(mel, allow_empty=True) for _, mel, _ in steps]
+        with torch.inference_mode():
+            tensors = [self._input(torch.from_numpy(mel)) for mel in mels]
+            work = [
+                (_own(stream), mel, end)
+                for (stream, _, end), mel in zip(steps, tensors, strict=True)
+            ]
+            return [self._output(audio) for audio in advance(work)]
 
     def close(self) -> None:
         """Drop the model; later calls raise NotReady."""
@@ -257,10 +290,6 @@ class HifiGanVocoder:
         if self._generator is None:
             raise NotReady("vocoder is closed")
         return self._generator
-
-    def _cut(self, window: MelWindow) -> np.ndarray:
-        """The new audio of ``window`` (its context frames run, their audio dropped)."""
-        return window.cut(self._run(window.mel), self._hop).copy()
 
     def _run(self, frames: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

@@ -7,7 +7,25 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["Vocoder"]
+__all__ = ["Vocoder", "VocoderStream"]
+
+
+class VocoderStream(Protocol):
+    """One sentence being vocoded in chunks: opaque state owned by its vocoder.
+
+    Made by :meth:`Vocoder.open_stream`; advanced only by that vocoder's
+    :meth:`Vocoder.stream_batch`, one step at a time (never two steps at once).
+    """
+
+    @property
+    def frames(self) -> int:
+        """Mel frames received so far."""
+        ...
+
+    @property
+    def ended(self) -> bool:
+        """True once the last step has been run."""
+        ...
 
 
 class Vocoder(Protocol):
@@ -69,6 +87,26 @@ class Vocoder(Protocol):
 
         Yields:
             float32 audio chunks, each a whole number of hops long.
+        """
+        ...
+
+    def open_stream(self) -> VocoderStream:
+        """State for a new streamed sentence (see :meth:`stream_batch`)."""
+        ...
+
+    def stream_batch(
+        self, steps: Sequence[tuple[VocoderStream, np.ndarray, bool]]
+    ) -> list[np.ndarray]:
+        """Advance several streams in one forward pass.
+
+        Each step is (stream, its next mel frames float32 [n, num_mels] with n >= 0,
+        whether they are its last). Returns each stream's audio that became final,
+        a whole number of hops, as :meth:`stream_wave` would yield it; the last step
+        returns everything the stream still owes.
+
+        Raises:
+            InvalidInput: A bad mel, a stream that already ended, or a stream that
+                ends without any frame.
         """
         ...
 

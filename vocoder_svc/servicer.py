@@ -12,11 +12,12 @@ import numpy as np
 from sambert_tts_protos.v1 import audio_pb2
 from sambert_tts_protos.v1 import vocoder_service_pb2 as pb
 from sambert_tts_protos.v1 import vocoder_service_pb2_grpc as pb_grpc
-from tts_common.audio import decode_mel, float_to_pcm16, pcm16_to_bytes
+from tts_common.audio import float_to_pcm16, pcm16_to_bytes
 from tts_common.errors import InvalidInput, TtsError, VoiceNotFound
 from tts_common.executor import BoundedExecutor
-from vocoder_svc.batcher import StreamingVocoder, VocodeBatcher
-from vocoder_svc.windows import StreamWindows
+from vocoder_svc.batcher import VocodeBatcher
+from vocoder_svc.inbox import MelInbox
+from vocoder_svc.model import Vocoder
 
 __all__ = ["RevisionMismatch", "VocoderServicer"]
 
@@ -34,9 +35,10 @@ class RevisionMismatch(TtsError):
 class VocoderServicer(pb_grpc.VocoderServiceServicer):  # type: ignore[misc,unused-ignore]
     """Vocodes one sentence per stream, batching work across streams per voice.
 
-    Each stream keeps its own :class:`~vocoder_svc.windows.StreamWindows` (exact
-    streaming: left context re-run, look-ahead held back); the windows of every
-    stream of a voice meet in that voice's batcher, which runs them in one pass.
+    Each stream is a :class:`~vocoder_svc.model.VocoderStream` in its voice's
+    model: every frame is vocoded once, the layers keeping their state between
+    chunks, and audio is sent as soon as it is final. The chunks of every stream
+    of a voice meet in that voice's batcher, which runs them in one pass.
     """
 
     def __init__(
@@ -68,7 +70,7 @@ class VocoderServicer(pb_grpc.VocoderServiceServicer):  # type: ignore[misc,unus
         """Vocode a short silent mel per voice through its batcher (a real pass)."""
         for name, batcher in self.batchers.items():
             mel = np.zeros((_WARMUP_FRAMES, batcher.vocoder.num_mels), np.float32)
-            audio = await batcher.vocode(mel)
+            audio = await batcher.vocode(batcher.open_stream(), mel, end=True)
             _LOGGER.info("warmed up voice %s: %s samples", name, len(audio))
 
     async def close(self) -> None:
@@ -89,8 +91,8 @@ class VocoderServicer(pb_grpc.VocoderServiceServicer):  # type: ignore[misc,unus
         Admission by deadline happens once, at the config (the start of the
         sentence), before the header: refused at once (RESOURCE_EXHAUSTED,
         ``retry-after-ms``) when the executor's estimated wait, plus the batches of
-        the windows pending in the batcher, plus one service time exceed the
-        caller's remaining deadline. A job here is one batch of windows,
+        the steps pending in the batcher, plus one service time exceed the
+        caller's remaining deadline. A job here is one batch of stream steps,
         so this asks "can the first audio come in time?"; the chunks that follow
         are not re-admitted (a stream is not cut off half-way).
         """
@@ -98,29 +100,27 @@ class VocoderServicer(pb_grpc.VocoderServiceServicer):  # type: ignore[misc,unus
         if first is None or not first.HasField("config"):
             raise InvalidInput("send a config message first, then mel chunks")
         voice, batcher = self._open(first.config)
-        # Windows already pending in the batcher run before ours: their batches
+        # Steps already pending in the batcher run before ours: their batches
         # are jobs ahead of us that the executor does not count yet.
         ahead = batcher.queued_batches / self._executor.max_workers
         self._executor.admit(context.time_remaining(), jobs=1 + ahead)
         voc, out = batcher.vocoder, _PcmOut(first.config.pcm_format)
         yield pb.StreamVocodeResponse(header=out.header(voice, voc, first.config))
-        windows = StreamWindows(voc.context_frames, voc.num_mels)
-        async for message in requests:
-            if not message.HasField("mel"):
-                raise InvalidInput("only the first message may be a config")
-            chunk = message.mel
-            frames = decode_mel(chunk.mel, voc.num_mels)
-            window = windows.push(frames, chunk.chunk_index, chunk.start_frame)
-            if window is not None:
-                audio = await batcher.vocode(window.mel)
-                yield out.chunk(window.cut(audio, voc.hop_length), last=False)
-            if chunk.last:
-                break  # the end is known: flush now rather than at half-close
-        window = windows.finish()
-        tail = np.zeros(0, np.float32)
-        if window is not None:
-            tail = window.cut(await batcher.vocode(window.mel), voc.hop_length)
-        yield out.chunk(tail, last=True)
+        stream = batcher.open_stream()
+        async with MelInbox(requests, voc.num_mels) as inbox:
+            end = False
+            while not end:
+                frames, end = await inbox.take()
+                if end and stream.frames + len(frames) == 0:
+                    raise InvalidInput(
+                        "mel stream had no frames: send at least one frame"
+                    )
+                if not len(frames) and (not end or voc.causal):
+                    audio = np.zeros(0, np.float32)  # a causal model owes nothing
+                else:
+                    audio = await batcher.vocode(stream, frames, end)
+                if len(audio) or end:
+                    yield out.chunk(audio, last=end)
 
     async def GetModelInfo(  # noqa: N802  (gRPC method name)
         self,
@@ -164,7 +164,7 @@ class VocoderServicer(pb_grpc.VocoderServiceServicer):  # type: ignore[misc,unus
         return voice, batcher
 
 
-def _voice_info(name: str, voc: StreamingVocoder) -> audio_pb2.VoiceInfo:
+def _voice_info(name: str, voc: Vocoder) -> audio_pb2.VoiceInfo:
     return audio_pb2.VoiceInfo(
         name=name,
         revision=voc.revision,
@@ -182,7 +182,7 @@ class _PcmOut:
         self._index = self._start = 0
 
     def header(
-        self, voice: str, voc: StreamingVocoder, config: pb.VocodeConfig
+        self, voice: str, voc: Vocoder, config: pb.VocodeConfig
     ) -> pb.VocodeHeader:
         """What the stream will carry; the acoustic revision is echoed."""
         return pb.VocodeHeader(

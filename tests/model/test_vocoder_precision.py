@@ -15,7 +15,6 @@ from tts_common.errors import ModelLoadError, TtsError
 from tts_common.modeldir import resolve_voice
 from vocoder_svc.hifigan import HifiGanVocoder, load_vocoder
 from vocoder_svc.nn.kantts_hifigan import KanttsGenerator
-from vocoder_svc.windows import StreamWindows
 
 FIXTURES = ("small_causal", "small_noncausal")
 _CUDA = [
@@ -71,9 +70,9 @@ def test_close_to_float32_reference(
 def test_stream_and_batches_equal_whole_audio(
     load: Load, fixture: str, device: str, dtype: str
 ) -> None:
-    """Streamed audio (local streams, and the servicer's way: the windows of several
-    streams in one padded ``wave_batch`` per step) equals the whole-sentence audio
-    in the same dtype, within that dtype's tolerance."""
+    """Streamed audio (local streams, and the servicer's way: a step of several
+    streams in one ``stream_batch``) equals the whole-sentence audio in the same
+    dtype, within that dtype's tolerance."""
     vocoder = load(fixture, device, dtype)
     # Chunk sizes only change the window lengths (float32 tests cover every size).
     mels = [c.arrays["mel"] for c in golden_cases(fixture)[:3]]
@@ -87,22 +86,18 @@ def test_stream_and_batches_equal_whole_audio(
 def _batched_streams(
     vocoder: HifiGanVocoder, mels: list[np.ndarray], step: int
 ) -> list[np.ndarray]:
-    """Stream every mel in ``step``-frame chunks at once, each step's windows of all
-    streams vocoded together, as VocodeBatcher does; the audio of each stream."""
-    streams = [StreamWindows(vocoder.context_frames, vocoder.num_mels) for _ in mels]
+    """Stream every mel in ``step``-frame chunks at once, each step of all streams
+    vocoded together, as VocodeBatcher does; the audio of each stream."""
+    streams = [vocoder.open_stream() for _ in mels]
     out: list[list[np.ndarray]] = [[] for _ in mels]
-    for start in range(0, max(map(len, mels)) + step, step):
-        windows = []
-        for i, (mel, stream) in enumerate(zip(mels, streams, strict=True)):
-            if start < len(mel):
-                window = stream.add(mel[start : start + step])
-            else:  # the first step past the end finishes the stream, later ones skip
-                window = stream.finish() if start - step < len(mel) else None
-            if window is not None:
-                windows.append((i, window))
-        audio = vocoder.wave_batch([w.mel for _, w in windows])
-        for (i, window), wave in zip(windows, audio, strict=True):
-            out[i].append(window.cut(wave, vocoder.hop_length))
+    for start in range(0, max(map(len, mels)), step):
+        live = [i for i, mel in enumerate(mels) if start < len(mel)]
+        steps = [
+            (streams[i], mels[i][start : start + step], start + step >= len(mels[i]))
+            for i in live
+        ]
+        for i, audio in zip(live, vocoder.stream_batch(steps), strict=True):
+            out[i].append(audio)
     return [np.concatenate(parts) for parts in out]
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 import yaml
 
 from tests.golden import GOLDEN, golden_cases
+from tts_common.errors import InvalidInput
 from vocoder_svc.nn.classic_hifigan import ClassicGenerator, ClassicGeneratorConfig
 from vocoder_svc.nn.kantts_hifigan import KanttsGenerator, KanttsGeneratorConfig
 
@@ -61,10 +63,12 @@ def test_stream_equals_whole(golden_vocoder, fixture, size):
         assert len(log) == -(-len(mel) // (size or len(mel)))  # one piece per chunk
         assert all(fed is not None and out == fed * hop for fed, out in log)
     else:
-        # Only the look-ahead frames are held back, and only until the end.
+        # At most the look-ahead frames are held back, and only until the end.
         assert after > 0
-        for fed, out in log:
-            assert out == (len(mel) if fed is None else fed - after) * hop
+        outs = [out for _, out in log]
+        assert outs == sorted(outs) and outs[-1] == len(mel) * hop
+        for fed, out in log[:-1]:
+            assert fed is not None and (fed - after) * hop <= out <= fed * hop
 
 
 @pytest.mark.parametrize("fixture", FIXTURES)
@@ -98,6 +102,109 @@ def test_wave_batch_equals_wave(golden_vocoder, fixture):
     same = vocoder.wave_batch([long[:20], long[20:40]])  # equal lengths: no masks
     np.testing.assert_allclose(same[1], vocoder.wave(long[20:40]), rtol=0, atol=ATOL)
     assert vocoder.wave_batch([]) == []
+
+
+@pytest.mark.parametrize("fixture", FIXTURES)
+def test_streams_batched_together_equal_whole(golden_vocoder, fixture):
+    """Streams of different lengths and chunk sizes, starting and ending at
+    different steps, share each pass (as in the vocoder's batcher); each stream's
+    audio equals its whole-mel audio."""
+    vocoder = golden_vocoder(fixture)
+    long = _longest_mel(fixture)
+    mels = [long, long[:1], long[7:60], long[::-1][:33].copy()]
+    sizes, starts = [5, 1, 12, 3], [0, 2, 1, 4]  # step at which each stream joins
+    streams = [vocoder.open_stream() for _ in mels]
+    pos = [0] * len(mels)
+    out: list[list[np.ndarray]] = [[] for _ in mels]
+    for tick in range(200):
+        live = [
+            i for i in range(len(mels)) if tick >= starts[i] and not streams[i].ended
+        ]
+        if not live:
+            break
+        steps = []
+        for i in live:
+            chunk = mels[i][pos[i] : pos[i] + sizes[i]]
+            pos[i] += len(chunk)
+            steps.append((streams[i], chunk, pos[i] == len(mels[i])))
+        for i, audio in zip(live, vocoder.stream_batch(steps), strict=True):
+            assert len(audio) % vocoder.hop_length == 0
+            out[i].append(audio)
+    for mel, parts in zip(mels, out, strict=True):
+        np.testing.assert_allclose(
+            np.concatenate(parts), vocoder.wave(mel), rtol=0, atol=ATOL
+        )
+
+
+@pytest.mark.parametrize("fixture", FIXTURES)
+def test_streaming_computes_every_sample_once(golden_vocoder, fixture, monkeypatch):
+    """Streamed in 1-frame chunks, the convs produce exactly as many outputs as
+    when the whole mel is one chunk: no context is recomputed."""
+    vocoder = golden_vocoder(fixture)
+    mel = _longest_mel(fixture)[:40]
+    produced = [0]
+    conv2d = F.conv2d
+
+    def counting(*args, **kwargs):
+        out = conv2d(*args, **kwargs)
+        produced[0] += out.numel()
+        return out
+
+    monkeypatch.setattr(F, "conv2d", counting)  # what the streaming convs call
+    counts = []
+    for size in (1, len(mel)):
+        produced[0] = 0
+        list(vocoder.stream_wave(mel[i : i + size] for i in range(0, len(mel), size)))
+        counts.append(produced[0])
+    assert counts[0] == counts[1] > 0
+
+
+def test_stream_errors_leave_state_alone(golden_vocoder):
+    """A stream that ends without frames, or takes a step after its end, is
+    refused before any state changes."""
+    vocoder = golden_vocoder("small_noncausal")
+    mel = _longest_mel("small_noncausal")[:10]
+    stream = vocoder.open_stream()
+    empty = mel[:0]
+    with pytest.raises(InvalidInput, match="no frames"):
+        vocoder.stream_batch([(stream, empty, True)])
+    other = vocoder.open_stream()
+    with pytest.raises(InvalidInput, match="no frames"):  # one bad step: none run
+        vocoder.stream_batch([(other, mel, False), (stream, empty, True)])
+    assert (stream.frames, other.frames) == (0, 0)
+    audio = vocoder.stream_batch([(stream, mel, True)])[0]
+    np.testing.assert_allclose(audio, vocoder.wave(mel), rtol=0, atol=ATOL)
+    with pytest.raises(InvalidInput, match="already ended"):
+        vocoder.stream_batch([(stream, mel, False)])
+
+
+@pytest.mark.parametrize("resblock", ["1", "2"])
+def test_classic_stream_net_equals_forward(resblock):
+    """jik876's layout (the demo voice's) in streaming form gives its forward's
+    samples, chunk by chunk."""
+    cfg = ClassicGeneratorConfig(
+        resblock=resblock,
+        upsample_rates=(4, 4),
+        upsample_kernel_sizes=(8, 8),
+        upsample_initial_channel=16,
+        resblock_kernel_sizes=(3, 5),
+        resblock_dilation_sizes=((1, 3, 5), (1, 3, 5))
+        if resblock == "1"
+        else ((1, 3), (1, 3)),
+        num_mels=8,
+    )
+    torch.manual_seed(3)
+    generator = ClassicGenerator(cfg).eval()
+    mel = torch.randn(30, 8)
+    net = generator.stream_net()
+    with torch.inference_mode():
+        whole = generator(mel.T[None])[0, 0]
+        state = net.open(mel)
+        parts = [
+            net.push([mel[i : i + 4]], [state], [i + 4 >= len(mel)])[0]
+            for i in range(0, len(mel), 4)
+        ]
+    torch.testing.assert_close(torch.cat(parts), whole, rtol=0, atol=1e-6)
 
 
 def test_padding_would_leak_without_masks(golden_vocoder):

@@ -200,7 +200,7 @@ async def test_vocoder_refuses_a_stream_before_its_header(
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             [r async for r in stub.StreamVocode(iter(messages), timeout=0.8)]
         _assert_refused(refused.value)
-        assert not batches  # no window of it was ever vocoded
+        assert not batches  # no chunk of it was ever vocoded
         assert executor.in_flight == 2  # nor queued
     finally:
         gate.set()
@@ -213,10 +213,10 @@ async def test_vocoder_refuses_a_stream_before_its_header(
 
 
 @pytest.mark.usefixtures("one_torch_thread")
-async def test_vocoder_counts_windows_pending_in_its_batcher(
+async def test_vocoder_counts_steps_pending_in_its_batcher(
     start_server: StartServer, vocoders: dict[str, Any]
 ) -> None:
-    """Windows waiting in the batcher are batches ahead of a new stream, though the
+    """Steps waiting in the batcher are batches ahead of a new stream, though the
     executor has not seen them yet: with the executor held and 4 batches
     pending, a stream whose deadline covers the executor's queue and one batch, but
     not those 4, is refused."""
@@ -229,8 +229,11 @@ async def test_vocoder_counts_windows_pending_in_its_batcher(
     mel = golden_cases("small_noncausal")[0].arrays["mel"]
     gate = threading.Event()
     held = await _hold(executor, gate)
-    windows = [asyncio.ensure_future(batcher.vocode(mel[:8])) for _ in range(20)]
-    # One batch of 4 goes to the executor's queue; 16 windows stay pending.
+    windows = [
+        asyncio.ensure_future(batcher.vocode(batcher.open_stream(), mel[:8], end=True))
+        for _ in range(20)
+    ]
+    # One batch of 4 goes to the executor's queue; 16 steps stay pending.
     await _until(lambda: batcher.queued_batches == 4 and executor.in_flight == 3)
     header = audio_pb2.MelHeader(
         voice="v", num_mels=voc.num_mels, hop_length=voc.hop_length,

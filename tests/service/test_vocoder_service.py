@@ -95,7 +95,7 @@ async def test_concurrent_streams_equal_whole_mel_audio(
     start_server: StartServer, vocoders: dict[str, Any], fixture: str
 ) -> None:
     """Concurrent streams, odd chunk sizes, every way of ending: each stream's audio
-    equals ``wave(mel)`` within 1e-5, and batches of several windows formed."""
+    equals ``wave(mel)`` within 1e-5, and batches of several streams formed."""
     voc = vocoders[fixture]
     stub, servicer = await _serve(start_server, voc)
     mels = [c.arrays["mel"] for c in golden_cases(fixture)]
@@ -112,11 +112,65 @@ async def test_concurrent_streams_equal_whole_mel_audio(
         assert header.acoustic_revision == "am-rev"
         audio = _f32(chunks)
         np.testing.assert_allclose(audio, voc.wave(mel), atol=1e-5, err_msg=f"{step=}")
-        if voc.causal and step < 500:
-            # Causal: every chunk's audio is sent as soon as the chunk arrives.
-            assert [c.num_samples for c in chunks[:2]] == [step * 200] * 2
+        assert all(c.num_samples % voc.hop_length == 0 for c in chunks)
     sizes = servicer.batchers[VOICE].batch_sizes
     assert max(sizes) > 1, f"no batch formed: {sizes}"
+
+
+@pytest.mark.parametrize("fixture", ["small_causal", "small_noncausal"])
+async def test_audio_comes_as_soon_as_it_is_final(
+    start_server: StartServer, vocoders: dict[str, Any], fixture: str
+) -> None:
+    """A caller that waits for each chunk's audio before sending the next gets a
+    causal model's audio for every chunk at once, and a non-causal model's for all
+    but its look-ahead frames."""
+    voc = vocoders[fixture]
+    stub, _ = await _serve(start_server, voc)
+    mel = golden_cases(fixture)[0].arrays["mel"][:60]
+    messages = _messages(mel, 6)
+    call = stub.StreamVocode()
+    await call.write(messages[0])
+    assert (await call.read()).HasField("header")
+    sent, received = 0, 0
+    after = voc.context_frames[1]
+    for message in messages[1:]:
+        await call.write(message)
+        sent += message.mel.mel.num_frames
+        if voc.causal or sent > after + 6:
+            received += (await call.read()).audio.num_samples
+            assert max(sent - after, 0) * voc.hop_length <= received
+            assert received <= sent * voc.hop_length
+    await call.done_writing()
+    tail = (await call.read()).audio
+    assert tail.last and received + tail.num_samples == len(mel) * voc.hop_length
+    assert voc.causal == (tail.num_samples == 0)
+
+
+async def test_chunks_that_arrive_during_a_pass_go_in_one_step(
+    start_server: StartServer, vocoders: dict[str, Any]
+) -> None:
+    """While the vocoder is busy with a stream's chunk, the chunks that arrive meanwhile
+    are vocoded together in its next pass (fewer, longer passes when behind)."""
+    gated = _GatedVocoder(vocoders["small_causal"])
+    stub, servicer = await _serve(start_server, gated)
+    mel = golden_cases("small_causal")[0].arrays["mel"][:40]
+    messages = _messages(mel, 4)
+    call = stub.StreamVocode()
+    await call.write(messages[0])
+    await call.read()  # header
+    await call.write(messages[1])
+    batcher = servicer.batchers[VOICE]
+    await _until(lambda: sum(batcher.batch_sizes.values()) == 1, "the first pass")
+    for message in messages[2:]:
+        await call.write(message)
+    await call.done_writing()
+    await asyncio.sleep(0.2)  # the reader queues the rest while the first pass waits
+    gated.gate.set()
+    chunks = [(await call.read()).audio]
+    while not chunks[-1].last:
+        chunks.append((await call.read()).audio)
+    assert [c.num_samples for c in chunks] == [4 * 200, 36 * 200]
+    assert sum(batcher.batch_sizes.values()) == 2
 
 
 async def test_s16le_default_format(
@@ -135,10 +189,10 @@ async def test_s16le_default_format(
     assert np.abs(pcm.astype(int) - float_to_pcm16(voc.wave(mel))).max() <= 1
 
 
-async def test_concurrent_first_windows_form_one_batch(
+async def test_concurrent_first_chunks_form_one_batch(
     start_server: StartServer, vocoders: dict[str, Any]
 ) -> None:
-    """Four streams' windows arriving together run as one batch of four."""
+    """Four streams' chunks arriving together run as one batch of four."""
     metrics, voc = Metrics("vocoder-test"), vocoders["small_causal"]
     stub, servicer = await _serve(
         start_server, voc, metrics=metrics, max_batch=4, max_wait_s=2.0
@@ -245,7 +299,7 @@ async def _until(condition: Callable[[], bool], what: str) -> None:
 
 
 class _GatedVocoder:
-    """Wraps a vocoder; ``wave_batch`` waits for ``gate``."""
+    """Wraps a vocoder; ``stream_batch`` waits for ``gate``."""
 
     def __init__(self, voc: Any) -> None:
         self._voc = voc
@@ -254,16 +308,16 @@ class _GatedVocoder:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._voc, name)
 
-    def wave_batch(self, mels: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def stream_batch(self, steps: Sequence[Any]) -> list[np.ndarray]:
         self.gate.wait(TIMEOUT_S)
-        waves: list[np.ndarray] = self._voc.wave_batch(mels)
+        waves: list[np.ndarray] = self._voc.stream_batch(steps)
         return waves
 
 
 async def test_full_queue_answers_resource_exhausted(
     start_server: StartServer, vocoders: dict[str, Any]
 ) -> None:
-    """One batch running, one window pending (the cap): a third stream is refused."""
+    """One batch running, one step pending (the cap): a third stream is refused."""
     gated = _GatedVocoder(vocoders["small_causal"])
     executor = BoundedExecutor(max_workers=1, max_queue=0)
     stub, servicer = await _serve(
@@ -274,7 +328,7 @@ async def test_full_queue_answers_resource_exhausted(
     running = asyncio.ensure_future(_vocode(stub, messages))
     await _until(lambda: executor.in_flight > 0, "the first batch running")
     waiting = asyncio.ensure_future(_vocode(stub, messages))
-    await _until(lambda: batcher.pending > 0, "the second window pending")
+    await _until(lambda: batcher.pending > 0, "the second step pending")
     try:
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await _vocode(stub, messages)

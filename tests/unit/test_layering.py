@@ -63,6 +63,8 @@ def module_names(root: Path, packages: Iterable[str]) -> dict[str, Path]:
     for package in packages:
         for path in sorted((root / package).rglob("*.py")):
             parts = list(path.relative_to(root).with_suffix("").parts)
+            if any(part.startswith(".") for part in parts):
+                continue  # virtual environments (training/.venv-*) are not ours
             if parts[-1] == "__init__":
                 parts.pop()
             modules[".".join(parts)] = path

@@ -13,12 +13,21 @@ from torch import nn
 
 from vocoder_svc.nn.layers import (
     PaddedConv1d,
+    PhaseUpsampler,
     Span,
     channels_last_weight,
     masks_for,
     resblock_span,
     to_activation,
     transposed_conv,
+)
+from vocoder_svc.nn.streaming import (
+    StreamConv,
+    StreamMap,
+    StreamMean,
+    StreamNet,
+    StreamOp,
+    residual_chain,
 )
 
 __all__ = ["ClassicGenerator", "ClassicGeneratorConfig"]
@@ -208,6 +217,24 @@ class ClassicGenerator(nn.Module):
             x = acc.div_(len(blocks))
         x = self.conv_post(F.leaky_relu(x), masks[-1])  # torch's default slope 0.01
         return torch.tanh(x)[:, :, 0, :]
+
+    def stream_net(self) -> StreamNet:
+        """This generator in streaming form (same weights, same samples)."""
+        cfg = self.cfg
+
+        def act(x: torch.Tensor) -> torch.Tensor:
+            return F.leaky_relu(x, _SLOPE)
+
+        ops: list[StreamOp] = [StreamConv.of(self.conv_pre)]
+        for (up, pad, blocks), rate in zip(
+            self.stages, cfg.upsample_rates, strict=True
+        ):
+            phase = PhaseUpsampler(rate, up.kernel_size[0], pad, None)
+            mrf = [residual_chain(block.steps, act) for block in blocks]
+            ops += [StreamMap(act), StreamConv.upsampler(phase, up), StreamMean(mrf)]
+        ops += [StreamMap(F.leaky_relu), StreamConv.of(self.conv_post)]
+        ops.append(StreamMap(torch.tanh))
+        return StreamNet(ops, cfg.num_mels, cfg.hop_length)
 
     def context_frames(self) -> tuple[int, int]:
         """Input frames (before, after) that one output frame depends on."""

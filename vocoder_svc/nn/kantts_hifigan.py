@@ -20,6 +20,14 @@ from vocoder_svc.nn.layers import (
     resblock_span,
     to_activation,
 )
+from vocoder_svc.nn.streaming import (
+    StreamConv,
+    StreamMap,
+    StreamMean,
+    StreamNet,
+    StreamOp,
+    residual_chain,
+)
 
 __all__ = ["KanttsGenerator", "KanttsGeneratorConfig"]
 
@@ -264,7 +272,7 @@ class KanttsGenerator(nn.Module):
             # LeakyReLU commutes with nearest upsampling, so both branches share it.
             act = F.leaky_relu(x, slope)
             act = act if mask is None else act * mask
-            x = phase(act, rep.conv1d, deconv.deconv)
+            x = phase(act, deconv.deconv, rep.conv1d)
             # Mean of the parallel residual blocks, summed in the reference's order.
             x_act = F.leaky_relu(x, slope)
             acc: torch.Tensor = blocks[0](x, up_mask, x_act)
@@ -274,6 +282,26 @@ class KanttsGenerator(nn.Module):
         # The last activation uses torch's default slope (0.01), as the reference does.
         x = self.conv_post.conv1d(F.leaky_relu(x), masks[-1])
         return torch.tanh(x)[:, :, 0, :]
+
+    def stream_net(self) -> StreamNet:
+        """This generator in streaming form (same weights, same samples)."""
+        cfg = self.cfg
+
+        def act(x: torch.Tensor) -> torch.Tensor:
+            return F.leaky_relu(x, cfg.negative_slope)
+
+        ops: list[StreamOp] = [StreamConv.of(self.conv_pre.conv1d)]
+        for phase, rep, deconv, blocks in self.stages:
+            up = StreamConv.upsampler(phase, deconv.deconv, rep.conv1d)
+            mrf = [
+                residual_chain([(c1, c2) for c1, c2 in block.pairs], act)
+                for block in blocks
+            ]
+            ops += [StreamMap(lambda x: torch.sin(x) + x), StreamMap(act), up]
+            ops.append(StreamMean(mrf))
+        ops += [StreamMap(F.leaky_relu), StreamConv.of(self.conv_post.conv1d)]
+        ops.append(StreamMap(torch.tanh))
+        return StreamNet(ops, cfg.in_channels, cfg.hop_length)
 
     def context_frames(self) -> tuple[int, int]:
         """Input frames (before, after) that one output frame depends on.

@@ -14,6 +14,7 @@ __all__ = [
     "PhaseUpsampler",
     "Span",
     "channels_last_weight",
+    "interleave_phases",
     "masks_for",
     "resblock_span",
     "to_activation",
@@ -105,68 +106,101 @@ def to_activation(mel: torch.Tensor) -> torch.Tensor:
 
 
 class PhaseUpsampler(nn.Module):
-    """KAN-TTS's two upsampling branches of a stage as one frame-rate conv.
+    """A stage's upsampling as one frame-rate conv with a channel group per phase.
 
-    The repeat branch (nearest x s, then a conv) and the transposed conv are
-    linear in the same input, and output sample ``j*s + r`` of either reads only
-    a few frames around ``j``. So their sum is one conv at the frame rate with
-    ``s * C_out`` channels (one group per phase ``r``) whose kernel gathers both
-    branches' taps, followed by interleaving the phases. Same maths as the
-    reference, at about a third of the arithmetic and without the upsampled copy.
-    It has no parameters: it assembles its weight from the two branches' weights
-    on every call (a few small ops), so it always follows the loaded state dict.
+    KAN-TTS sums two branches, a repeat branch (nearest x s, then a conv) and a
+    transposed conv; jik876 has the transposed conv alone. Both are linear, and
+    output sample ``j*s + r`` reads only a few frames around ``j``, so the stage is
+    one conv at the frame rate with ``s * C_out`` channels (group ``r`` computes
+    phase ``r``) whose kernel gathers the branches' taps, followed by interleaving
+    the phases. Same maths as the reference, at about a third of the arithmetic and
+    without the upsampled copy, and a plain conv is what streaming state needs.
+    It has no parameters: :meth:`weight` assembles the kernel from the branches'
+    weights (a few small ops), so it always follows the loaded state dict.
     """
 
     def __init__(
-        self, scale: int, kernel: int, deconv_pad: int, conv_kernel: int, causal: bool
+        self,
+        scale: int,
+        kernel: int,
+        deconv_pad: int,
+        conv_kernel: int | None,
+        causal: bool = False,
     ) -> None:
+        """``conv_kernel`` is the repeat branch's kernel, ``None`` without one."""
         super().__init__()
-        left = conv_kernel - 1 if causal else (conv_kernel - 1) // 2
-        rep = [
-            (k, r, (r - left + k) // scale)
-            for k in range(conv_kernel)
-            for r in range(scale)
-        ]
-        dec = [
-            (k, r, (r + deconv_pad - k) // scale)
-            for k in range(kernel)
-            for r in range(scale)
-            if (r + deconv_pad - k) % scale == 0
-        ]
-        offsets = [o for _, _, o in rep + dec]
-        self.scale, self.lo = scale, min(offsets)
-        self.pad = max(-self.lo, max(offsets))
-        width = max(offsets) - self.lo + 1
-        for name, taps, n_taps in (
-            ("rep_taps", rep, conv_kernel),
-            ("dec_taps", dec, kernel),
-        ):
+        taps = {
+            "dec_taps": (
+                kernel,
+                [
+                    (k, r, (r + deconv_pad - k) // scale)
+                    for k in range(kernel)
+                    for r in range(scale)
+                    if (r + deconv_pad - k) % scale == 0
+                ],
+            )
+        }
+        if conv_kernel is not None:
+            left = conv_kernel - 1 if causal else (conv_kernel - 1) // 2
+            taps["rep_taps"] = (
+                conv_kernel,
+                [
+                    (k, r, (r - left + k) // scale)
+                    for k in range(conv_kernel)
+                    for r in range(scale)
+                ],
+            )
+        offsets = [o for _, listed in taps.values() for _, _, o in listed]
+        self.scale = scale
+        # Frames read before and after frame j (zero taps widen it to include j).
+        self.left, self.right = max(0, -min(offsets)), max(0, max(offsets))
+        width = self.left + self.right + 1
+        for name, (n_taps, listed) in taps.items():
             table = torch.zeros(n_taps, scale, width)
-            for k, r, o in taps:
-                table[k, r, o - self.lo] = 1.0
+            for k, r, o in listed:
+                table[k, r, o + self.left] = 1.0
             self.register_buffer(name, table, persistent=False)
+        self.has_rep = conv_kernel is not None
 
-    def forward(
-        self, x: torch.Tensor, conv: nn.Conv1d, deconv: nn.ConvTranspose1d
-    ) -> torch.Tensor:
-        """``x`` [B, C_in, 1, T] (already activated) -> [B, C_out, 1, T * s]."""
+    def weight(
+        self, deconv: nn.ConvTranspose1d, conv: nn.Conv1d | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The frame-rate conv's weight [s * C_out, C_in, 1, width] (channels-last)
+        and bias [s * C_out]; output channel ``r * C_out + o`` is phase ``r``."""
         # Built in [r, out, tap, in] order, which is the channels-last layout of the
         # [s * C_out, C_in, 1, taps] conv weight, so no reorder copy is needed.
-        weight = torch.einsum("oik,krn->roni", conv.weight, self.rep_taps)
-        weight = weight + torch.einsum("iok,krn->roni", deconv.weight, self.dec_taps)
+        weight = torch.einsum("iok,krn->roni", deconv.weight, self.dec_taps)
+        bias = deconv.bias
+        if self.has_rep:
+            if conv is None:
+                raise ValueError("this stage has a repeat branch: pass its conv")
+            weight = weight + torch.einsum("oik,krn->roni", conv.weight, self.rep_taps)
+            bias = None if bias is None or conv.bias is None else bias + conv.bias
+        if bias is None:
+            raise ValueError("the upsampling branches must have biases")
         weight = weight.flatten(0, 1).permute(0, 2, 1).unsqueeze(2)
-        if conv.bias is None or deconv.bias is None:
-            raise ValueError("both upsampling branches must have a bias")
-        bias = (conv.bias + deconv.bias).repeat(self.scale)
-        y = F.conv2d(x, weight, bias, padding=(0, self.pad))
-        start = self.pad + self.lo
-        y = y[..., start : start + x.shape[-1]]
-        batch, channels, _, steps = y.shape
-        # Channels-last storage is [B, T, s * C_out]: interleaving phases is a view.
-        y = y.permute(0, 2, 3, 1).reshape(
-            batch, 1, steps * self.scale, channels // self.scale
-        )
-        return y.permute(0, 3, 1, 2)
+        return weight, bias.repeat(self.scale)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        deconv: nn.ConvTranspose1d,
+        conv: nn.Conv1d | None = None,
+    ) -> torch.Tensor:
+        """``x`` [B, C_in, 1, T] (already activated) -> [B, C_out, 1, T * s]."""
+        weight, bias = self.weight(deconv, conv)
+        pad = max(self.left, self.right)
+        y = F.conv2d(x, weight, bias, padding=(0, pad))
+        start = pad - self.left
+        return interleave_phases(y[..., start : start + x.shape[-1]], self.scale)
+
+
+def interleave_phases(y: torch.Tensor, scale: int) -> torch.Tensor:
+    """[B, s * C, 1, T] phase groups (channels-last) -> [B, C, 1, T * s]."""
+    batch, channels, _, steps = y.shape
+    # Channels-last storage is [B, T, s * C]: interleaving phases is a view.
+    y = y.permute(0, 2, 3, 1).reshape(batch, 1, steps * scale, channels // scale)
+    return y.permute(0, 3, 1, 2)
 
 
 def masks_for(

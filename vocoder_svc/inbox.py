@@ -1,0 +1,96 @@
+"""A stream's incoming mel, read as it arrives and handed over in one piece.
+
+The vocoder pays a fixed cost per pass, so a short chunk costs more per frame
+than a long one. While a stream's previous pass runs, the acoustic stage keeps
+sending: reading ahead and taking everything that has arrived makes chunks grow
+exactly when the vocoder falls behind, and stay small (early first audio) while
+it keeps up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import numpy as np
+
+from sambert_tts_protos.v1 import vocoder_service_pb2 as pb
+from tts_common.audio import decode_mel
+from tts_common.errors import InvalidInput
+
+__all__ = ["MelInbox"]
+
+MAX_QUEUED_CHUNKS = 64
+"""Chunks read ahead before the reader waits (gRPC flow control then holds the sender)."""
+
+_Item = tuple[np.ndarray, bool] | Exception
+
+
+class MelInbox:
+    """Reads the mel chunks of one StreamVocode call in a task of its own.
+
+    Checks each chunk's order and contents as it comes; :meth:`take` returns all
+    frames that have arrived since the last call. Use as an async context manager
+    so the reader stops with the call.
+    """
+
+    def __init__(
+        self, requests: AsyncIterator[pb.StreamVocodeRequest], num_mels: int
+    ) -> None:
+        self._requests, self._num_mels = requests, num_mels
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(MAX_QUEUED_CHUNKS)
+        self._task: asyncio.Task[None] | None = None
+        self._ended = False
+
+    async def __aenter__(self) -> MelInbox:
+        self._task = asyncio.ensure_future(self._read())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def take(self) -> tuple[np.ndarray, bool]:
+        """Frames [n, num_mels] that arrived (waits for at least one chunk) and
+        whether the stream ended with them.
+
+        Raises:
+            InvalidInput: A chunk was out of order or malformed, or a config came
+                again.
+        """
+        if self._ended:
+            raise RuntimeError("the stream has already ended")
+        parts, end = [], False
+        item = await self._queue.get()
+        while True:
+            if isinstance(item, Exception):
+                raise item
+            frames, end = item
+            parts.append(frames)
+            if end or self._queue.empty():
+                break
+            item = self._queue.get_nowait()
+        self._ended = end
+        return (parts[0] if len(parts) == 1 else np.concatenate(parts)), end
+
+    async def _read(self) -> None:
+        chunks = frames = 0
+        try:
+            async for message in self._requests:
+                if not message.HasField("mel"):
+                    raise InvalidInput("only the first message may be a config")
+                chunk = message.mel
+                mel = decode_mel(chunk.mel, self._num_mels)
+                if (chunk.chunk_index, chunk.start_frame) != (chunks, frames):
+                    raise InvalidInput(
+                        f"mel chunk out of order: got chunk_index {chunk.chunk_index} "
+                        f"at start_frame {chunk.start_frame}, expected {chunks} at "
+                        f"{frames}"
+                    )
+                chunks, frames = chunks + 1, frames + len(mel)
+                await self._queue.put((mel, chunk.last))
+                if chunk.last:
+                    return  # the end is known: flush now rather than at half-close
+            await self._queue.put((np.zeros((0, self._num_mels), np.float32), True))
+        except Exception as exc:  # handed to the call, which raises it
+            await self._queue.put(exc)
