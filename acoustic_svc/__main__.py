@@ -20,7 +20,7 @@ async def main() -> None:
     cfg = AcousticConfig.from_env(os.environ)
     srv, metrics = cfg.server, Metrics("acoustic")
     configure_logging("acoustic", srv.log_level, srv.log_format)
-    torch.set_num_threads(cfg.torch_threads or torch.get_num_threads())
+    torch.set_num_threads(cfg.intra_op_threads(torch.get_num_threads()))
     names = cfg.voice_names()
     models = {v: load_acoustic_model(cfg.model_dir, v, cfg.device) for v in names}
     executor = BoundedExecutor(srv.max_workers, srv.max_queue, "acoustic")

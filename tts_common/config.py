@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -326,12 +327,19 @@ class ModelStageConfig:
     device: str = "cpu"
     """Torch device of the models (``<prefix>DEVICE``), e.g. ``cpu`` or ``cuda:0``."""
     torch_threads: int = 0
-    """Intra-op threads torch may use (``<prefix>TORCH_THREADS``); 0 = torch's default.
+    """Intra-op threads torch may use (``<prefix>TORCH_THREADS``); 0 = the CPUs this
+    process may use (its cgroup quota or affinity, which torch's default ignores: in
+    a 2-CPU pod on a 64-core node torch would start 32 or more spinning threads).
     With several inference workers, workers x threads should not exceed the cores."""
 
     def __post_init__(self) -> None:
         if self.torch_threads < 0:
             raise ConfigError("TORCH_THREADS must not be negative")
+
+    def intra_op_threads(self, torch_default: int) -> int:
+        """Threads for ``torch.set_num_threads``: as configured, else torch's
+        default capped by :func:`cpu_budget`."""
+        return self.torch_threads or max(1, min(torch_default, cpu_budget()))
 
     def voice_names(self) -> tuple[str, ...]:
         """Voices to load, default first: as configured, else all in voices.json."""
@@ -348,6 +356,26 @@ class ModelStageConfig:
             "device": env_str(environ, f"{prefix}DEVICE", "cpu"),
             "torch_threads": env_int(environ, f"{prefix}TORCH_THREADS", 0),
         }
+
+
+def cpu_budget(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup CPU quota
+    (v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``), rounded up."""
+    cpus = len(os.sched_getaffinity(0))
+    for quota_file, period_file in (
+        (cgroup / "cpu.max", None),
+        (cgroup / "cpu" / "cpu.cfs_quota_us", cgroup / "cpu" / "cpu.cfs_period_us"),
+    ):
+        try:
+            fields = quota_file.read_text().split()
+            if period_file is not None:
+                fields.append(period_file.read_text().strip())
+            quota, period = int(fields[0]), int(fields[1])
+        except (OSError, ValueError, IndexError):
+            continue  # "max" (no quota), another cgroup version, or none
+        if quota > 0 and period > 0:
+            return max(1, min(cpus, -(-quota // period)))
+    return cpus
 
 
 def parse_voices(raw: str) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ async def main() -> None:
     cfg = VocoderConfig.from_env(os.environ)
     srv, metrics = cfg.server, Metrics("vocoder")
     configure_logging("vocoder", srv.log_level, srv.log_format)
-    torch.set_num_threads(cfg.torch_threads or torch.get_num_threads())
+    torch.set_num_threads(cfg.intra_op_threads(torch.get_num_threads()))
     names = cfg.voice_names()
     voc = {v: load_vocoder(cfg.model_dir, v, cfg.device, cfg.dtype) for v in names}
     executor = BoundedExecutor(srv.max_workers, srv.max_queue, "vocoder")

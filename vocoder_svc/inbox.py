@@ -1,10 +1,13 @@
-"""A stream's incoming mel, read as it arrives and handed over in one piece.
+"""A stream's incoming mel, read as it arrives and handed over in growing steps.
 
 The vocoder pays a fixed cost per pass, so a short chunk costs more per frame
 than a long one. While a stream's previous pass runs, the acoustic stage keeps
-sending: reading ahead and taking everything that has arrived makes chunks grow
-exactly when the vocoder falls behind, and stay small (early first audio) while
-it keeps up.
+sending: reading ahead and taking what has arrived makes steps grow exactly
+when the vocoder falls behind, and stay small (early first audio) while it keeps
+up. A step is capped at the frames already vocoded (at least ``MIN_STEP_FRAMES``):
+computing N frames takes less than playing the N before them whenever the
+vocoder is faster than real time, so the listener never runs dry, and a stream
+that arrives all at once still takes only a few passes (16, 16, 32, 64, ...).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from tts_common.errors import InvalidInput
 
 __all__ = ["MelInbox"]
 
+MIN_STEP_FRAMES = 16
+"""Largest first step: about 0.2 s of audio at common hops, so first audio is early."""
 MAX_QUEUED_CHUNKS = 64
 """Chunks read ahead before the reader waits (gRPC flow control then holds the sender)."""
 
@@ -41,6 +46,8 @@ class MelInbox:
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(MAX_QUEUED_CHUNKS)
         self._task: asyncio.Task[None] | None = None
         self._ended = False
+        self._taken = 0  # frames handed over so far
+        self._left: tuple[np.ndarray, bool] | None = None  # rest of a split chunk
 
     async def __aenter__(self) -> MelInbox:
         self._task = asyncio.ensure_future(self._read())
@@ -51,8 +58,9 @@ class MelInbox:
             self._task.cancel()
 
     async def take(self) -> tuple[np.ndarray, bool]:
-        """Frames [n, num_mels] that arrived (waits for at least one chunk) and
-        whether the stream ended with them.
+        """The next step: frames [n, num_mels] that arrived, at most the frames
+        handed over so far (or ``MIN_STEP_FRAMES``), waiting for at least one
+        chunk; and whether the stream ends with them.
 
         Raises:
             InvalidInput: A chunk was out of order or malformed, or a config came
@@ -60,18 +68,28 @@ class MelInbox:
         """
         if self._ended:
             raise RuntimeError("the stream has already ended")
-        parts, end = [], False
-        item = await self._queue.get()
-        while True:
+        room = max(self._taken, MIN_STEP_FRAMES)
+        parts: list[np.ndarray] = []
+        end = False
+        while room > 0 and not end:
+            if self._left is not None:
+                item: _Item = self._left
+                self._left = None
+            elif parts and self._queue.empty():
+                break
+            else:
+                item = await self._queue.get()
             if isinstance(item, Exception):
                 raise item
             frames, end = item
+            if len(frames) > room:  # keep the rest for the next step
+                self._left, frames, end = (frames[room:], end), frames[:room], False
             parts.append(frames)
-            if end or self._queue.empty():
-                break
-            item = self._queue.get_nowait()
+            room -= len(frames)
+        mel = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        self._taken += len(mel)
         self._ended = end
-        return (parts[0] if len(parts) == 1 else np.concatenate(parts)), end
+        return mel, end
 
     async def _read(self) -> None:
         chunks = frames = 0

@@ -35,6 +35,7 @@ RUN pip install --no-deps .
 FROM python:3.11.14-slim-bookworm
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    OMP_WAIT_POLICY=PASSIVE \
     PATH=/opt/venv/bin:$PATH \
     ACOUSTIC_PORT=50053 \
     ACOUSTIC_METRICS_PORT=9103 \

@@ -44,6 +44,7 @@ RUN pip install --no-deps .
 FROM nvidia/cuda:12.8.1-runtime-ubuntu22.04
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    OMP_WAIT_POLICY=PASSIVE \
     PATH=/opt/venv/bin:$PATH \
     VOCODER_PORT=50054 \
     VOCODER_METRICS_PORT=9104 \

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from tts_common.config import (
     ConfigError,
+    ModelStageConfig,
     ServerConfig,
+    cpu_budget,
     env_bool,
     env_float,
     env_int,
@@ -158,3 +162,42 @@ def test_env_fields_parse_by_annotated_type_and_name_the_variable() -> None:
     assert got == {"wait_s": 0.5, "count": 3, "verbose": True, "name": "x"}
     with pytest.raises(ConfigError, match="S_COUNT must be an integer"):
         env_fields({"S_COUNT": "many"}, "S_", Settings(), names)
+
+
+def _cgroup(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def test_cpu_budget_follows_the_cgroup_quota(tmp_path: Path) -> None:
+    """A container's CPU quota caps the threads (rounded up); no quota or no
+    cgroup files leave the affinity count."""
+    cpus = len(os.sched_getaffinity(0))
+    v2 = _cgroup(tmp_path / "v2", {"cpu.max": "100000 100000\n"})
+    assert cpu_budget(v2) == 1
+    half = _cgroup(tmp_path / "half", {"cpu.max": "50000 100000\n"})
+    assert cpu_budget(half) == 1
+    v1 = _cgroup(
+        tmp_path / "v1",
+        {"cpu/cpu.cfs_quota_us": "150000\n", "cpu/cpu.cfs_period_us": "100000\n"},
+    )
+    assert cpu_budget(v1) == min(2, cpus)
+    unlimited = _cgroup(tmp_path / "max", {"cpu.max": "max 100000\n"})
+    assert cpu_budget(unlimited) == cpus
+    v1_unlimited = _cgroup(
+        tmp_path / "v1u",
+        {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"},
+    )
+    assert cpu_budget(v1_unlimited) == cpus
+    assert cpu_budget(tmp_path / "none") == cpus
+
+
+def test_intra_op_threads() -> None:
+    """Configured threads win; else torch's default capped by the CPU budget."""
+    cfg = ModelStageConfig(model_dir="/m", torch_threads=3)
+    assert cfg.intra_op_threads(16) == 3
+    unset = ModelStageConfig(model_dir="/m")
+    assert unset.intra_op_threads(10_000) == cpu_budget()
+    assert unset.intra_op_threads(1) == 1
