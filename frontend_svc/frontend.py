@@ -102,9 +102,13 @@ class Frontend:
         if text.lstrip().startswith(("<speak", "<?xml")):
             from frontend_svc.ssml import analyze_ssml
 
-            return analyze_ssml(self, text, emotion, speaker, lexicon, budget)
-        normalized = self._normalize(text)
-        return self.analyze_plain(normalized, emotion, speaker, lexicon, budget)
+            out = analyze_ssml(self, text, emotion, speaker, lexicon, budget)
+        else:
+            normalized = self._normalize(text)
+            out = self.analyze_plain(normalized, emotion, speaker, lexicon, budget)
+        if out:
+            out[-1].pause_after_ms = 0  # nothing follows: no pause to keep apart
+        return out
 
     def analyze_plain(
         self,
@@ -121,10 +125,10 @@ class Frontend:
         if budget is not None:
             budget.spend(len(normalized))
         out: list[Sentence] = []
-        for sent in split_sentences(normalized):
+        for sent, ended in split_sentences(normalized):
             if budget is not None:
                 budget.check()
-            out.extend(self._sentence(sent, emotion, speaker, lexicon))
+            out.extend(self._sentence(sent, emotion, speaker, lexicon, ended))
         return out
 
     def _sentence(
@@ -133,8 +137,13 @@ class Frontend:
         emotion: str | None,
         speaker: str | None,
         lexicon: Mapping[str, str] | None,
+        ended: bool = True,
     ) -> list[Sentence]:
+        """The sentence ``text`` in pieces of at most MAX_TOKENS tokens; ``ended``:
+        a sentence-final mark ended it, so a sentence pause follows."""
         from frontend_svc.prosody import (
+            SENTENCE_PAUSE_MS,
+            SPLIT_PAUSE_MS,
             assign_breaks,
             break_for_punct,
             joined_text,
@@ -162,8 +171,11 @@ class Frontend:
                 symbols=render(piece, emotion, speaker),
                 pinyin=[p for u in piece for p in u.pinyin],
                 emotion=emotion,
+                pause_after_ms=(
+                    SPLIT_PAUSE_MS if i < len(pieces) - 1 else SENTENCE_PAUSE_MS * ended
+                ),
             )
-            for piece in pieces
+            for i, piece in enumerate(pieces)
         ]
 
 

@@ -29,6 +29,9 @@ class Sentence:
     """Surface pinyin of the sentence's syllables (letters spelled), for debugging."""
     break_after_ms: int = 0
     """Extra silence after the sentence (SSML ``<break>``), milliseconds."""
+    pause_after_ms: int = 0
+    """Natural pause after the sentence (a sentence or clause pause, none after
+    the last sentence), milliseconds; an SSML ``<break>`` here replaces it."""
     rate: float = 1.0
     """Speaking-rate factor (SSML ``<prosody rate>``), 1.0 = normal."""
     volume: float = 1.0

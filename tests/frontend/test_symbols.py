@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from frontend_svc.prosody import SENTENCE_PAUSE_MS, SPLIT_PAUSE_MS
 from tts_common.errors import InvalidInput
 from tts_common.symbols import (
     EMOTIONS,
@@ -86,3 +87,30 @@ def test_letters_are_spelled(fe) -> None:
 
 def test_empty_or_punctuation_only_gives_no_sentence(fe) -> None:
     assert fe.analyze("") == [] and fe.analyze("……！") == []
+
+
+def test_natural_pauses_after_sentences(fe) -> None:
+    """A sentence pause after each sentence another follows, none after the last;
+    a clause-sized one where an over-long sentence was cut; none where SSML markup
+    (not punctuation) ends a piece; an SSML break replaces the pause."""
+    sentences = fe.analyze("第一句。第二句！第三句")
+    assert [s.pause_after_ms for s in sentences] == [SENTENCE_PAUSE_MS] * 2 + [0]
+    assert [s.break_after_ms for s in sentences] == [0, 0, 0]
+    long_text = "我们今天在公园里面散步，看到很多人在跳舞唱歌" * 20 + "。再见。"
+    pieces = fe.analyze(long_text)
+    assert len(pieces) > 3
+    assert [s.pause_after_ms for s in pieces[:-2]] == [SPLIT_PAUSE_MS] * (
+        len(pieces) - 2
+    )
+    assert [s.pause_after_ms for s in pieces[-2:]] == [SENTENCE_PAUSE_MS, 0]
+    ssml = fe.analyze(
+        '<speak>你好。<break time="100ms"/>世界<prosody rate="fast">快</prosody>'
+        "慢。好</speak>"
+    )
+    assert [(s.break_after_ms, s.pause_after_ms) for s in ssml] == [
+        (100, 0),
+        (0, 0),
+        (0, 0),
+        (0, SENTENCE_PAUSE_MS),
+        (0, 0),
+    ]

@@ -13,6 +13,7 @@ import grpc
 import pytest
 
 from frontend_svc.config import FrontendConfig, frontend_revision
+from frontend_svc.prosody import SENTENCE_PAUSE_MS
 from frontend_svc.servicer import FrontendServicer
 from sambert_tts_protos.v1 import frontend_service_pb2 as pb
 from sambert_tts_protos.v1 import frontend_service_pb2_grpc as pb_grpc
@@ -70,7 +71,10 @@ async def test_sentences_come_back_with_symbols(
         tokens = parse_symbols(sentence.symbols)
         assert tokens[-1].phone == "#4"
         assert (sentence.emotion, sentence.speaker) == ("", "")  # defaults used
-        assert sentence.extras.speed == 1.0 and sentence.extras.break_after_ms == 0
+        assert sentence.extras.speed == 1.0
+    # A sentence pause after every sentence but the last.
+    pauses = [s.extras.break_after_ms for s in reply.sentences]
+    assert pauses == [SENTENCE_PAUSE_MS] * (len(pauses) - 1) + [0]
 
 
 async def test_emotion_speaker_and_ssml_extras(
@@ -92,7 +96,7 @@ async def test_emotion_speaker_and_ssml_extras(
     )
     reply = await stub.Analyze(pb.AnalyzeRequest(text=ssml, ssml=True))
     extras = [s.extras for s in reply.sentences]
-    assert [e.break_after_ms for e in extras] == [300, 0, 0]
+    assert [e.break_after_ms for e in extras] == [300, 0, 0]  # no mark ends 世界
     sentences = frontend.analyze(ssml)
     assert [e.speed for e in extras] == pytest.approx([s.rate for s in sentences])
     assert extras[2].volume_gain_db == pytest.approx(

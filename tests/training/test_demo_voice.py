@@ -56,3 +56,24 @@ def test_clean_output_no_clipping_no_long_silence():
     wav = np.concatenate(pieces)
     assert np.abs(wav).max() < 0.99
     assert longest_inner_silence_s(wav, 22050) < 0.8
+
+
+def test_sentence_pause_longer_than_clause_pause():
+    """As the gateway assembles a paragraph (each sentence, then the silence the
+    frontend asks for after it), the pause between sentences is well over the comma
+    pause inside one: paragraphs do not run together."""
+    from acoustic_svc import load_acoustic_model
+    from frontend_svc import Frontend
+    from tts_common.audio import longest_inner_silence_s
+    from vocoder_svc import load_vocoder
+
+    am, voc = load_acoustic_model(DEMO), load_vocoder(DEMO)
+    first, second = Frontend().analyze("今天天气很好，我们一起去公园散步吧。明天见。")
+    assert second.pause_after_ms == 0  # nothing after the last sentence
+    one = voc.wave(am.mel(first.symbols))
+    gap = np.zeros(22050 * (first.break_after_ms + first.pause_after_ms) // 1000)
+    paragraph = np.concatenate([one, gap, voc.wave(am.mel(second.symbols))])
+    comma = longest_inner_silence_s(one, 22050)
+    between = longest_inner_silence_s(paragraph, 22050)  # the sentence gap
+    assert comma > 0.05
+    assert between > 1.8 * comma  # about 0.55 s against 0.26 s
