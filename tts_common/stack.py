@@ -120,11 +120,11 @@ def model_stage_defaults(kind: str) -> dict[str, str]:
     """Settings of a model stage sharing this machine with the rest of the stack,
     each overridable by the environment (docs/benchmarks/threads_2core.md).
 
-    Idle OpenMP threads sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE``):
-    spinning threads of one stage steal the cores the other stage is computing on.
-    The acoustic stage takes half the cores: on the bundled voice it needs a tenth
-    of the vocoder's CPU, and on 2 cores one thread for it and two for the
-    vocoder served requests 1.6x faster than one thread each.
+    On the bundled voice the vocoder does nearly all the work: on 2 cores one
+    acoustic thread and two vocoder threads served 2.33 audio s/s, torch's default
+    of two each 2.20 and one each 1.43-1.55. So the acoustic stage takes half the
+    cores. Idle OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``; no measurable
+    cost at one caller), so a stage waiting on the network holds no core.
     """
     defaults = {"OMP_WAIT_POLICY": "PASSIVE"}
     if kind == "acoustic":
