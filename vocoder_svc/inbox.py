@@ -4,10 +4,13 @@ The vocoder pays a fixed cost per pass, so a short chunk costs more per frame
 than a long one. While a stream's previous pass runs, the acoustic stage keeps
 sending: reading ahead and taking what has arrived makes steps grow exactly
 when the vocoder falls behind, and stay small (early first audio) while it keeps
-up. A step is capped at the frames already vocoded (at least ``MIN_STEP_FRAMES``):
-computing N frames takes less than playing the N before them whenever the
-vocoder is faster than real time, so the listener never runs dry, and a stream
-that arrives all at once still takes few passes (16, 16, 32, 64, 64, ...). Steps
+up. A step is sized (:func:`step_limit`) to give about as much new audio as was
+already sent (at least ``MIN_STEP_FRAMES`` worth): computing N frames takes less
+than playing the N before them whenever the vocoder is faster than real time, so
+the listener never runs dry, and a stream that arrives all at once still takes
+few passes. A non-causal vocoder holds back its look-ahead, so its first step
+also takes those frames: a first answer of a few milliseconds of audio would run
+out before the second. Steps
 never exceed ``MAX_STEP_FRAMES``, which bounds the activations a pass allocates
 and the shapes the conv kernels see (with whole sentences per pass, the process
 grew to several GB as the allocator kept every size it had been asked for).
@@ -25,17 +28,36 @@ from sambert_tts_protos.v1 import vocoder_service_pb2 as pb
 from tts_common.audio import decode_mel
 from tts_common.errors import InvalidInput
 
-__all__ = ["MelInbox"]
+__all__ = ["MelInbox", "first_audio_frames", "step_limit"]
 
 MIN_STEP_FRAMES = 16
 """Largest first step: about 0.2 s of audio at common hops, so first audio is early."""
 MAX_STEP_FRAMES = 64
 """Largest step: per-pass overhead is a few percent from here on (1 CPU thread,
 bundled voice: 48-frame steps cost 1.05x one whole-sentence pass, 12-frame 1.23x)."""
+FIRST_STEP_WAIT_S = 0.1
+"""Longest the first step waits for ``at_least`` frames (a caller that sends more
+only after hearing audio is served after this; the acoustic stage sends faster)."""
 MAX_QUEUED_CHUNKS = 64
 """Chunks read ahead before the reader waits (gRPC flow control then holds the sender)."""
 
 _Item = tuple[np.ndarray, bool] | Exception
+
+
+def first_audio_frames(look_ahead: int) -> int:
+    """Frames the first step waits for (at most ``FIRST_STEP_WAIT_S``): a
+    non-causal vocoder's held-back look-ahead plus half a minimal step, so the
+    first answer is worth sending; a causal one's first frame is audio already."""
+    return look_ahead + MIN_STEP_FRAMES // 2 if look_ahead else 1
+
+
+def step_limit(taken: int, played: int, look_ahead: int) -> int:
+    """Frames the next step may take: enough for as many frames of new audio as
+    have been ``played`` (sent), clamped to MIN..MAX_STEP_FRAMES, plus what the
+    look-ahead still holds back of the ``taken`` frames."""
+    want = min(max(played, MIN_STEP_FRAMES), MAX_STEP_FRAMES)
+    held = taken - played  # frames in, audio not out yet
+    return want + max(look_ahead - held, 0)
 
 
 class MelInbox:
@@ -53,7 +75,6 @@ class MelInbox:
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(MAX_QUEUED_CHUNKS)
         self._task: asyncio.Task[None] | None = None
         self._ended = False
-        self._taken = 0  # frames handed over so far
         self._left: tuple[np.ndarray, bool] | None = None  # rest of a split chunk
 
     async def __aenter__(self) -> MelInbox:
@@ -68,11 +89,10 @@ class MelInbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def take(self) -> tuple[np.ndarray, bool]:
-        """The next step: frames [n, num_mels] that arrived, at most the frames
-        handed over so far (at least ``MIN_STEP_FRAMES``, at most
-        ``MAX_STEP_FRAMES``), waiting for at least one chunk; and whether the
-        stream ends with them.
+    async def take(self, limit: int, at_least: int = 1) -> tuple[np.ndarray, bool]:
+        """The next step: at most ``limit`` frames [n, num_mels] of those that
+        arrived, waiting for one chunk and then up to ``FIRST_STEP_WAIT_S`` for
+        ``at_least`` frames (or the end); and whether the stream ends with them.
 
         Raises:
             InvalidInput: A chunk was out of order or malformed, or a config came
@@ -80,15 +100,25 @@ class MelInbox:
         """
         if self._ended:
             raise RuntimeError("the stream has already ended")
-        room = min(max(self._taken, MIN_STEP_FRAMES), MAX_STEP_FRAMES)
+        room = max(limit, 1)
+        wanted = min(max(at_least, 1), room)
         parts: list[np.ndarray] = []
         end = False
+        patience: float | None = None  # when waiting for ``at_least`` stops
         while room > 0 and not end:
             if self._left is not None:
                 item: _Item = self._left
                 self._left = None
             elif parts and self._queue.empty():
-                break
+                if limit - room >= wanted:
+                    break
+                if patience is None:
+                    patience = asyncio.get_running_loop().time() + FIRST_STEP_WAIT_S
+                try:
+                    async with asyncio.timeout_at(patience):
+                        item = await self._queue.get()
+                except TimeoutError:
+                    break
             else:
                 item = await self._queue.get()
             if isinstance(item, Exception):
@@ -99,7 +129,6 @@ class MelInbox:
             parts.append(frames)
             room -= len(frames)
         mel = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        self._taken += len(mel)
         self._ended = end
         return mel, end
 

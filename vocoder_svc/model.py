@@ -63,6 +63,11 @@ class Vocoder(Protocol):
         """True when a frame's audio never depends on later frames (zero look-ahead)."""
         ...
 
+    @property
+    def context_frames(self) -> tuple[int, int]:
+        """Input frames (before, after) each output frame's audio depends on."""
+        ...
+
     def wave(self, mel: np.ndarray) -> np.ndarray:
         """Audio for one whole mel.
 

@@ -16,7 +16,7 @@ from tts_common.audio import float_to_pcm16, pcm16_to_bytes
 from tts_common.errors import InvalidInput, TtsError, VoiceNotFound
 from tts_common.executor import BoundedExecutor
 from vocoder_svc.batcher import VocodeBatcher
-from vocoder_svc.inbox import MelInbox
+from vocoder_svc.inbox import MelInbox, first_audio_frames, step_limit
 from vocoder_svc.model import Vocoder
 
 __all__ = ["RevisionMismatch", "VocoderServicer"]
@@ -110,7 +110,14 @@ class VocoderServicer(pb_grpc.VocoderServiceServicer):  # type: ignore[misc,unus
         async with MelInbox(requests, voc.num_mels) as inbox:
             end = False
             while not end:
-                frames, end = await inbox.take()
+                played, look_ahead = (
+                    out.samples // voc.hop_length,
+                    voc.context_frames[1],
+                )
+                limit = step_limit(stream.frames, played, look_ahead)
+                # Until audio flows, wait for enough frames to make some.
+                at_least = 1 if played else first_audio_frames(look_ahead)
+                frames, end = await inbox.take(limit, at_least - stream.frames)
                 if end and stream.frames + len(frames) == 0:
                     raise InvalidInput(
                         "mel stream had no frames: send at least one frame"
@@ -180,6 +187,11 @@ class _PcmOut:
     def __init__(self, pcm_format: audio_pb2.PcmFormat) -> None:
         self._fmt = pcm_format or audio_pb2.PCM_FORMAT_S16LE
         self._index = self._start = 0
+
+    @property
+    def samples(self) -> int:
+        """Samples sent so far."""
+        return self._start
 
     def header(
         self, voice: str, voc: Vocoder, config: pb.VocodeConfig

@@ -25,6 +25,12 @@ from tts_common.executor import BoundedExecutor
 from tts_common.metrics import Metrics
 from vocoder_svc.batcher import build_batchers
 from vocoder_svc.config import VocoderConfig
+from vocoder_svc.inbox import (
+    MAX_STEP_FRAMES,
+    MIN_STEP_FRAMES,
+    first_audio_frames,
+    step_limit,
+)
 from vocoder_svc.servicer import VocoderServicer
 
 VOICE = "testvoice_emo"
@@ -420,3 +426,15 @@ async def test_main_warms_up_serves_and_drains(launch: Any) -> None:
     # Health turns SERVING only after the warm-up inference.
     assert out.index("warmed up voice testvoice_emo") < out.index('"msg": "serving"')
     assert "dtype=bfloat16" in out
+
+
+def test_step_limit_grows_with_the_audio_sent() -> None:
+    """Steps give about as much new audio as was sent (16..64 frames); a look-ahead
+    still held back is added, so a non-causal first answer is not a sliver."""
+    assert step_limit(0, 0, 0) == MIN_STEP_FRAMES
+    assert step_limit(0, 0, 13) == MIN_STEP_FRAMES + 13
+    assert step_limit(29, 16, 13) == MIN_STEP_FRAMES  # the look-ahead is in
+    assert step_limit(61, 48, 13) == 48
+    assert step_limit(5000, 4987, 13) == MAX_STEP_FRAMES
+    assert first_audio_frames(0) == 1  # causal: any frame is audio at once
+    assert first_audio_frames(13) == 13 + MIN_STEP_FRAMES // 2
