@@ -19,11 +19,11 @@ def load_vocoder(
     device: str | torch.device = "cpu",
     dtype: str | None = None,
 ) -> Vocoder:
-    """Load a voice's HiFi-GAN vocoder; see :func:`vocoder_svc.hifigan.load_vocoder`.
+    """Load a voice's HiFi-GAN vocoder; see :func:`vocoder_svc.loading.load_vocoder`.
 
     The torch-based adapter is imported here, not at package import, so that the
     servicer can import this package without pulling in torch.
     """
-    from vocoder_svc.hifigan import load_vocoder as _load
+    from vocoder_svc.loading import load_vocoder as _load
 
     return _load(model_dir, voice, device, dtype)

@@ -11,7 +11,7 @@ from tts_common.metrics import Metrics
 from tts_common.server import serve
 from vocoder_svc.batcher import build_batchers
 from vocoder_svc.config import VocoderConfig
-from vocoder_svc.hifigan import load_vocoder
+from vocoder_svc.loading import load_vocoder
 from vocoder_svc.servicer import VocoderServicer
 
 

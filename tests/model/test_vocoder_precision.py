@@ -13,7 +13,8 @@ from tests.golden import GOLDEN, golden_cases
 from tests.spectral import TOLERANCE, closeness
 from tts_common.errors import ModelLoadError, TtsError
 from tts_common.modeldir import resolve_voice
-from vocoder_svc.hifigan import HifiGanVocoder, load_vocoder
+from vocoder_svc.hifigan import HifiGanVocoder
+from vocoder_svc.loading import load_vocoder
 from vocoder_svc.nn.kantts_hifigan import KanttsGenerator
 
 FIXTURES = ("small_causal", "small_noncausal")

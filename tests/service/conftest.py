@@ -69,7 +69,7 @@ def acoustic_models() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def vocoders() -> dict[str, Any]:
     """The vocoder of each golden fixture, loaded once, by fixture name."""
-    from vocoder_svc.hifigan import load_vocoder
+    from vocoder_svc.loading import load_vocoder
 
     return {f: load_vocoder(golden_path(f)) for f in FIXTURES}
 

@@ -21,6 +21,8 @@ _REPO = Path(__file__).resolve().parents[2]
         "acoustic_svc.batcher",
         "vocoder_svc.servicer",
         "vocoder_svc.batcher",
+        "vocoder_svc.inbox",
+        "vocoder_svc.model",
         "vocoder_svc.config",
         "frontend_svc.servicer",
         "frontend_svc.config",
