@@ -10,10 +10,11 @@ output lags its input by its right padding; the zeros it would see past the end
 are appended when the stream ends. So the samples that come out equal the
 whole-mel forward's, for any chunking, at the cost of one pass.
 
-Activations of one stream travel time-major, ``[T, C]``; several streams' new
-inputs are right-padded into one ``[B, C, 1, T]`` (channels-last) batch per conv.
-A padded position only feeds outputs that are dropped, so streams of any lengths
-and states share each forward. Only pure tensor code lives here.
+Activations of one stream travel time-major, ``[T, C]``; several streams' kept and
+new inputs are laid end to end into one ``[1, C, 1, T]`` (channels-last) sequence
+per conv. An output that straddles two streams is dropped, so streams of any
+lengths and states share each forward with no padding. Only pure tensor code
+lives here.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pad_sequence
 
 from vocoder_svc.nn.layers import PaddedConv1d, PhaseUpsampler
 
@@ -156,23 +156,29 @@ class StreamConv(StreamOp):
             slots[self.slot] = seq[max(len(seq) - self.reach, 0) :].clone()
             seqs.append(seq)
         counts = [len(seq) - self.reach for seq in seqs]
-        live = [i for i, n in enumerate(counts) if n > 0]
         empty = xs[0].new_zeros(0, self.weight.shape[0] // self.phases)
         outs = [empty] * len(xs)
+        live = [i for i, n in enumerate(counts) if n > 0]
         if not live:
             return outs
-        batch = pad_sequence([seqs[i] for i in live], batch_first=True)
-        # [B, T, C] viewed as [B, C, 1, T] is the channels-last layout the convs like.
+        # The streams' sequences end to end, one conv: an output reads only the
+        # ``reach`` inputs from its own position on, so the first ``counts[i]``
+        # outputs at stream i's offset are its own; the few that straddle two
+        # streams are dropped. No padding is computed, whatever the lengths.
+        packed = seqs[live[0]] if len(live) == 1 else torch.cat([seqs[i] for i in live])
+        # [T, C] viewed as [1, C, 1, T] is the channels-last layout the convs like.
         y = F.conv2d(
-            batch.permute(0, 2, 1).unsqueeze(2),
+            packed.T[None, :, None, :],
             self.weight,
             self.bias,
             dilation=(1, self.dilation),
         )
-        y = y.permute(0, 2, 3, 1).reshape(len(live), -1, self.weight.shape[0])
-        for row, i in enumerate(live):
+        y = y.permute(0, 2, 3, 1).reshape(-1, self.weight.shape[0])
+        start = 0
+        for i in live:
             # Phase groups side by side per step -> consecutive samples.
-            outs[i] = y[row, : counts[i]].reshape(counts[i] * self.phases, -1)
+            outs[i] = y[start : start + counts[i]].reshape(counts[i] * self.phases, -1)
+            start += len(seqs[i])
         return outs
 
 
