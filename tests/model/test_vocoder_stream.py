@@ -178,11 +178,9 @@ def test_stream_errors_leave_state_alone(golden_vocoder):
         vocoder.stream_batch([(stream, mel, False)])
 
 
-@pytest.mark.parametrize("resblock", ["1", "2"])
-def test_classic_stream_net_equals_forward(resblock):
-    """jik876's layout (the demo voice's) in streaming form gives its forward's
-    samples, chunk by chunk."""
-    cfg = ClassicGeneratorConfig(
+def _small_classic(resblock: str) -> ClassicGeneratorConfig:
+    """A tiny jik876 layout with either residual block type, 8 mels, hop 16."""
+    return ClassicGeneratorConfig(
         resblock=resblock,
         upsample_rates=(4, 4),
         upsample_kernel_sizes=(8, 8),
@@ -193,6 +191,13 @@ def test_classic_stream_net_equals_forward(resblock):
         else ((1, 3), (1, 3)),
         num_mels=8,
     )
+
+
+@pytest.mark.parametrize("resblock", ["1", "2"])
+def test_classic_stream_net_equals_forward(resblock):
+    """jik876's layout (the demo voice's) in streaming form gives its forward's
+    samples, chunk by chunk."""
+    cfg = _small_classic(resblock)
     torch.manual_seed(3)
     generator = ClassicGenerator(cfg).eval()
     mel = torch.randn(30, 8)
@@ -266,16 +271,6 @@ def test_context_frames_is_the_exact_receptive_field(fixture):
 
 @pytest.mark.parametrize("resblock", ["1", "2"])
 def test_classic_context_frames_is_the_exact_receptive_field(resblock):
-    cfg = ClassicGeneratorConfig(
-        resblock=resblock,
-        upsample_rates=(4, 4),
-        upsample_kernel_sizes=(8, 8),
-        upsample_initial_channel=16,
-        resblock_kernel_sizes=(3, 5),
-        resblock_dilation_sizes=((1, 3, 5), (1, 3, 5))
-        if resblock == "1"
-        else ((1, 3), (1, 3)),
-        num_mels=8,
-    )
+    cfg = _small_classic(resblock)
     generator = ClassicGenerator(cfg)
     assert _measured_context(generator, 8, 16) == generator.context_frames()
