@@ -29,6 +29,10 @@ _Enc = audio_pb2.AudioEncoding
 _Sentence = frontend_service_pb2.AnalyzedSentence
 _RATE_RANGE_HZ = (8000, 48000)
 _GAIN_RANGE_DB = (-30.0, 12.0)
+PITCH_RANGE_SEMITONES = (-12.0, 12.0)
+"""Pitch shifts the acoustic stage takes: request and SSML shifts added."""
+MAX_LEXICON_ENTRIES = 100
+_MAX_LEXICON_FIELD_CHARS = 64
 
 FIELD_TO_KEY: Final[Mapping[str, tuple[type[AnalysisKey | SentenceKey], str]]] = {
     "text": (AnalysisKey, "text"),
@@ -37,6 +41,8 @@ FIELD_TO_KEY: Final[Mapping[str, tuple[type[AnalysisKey | SentenceKey], str]]] =
     "emotion": (AnalysisKey, "emotion"),
     "speaker": (AnalysisKey, "speaker"),
     "speed": (SentenceKey, "speed"),
+    "pitch_semitones": (SentenceKey, "pitch_semitones"),
+    "lexicon": (AnalysisKey, "lexicon"),
 }
 """Request fields that change the cached audio, and the key field that carries each
 (the voice is in :class:`SentenceKey` too; emotion and speaker also reach it through
@@ -48,6 +54,8 @@ FIELDS_OUTSIDE_CACHE_KEYS: Final[Mapping[str, str]] = {
     "sample_rate_hz": "cached model-rate PCM is resampled at the edge",
     "no_cache": "decides whether the cache is used, not what it holds",
     "request_id": "only names the request in logs and replies",
+    "enable_timings": "timings are computed from the symbol durations cached "
+    "with the audio",
 }
 """Request fields that do not change the cached audio, each with the reason."""
 
@@ -79,6 +87,13 @@ class SynthesisOptions:
     """False when the request set ``no_cache``: the cache is not read or written."""
     request_id: str
     """The request id in effect, echoed in replies and passed to every stage."""
+    pitch_semitones: float = 0.0
+    """Pitch shift in semitones; each sentence's SSML pitch adds to it."""
+    enable_timings: bool = False
+    """Return sentence, word, phone and mark timings."""
+    lexicon: tuple[tuple[str, str], ...] = ()
+    """Per-request pronunciations (word, tone-numbered pinyin), checked for size
+    here and for content by the frontend."""
 
     @classmethod
     def from_request(
@@ -113,11 +128,14 @@ class SynthesisOptions:
             raise InvalidInput(f"volume_gain_db {gain} is out of range; use -30 to 12")
         rate = request.sample_rate_hz or voice.sample_rate_hz
         _check_output(request.encoding, rate)
+        pitch = check_pitch(request.pitch_semitones)
         return cls(
             text=request.text, ssml=request.ssml, voice=voice, emotion=request.emotion,
             speaker=request.speaker, speed=speed, volume_gain_db=gain,
             encoding=resolve_encoding(request.encoding), sample_rate_hz=rate,
             use_cache=not request.no_cache, request_id=request_id,
+            pitch_semitones=pitch, enable_timings=request.enable_timings,
+            lexicon=_check_lexicon(request.lexicon),
         )  # fmt: skip
 
     def audio_edge(self, *, streaming: bool) -> AudioEdge:
@@ -130,7 +148,7 @@ class SynthesisOptions:
         return AnalysisKey(
             text=self.text, ssml=self.ssml, voice=self.voice.name,
             emotion=self.emotion, speaker=self.speaker,
-            frontend_revision=self.voice.frontend_revision,
+            frontend_revision=self.voice.frontend_revision, lexicon=self.lexicon,
         )  # fmt: skip
 
     def sentence_speed(self, sentence: _Sentence) -> float:
@@ -142,15 +160,35 @@ class SynthesisOptions:
         """
         return combined_speed(self.speed, sentence.extras.speed, sentence.index)
 
-    def check_speeds(self, sentences: Sequence[_Sentence]) -> None:
-        """Refuse the request if any sentence's combined speed is out of range; the
-        pipeline calls this after the analysis, before any sentence is synthesized.
+    def sentence_pitch(self, sentence: _Sentence) -> float:
+        """The sentence's pitch shift: ours plus its SSML pitch, refused out of range.
 
         Raises:
-            InvalidInput: The first sentence whose speed leaves the range.
+            InvalidInput: The sum leaves the range; names both values.
+        """
+        total = self.pitch_semitones + sentence.extras.pitch_semitones
+        if sentence.extras.pitch_semitones:
+            low, high = PITCH_RANGE_SEMITONES
+            if not low <= total <= high:
+                raise InvalidInput(
+                    f"sentence {sentence.index}: pitch_semitones "
+                    f"{self.pitch_semitones:g} plus its SSML pitch "
+                    f"{sentence.extras.pitch_semitones:+g} is {total:g}, out of range; "
+                    f"keep the sum within {low:g} to {high:g}"
+                )
+        return total
+
+    def check_speeds(self, sentences: Sequence[_Sentence]) -> None:
+        """Refuse the request if any sentence's combined speed or pitch is out of
+        range; the pipeline calls this after the analysis, before any sentence is
+        synthesized.
+
+        Raises:
+            InvalidInput: The first sentence whose speed or pitch leaves the range.
         """
         for sentence in sentences:
             self.sentence_speed(sentence)
+            self.sentence_pitch(sentence)
 
     def check_audio(
         self, sentences: Sequence[_Sentence], max_audio_s: float, symbol_s: float
@@ -183,6 +221,8 @@ class SynthesisOptions:
             vocoder_revision=voice.vocoder_revision, symbols=sentence.symbols,
             emotion=sentence.emotion, speaker=sentence.speaker,
             speed=self.sentence_speed(sentence), sample_rate_hz=voice.sample_rate_hz,
+            pitch_semitones=self.sentence_pitch(sentence),
+            energy_shift=sentence.extras.energy_shift,
         )  # fmt: skip
 
 
@@ -194,6 +234,44 @@ def _check_text(text: str, limit: float) -> None:
             f"text has {len(text)} characters, over the limit of {limit}; "
             "split it into several requests"
         )
+
+
+def check_pitch(semitones: float) -> float:
+    """A request's pitch shift, refused when not finite or out of range.
+
+    Raises:
+        InvalidInput: Names the range.
+    """
+    low, high = PITCH_RANGE_SEMITONES
+    if not (math.isfinite(semitones) and low <= semitones <= high):
+        raise InvalidInput(
+            f"pitch_semitones {semitones:g} is out of range; use {low:g} to {high:g} "
+            "(0 = the voice's own pitch)"
+        )
+    return float(semitones)
+
+
+def _check_lexicon(
+    entries: Sequence[audio_pb2.LexiconEntry],
+) -> tuple[tuple[str, str], ...]:
+    """Bound the per-request lexicon's size; the frontend checks the readings."""
+    if len(entries) > MAX_LEXICON_ENTRIES:
+        raise InvalidInput(
+            f"lexicon has {len(entries)} entries, over the limit of "
+            f"{MAX_LEXICON_ENTRIES}; send only the words this text needs"
+        )
+    out = []
+    for i, entry in enumerate(entries):
+        if not entry.word.strip() or not entry.pronunciation.strip():
+            raise InvalidInput(f"lexicon[{i}] needs both a word and a pronunciation")
+        longest = max(len(entry.word), len(entry.pronunciation))
+        if longest > _MAX_LEXICON_FIELD_CHARS:
+            raise InvalidInput(
+                f"lexicon[{i}] is too long ({longest} characters); words and "
+                f"pronunciations take at most {_MAX_LEXICON_FIELD_CHARS}"
+            )
+        out.append((entry.word, entry.pronunciation))
+    return tuple(out)
 
 
 def _check_choice(field: str, value: str, allowed: Sequence[str], voice: str) -> None:

@@ -100,15 +100,27 @@ def candidates(tagged: str, max_han: int = 30) -> list[str]:
     return out
 
 
+PHRASE_LEN = 6
+
+
 def _grams(text: str, n: int = 4) -> set[str]:
     han = "".join(_HAN.findall(text))
     return {han[i : i + n] for i in range(max(len(han) - n + 1, 1))}
 
 
-def is_near_dev(sent: str, dev: list[tuple[str, set[str]]]) -> bool:
-    """Same as, contained in, or sharing over a third of its 4-grams with a dev sentence."""
+def is_near_dev(
+    sent: str,
+    dev: list[tuple[str, set[str]]],
+    dev_phrases: frozenset[str] | set[str] = frozenset(),
+) -> bool:
+    """Same as, contained in, or sharing over a third of its 4-grams with a dev
+    sentence, or sharing any whole phrase of ``PHRASE_LEN`` characters with one
+    (template sentences reuse stock phrases, and a voice that learnt a phrase
+    verbatim would score better on it than on unseen text)."""
     han = "".join(_HAN.findall(sent))
     grams = _grams(sent)
+    if dev_phrases and _grams(sent, PHRASE_LEN) & dev_phrases:
+        return True
     for dev_han, dev_grams in dev:
         if han in dev_han or dev_han in han:
             return True
@@ -220,8 +232,17 @@ def main(argv: list[str] | None = None) -> None:
         for s in path.read_text(encoding="utf-8").splitlines()
         if s.strip()
     ]
-    kept = [s for s in sents if not is_near_dev(s, dev)]
-    service = [s for s in service_sentences(args.service) if not is_near_dev(s, dev)]
+    phrases = {
+        g
+        for path in args.dev
+        for s in path.read_text(encoding="utf-8").splitlines()
+        if len("".join(_HAN.findall(s))) >= PHRASE_LEN
+        for g in _grams(s, PHRASE_LEN)
+    }
+    kept = [s for s in sents if not is_near_dev(s, dev, phrases)]
+    service = [
+        s for s in service_sentences(args.service) if not is_near_dev(s, dev, phrases)
+    ]
     _LOGGER.info(
         "%d candidates, %d after removing %d dev sentences' neighbours; "
         "%d service sentences",

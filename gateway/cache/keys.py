@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 __all__ = ["CACHE_SCHEMA_VERSION", "AnalysisKey", "SentenceKey"]
 
 
-CACHE_SCHEMA_VERSION = 2
+CACHE_SCHEMA_VERSION = 3
 """Bumped whenever the key fields or the stored layout change (old entries miss).
 2: entries carry an HMAC-SHA256 integrity tag (:mod:`gateway.cache.integrity`)."""
 
@@ -53,6 +53,11 @@ class SentenceKey:
     the sentence's SSML rate (:func:`tts_common.speed.combined_speed`)."""
     sample_rate_hz: int
     """The model's native rate, in Hz."""
+    pitch_semitones: float = 0.0
+    """Pitch shift sent to the acoustic stage: the request's plus the sentence's
+    SSML pitch."""
+    energy_shift: float = 0.0
+    """Energy shift sent to the acoustic stage (SSML ``<emphasis>``)."""
 
     def digest(self) -> str:
         """SHA-256 hex over the schema version and every field (stable JSON)."""
@@ -79,6 +84,8 @@ class AnalysisKey:
     """Requested speaker id; empty = the voice's default."""
     frontend_revision: str
     """The frontend's revision as the voice catalog last read it."""
+    lexicon: tuple[tuple[str, str], ...] = ()
+    """The request's own pronunciations, (word, reading) in request order."""
 
     def digest(self) -> str:
         """SHA-256 hex over the schema version and every field (stable JSON).

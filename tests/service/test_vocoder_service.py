@@ -35,7 +35,7 @@ from vocoder_svc.servicer import VocoderServicer
 
 VOICE = "testvoice_emo"
 F32 = audio_pb2.PCM_FORMAT_F32LE
-GEOMETRY = {"num_mels": 80, "hop_length": 200, "sample_rate_hz": 16000}
+GEOMETRY: dict[str, int] = {"num_mels": 80, "hop_length": 200, "sample_rate_hz": 16000}
 # Vocoder timings are erratic with a two-thread OpenMP team on two shared cores.
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -66,7 +66,9 @@ def _messages(
     """Config, then ``mel`` in chunks of ``step`` frames. ``end``: ``close`` (only
     the half-close ends it), ``flag`` (``last`` on the final chunk) or ``empty``
     (an extra zero-frame chunk with ``last``, as the acoustic stage sends)."""
-    header = audio_pb2.MelHeader(voice=VOICE, revision="am-rev", **GEOMETRY)
+    header = audio_pb2.MelHeader(voice=VOICE, revision="am-rev")
+    header.num_mels, header.hop_length = GEOMETRY["num_mels"], GEOMETRY["hop_length"]
+    header.sample_rate_hz = GEOMETRY["sample_rate_hz"]
     config = pb.VocodeConfig(mel_header=header, pcm_format=fmt, **cfg)
     out = [pb.StreamVocodeRequest(config=config)]
     starts = list(range(0, len(mel), step)) + ([len(mel)] if end == "empty" else [])

@@ -69,7 +69,7 @@ def test_a_new_field_is_caught() -> None:
     proto = _file_proto(gw.DESCRIPTOR)
     message = next(m for m in proto.message_type if m.name == "SynthesizeRequest")
     message.field.add(
-        name="pitch", number=11, type=descriptor_pb2.FieldDescriptorProto.TYPE_FLOAT
+        name="pitch", number=99, type=descriptor_pb2.FieldDescriptorProto.TYPE_FLOAT
     )
     pool = descriptor_pool.DescriptorPool()
     for dependency in (timestamp_pb2.DESCRIPTOR, audio_pb2.DESCRIPTOR):
@@ -107,7 +107,9 @@ CHANGED: dict[str, Any] = {
     "text": "再见。", "ssml": True, "voice": "v2", "emotion": "sad", "speaker": "M1",
     "speed": 1.5, "volume_gain_db": -6.0,
     "encoding": audio_pb2.AUDIO_ENCODING_FLAC, "sample_rate_hz": 24000,
-    "no_cache": True, "request_id": "other-id",
+    "no_cache": True, "request_id": "other-id", "pitch_semitones": 2.0,
+    "enable_timings": True,
+    "lexicon": [audio_pb2.LexiconEntry(word="你好", pronunciation="ni3 hao3")],
 }  # fmt: skip
 """A different, valid value for every request field."""
 SENTENCE = fe_pb2.AnalyzedSentence(index=0, symbols="sym", emotion="happy")
@@ -151,20 +153,20 @@ def test_options_resolve_defaults() -> None:
 
 
 def test_analysis_key_digest_is_the_one_entries_are_stored_under() -> None:
-    """Digests pinned at schema 2 (entries with integrity tags; schema 1 ones miss):
+    """Digests pinned at schema 3 (entries carry symbol durations; older ones miss):
     a change here invalidates every stored entry, so it must come with a bump of
     ``CACHE_SCHEMA_VERSION``."""
     key = AnalysisKey("你好。世界", True, "zhitian_emo", "happy", "F7", "fe-rev-1")
     assert key.digest() == (
-        "a834c99c618e075479a9dc981cd34cd3835dcc41148aeb9be8abbfc6a806c49a"
+        "26f0af6cf25d6ca15333dc92bbb20323833a4f75b1303eea98af95565bc5e4b8"
     )
     key = AnalysisKey("text", False, "v", "", "", "fe-1")
     assert key.digest() == (
-        "75529bd01cb4f12e41a4dd0a3cab79c6ed3e44e4849cf6363eb95f3ab95649d8"
+        "b5a577357137ab2300dcc4d4c633956aea257aef4abecb92edb41aae92223302"
     )
     sentence = SentenceKey("v", "a" * 64, "b" * 64, "sym", "happy", "F7", 1.0, 16000)
     assert sentence.digest() == (
-        "9979468288331e9c1b33f3ef8becc7cb821db965eddb2a4842c7c46081503bfb"
+        "1efd34e275ead611c7bc136ac30bea3b9685611ced501b8ff6fc4bebeab30906"
     )
 
 

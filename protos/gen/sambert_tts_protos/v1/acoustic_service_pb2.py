@@ -25,21 +25,21 @@ _sym_db = _symbol_database.Default()
 from sambert_tts_protos.v1 import audio_pb2 as tts_dot_v1_dot_audio__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtts/v1/acoustic_service.proto\x12\x06tts.v1\x1a\x12tts/v1/audio.proto\"x\n\x10StreamMelRequest\x12\x0f\n\x07symbols\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x0f\n\x07\x65motion\x18\x03 \x01(\t\x12\x0f\n\x07speaker\x18\x04 \x01(\t\x12\r\n\x05speed\x18\x05 \x01(\x02\x12\x13\n\x0b\x63hunk_steps\x18\x06 \x01(\r\"f\n\x11StreamMelResponse\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x11.tts.v1.MelHeaderH\x00\x12!\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x10.tts.v1.MelChunkH\x00\x42\t\n\x07\x63ontent\"$\n\"AcousticServiceGetModelInfoRequest\"_\n#AcousticServiceGetModelInfoResponse\x12!\n\x06voices\x18\x01 \x03(\x0b\x32\x11.tts.v1.VoiceInfo\x12\x15\n\rdefault_voice\x18\x02 \x01(\t2\xbe\x01\n\x0f\x41\x63ousticService\x12\x42\n\tStreamMel\x12\x18.tts.v1.StreamMelRequest\x1a\x19.tts.v1.StreamMelResponse0\x01\x12g\n\x0cGetModelInfo\x12*.tts.v1.AcousticServiceGetModelInfoRequest\x1a+.tts.v1.AcousticServiceGetModelInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtts/v1/acoustic_service.proto\x12\x06tts.v1\x1a\x12tts/v1/audio.proto\"\xa7\x01\n\x10StreamMelRequest\x12\x0f\n\x07symbols\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x0f\n\x07\x65motion\x18\x03 \x01(\t\x12\x0f\n\x07speaker\x18\x04 \x01(\t\x12\r\n\x05speed\x18\x05 \x01(\x02\x12\x13\n\x0b\x63hunk_steps\x18\x06 \x01(\r\x12\x17\n\x0fpitch_semitones\x18\x07 \x01(\x02\x12\x14\n\x0c\x65nergy_shift\x18\x08 \x01(\x02\"f\n\x11StreamMelResponse\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x11.tts.v1.MelHeaderH\x00\x12!\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x10.tts.v1.MelChunkH\x00\x42\t\n\x07\x63ontent\"$\n\"AcousticServiceGetModelInfoRequest\"_\n#AcousticServiceGetModelInfoResponse\x12!\n\x06voices\x18\x01 \x03(\x0b\x32\x11.tts.v1.VoiceInfo\x12\x15\n\rdefault_voice\x18\x02 \x01(\t2\xbe\x01\n\x0f\x41\x63ousticService\x12\x42\n\tStreamMel\x12\x18.tts.v1.StreamMelRequest\x1a\x19.tts.v1.StreamMelResponse0\x01\x12g\n\x0cGetModelInfo\x12*.tts.v1.AcousticServiceGetModelInfoRequest\x1a+.tts.v1.AcousticServiceGetModelInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sambert_tts_protos.v1.acoustic_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STREAMMELREQUEST']._serialized_start=61
-  _globals['_STREAMMELREQUEST']._serialized_end=181
-  _globals['_STREAMMELRESPONSE']._serialized_start=183
-  _globals['_STREAMMELRESPONSE']._serialized_end=285
-  _globals['_ACOUSTICSERVICEGETMODELINFOREQUEST']._serialized_start=287
-  _globals['_ACOUSTICSERVICEGETMODELINFOREQUEST']._serialized_end=323
-  _globals['_ACOUSTICSERVICEGETMODELINFORESPONSE']._serialized_start=325
-  _globals['_ACOUSTICSERVICEGETMODELINFORESPONSE']._serialized_end=420
-  _globals['_ACOUSTICSERVICE']._serialized_start=423
-  _globals['_ACOUSTICSERVICE']._serialized_end=613
+  _globals['_STREAMMELREQUEST']._serialized_start=62
+  _globals['_STREAMMELREQUEST']._serialized_end=229
+  _globals['_STREAMMELRESPONSE']._serialized_start=231
+  _globals['_STREAMMELRESPONSE']._serialized_end=333
+  _globals['_ACOUSTICSERVICEGETMODELINFOREQUEST']._serialized_start=335
+  _globals['_ACOUSTICSERVICEGETMODELINFOREQUEST']._serialized_end=371
+  _globals['_ACOUSTICSERVICEGETMODELINFORESPONSE']._serialized_start=373
+  _globals['_ACOUSTICSERVICEGETMODELINFORESPONSE']._serialized_end=468
+  _globals['_ACOUSTICSERVICE']._serialized_start=471
+  _globals['_ACOUSTICSERVICE']._serialized_end=661
 # @@protoc_insertion_point(module_scope)

@@ -8,20 +8,24 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class StreamMelRequest(_message.Message):
-    __slots__ = ("symbols", "voice", "emotion", "speaker", "speed", "chunk_steps")
+    __slots__ = ("symbols", "voice", "emotion", "speaker", "speed", "chunk_steps", "pitch_semitones", "energy_shift")
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
     VOICE_FIELD_NUMBER: _ClassVar[int]
     EMOTION_FIELD_NUMBER: _ClassVar[int]
     SPEAKER_FIELD_NUMBER: _ClassVar[int]
     SPEED_FIELD_NUMBER: _ClassVar[int]
     CHUNK_STEPS_FIELD_NUMBER: _ClassVar[int]
+    PITCH_SEMITONES_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_SHIFT_FIELD_NUMBER: _ClassVar[int]
     symbols: str
     voice: str
     emotion: str
     speaker: str
     speed: float
     chunk_steps: int
-    def __init__(self, symbols: _Optional[str] = ..., voice: _Optional[str] = ..., emotion: _Optional[str] = ..., speaker: _Optional[str] = ..., speed: _Optional[float] = ..., chunk_steps: _Optional[int] = ...) -> None: ...
+    pitch_semitones: float
+    energy_shift: float
+    def __init__(self, symbols: _Optional[str] = ..., voice: _Optional[str] = ..., emotion: _Optional[str] = ..., speaker: _Optional[str] = ..., speed: _Optional[float] = ..., chunk_steps: _Optional[int] = ..., pitch_semitones: _Optional[float] = ..., energy_shift: _Optional[float] = ...) -> None: ...
 
 class StreamMelResponse(_message.Message):
     __slots__ = ("header", "chunk")

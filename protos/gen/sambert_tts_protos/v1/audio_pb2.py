@@ -24,25 +24,31 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12tts/v1/audio.proto\x12\x06tts.v1\"D\n\x0eMelSpectrogram\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x12\n\nnum_frames\x18\x02 \x01(\r\x12\x10\n\x08num_mels\x18\x03 \x01(\r\"g\n\x08MelChunk\x12#\n\x03mel\x18\x01 \x01(\x0b\x32\x16.tts.v1.MelSpectrogram\x12\x13\n\x0b\x63hunk_index\x18\x02 \x01(\r\x12\x13\n\x0bstart_frame\x18\x03 \x01(\x04\x12\x0c\n\x04last\x18\x04 \x01(\x08\"~\n\tMelHeader\x12\r\n\x05voice\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\t\x12\x10\n\x08num_mels\x18\x03 \x01(\r\x12\x12\n\nhop_length\x18\x04 \x01(\r\x12\x16\n\x0esample_rate_hz\x18\x05 \x01(\r\x12\x12\n\nnum_frames\x18\x06 \x01(\x04\"\x8d\x01\n\tVoiceInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\t\x12\x10\n\x08\x65motions\x18\x03 \x03(\t\x12\x10\n\x08speakers\x18\x04 \x03(\t\x12\x16\n\x0esample_rate_hz\x18\x05 \x01(\r\x12\x10\n\x08num_mels\x18\x06 \x01(\r\x12\x12\n\nhop_length\x18\x07 \x01(\r\"E\n\x0eModelRevisions\x12\x10\n\x08\x66rontend\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63oustic\x18\x02 \x01(\t\x12\x0f\n\x07vocoder\x18\x03 \x01(\t*\xb3\x01\n\rAudioEncoding\x12\x1e\n\x1a\x41UDIO_ENCODING_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41UDIO_ENCODING_PCM_S16LE\x10\x01\x12\x16\n\x12\x41UDIO_ENCODING_WAV\x10\x02\x12\x17\n\x13\x41UDIO_ENCODING_FLAC\x10\x03\x12\x1b\n\x17\x41UDIO_ENCODING_OGG_OPUS\x10\x04\x12\x16\n\x12\x41UDIO_ENCODING_MP3\x10\x05*S\n\tPcmFormat\x12\x1a\n\x16PCM_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10PCM_FORMAT_S16LE\x10\x01\x12\x14\n\x10PCM_FORMAT_F32LE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12tts/v1/audio.proto\x12\x06tts.v1\"D\n\x0eMelSpectrogram\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x12\n\nnum_frames\x18\x02 \x01(\r\x12\x10\n\x08num_mels\x18\x03 \x01(\r\"g\n\x08MelChunk\x12#\n\x03mel\x18\x01 \x01(\x0b\x32\x16.tts.v1.MelSpectrogram\x12\x13\n\x0b\x63hunk_index\x18\x02 \x01(\r\x12\x13\n\x0bstart_frame\x18\x03 \x01(\x04\x12\x0c\n\x04last\x18\x04 \x01(\x08\"\x95\x01\n\tMelHeader\x12\r\n\x05voice\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\t\x12\x10\n\x08num_mels\x18\x03 \x01(\r\x12\x12\n\nhop_length\x18\x04 \x01(\r\x12\x16\n\x0esample_rate_hz\x18\x05 \x01(\r\x12\x12\n\nnum_frames\x18\x06 \x01(\x04\x12\x15\n\rsymbol_frames\x18\x07 \x03(\r\"\x8d\x01\n\tVoiceInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\t\x12\x10\n\x08\x65motions\x18\x03 \x03(\t\x12\x10\n\x08speakers\x18\x04 \x03(\t\x12\x16\n\x0esample_rate_hz\x18\x05 \x01(\r\x12\x10\n\x08num_mels\x18\x06 \x01(\r\x12\x12\n\nhop_length\x18\x07 \x01(\r\"E\n\x0eModelRevisions\x12\x10\n\x08\x66rontend\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63oustic\x18\x02 \x01(\t\x12\x0f\n\x07vocoder\x18\x03 \x01(\t\"3\n\x0cLexiconEntry\x12\x0c\n\x04word\x18\x01 \x01(\t\x12\x15\n\rpronunciation\x18\x02 \x01(\t\"C\n\x08WordSpan\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x14\n\x0c\x66irst_symbol\x18\x02 \x01(\r\x12\x13\n\x0bnum_symbols\x18\x03 \x01(\r\"2\n\x0cMarkPosition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0csymbol_index\x18\x02 \x01(\r*\xe6\x01\n\rAudioEncoding\x12\x1e\n\x1a\x41UDIO_ENCODING_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41UDIO_ENCODING_PCM_S16LE\x10\x01\x12\x16\n\x12\x41UDIO_ENCODING_WAV\x10\x02\x12\x17\n\x13\x41UDIO_ENCODING_FLAC\x10\x03\x12\x1b\n\x17\x41UDIO_ENCODING_OGG_OPUS\x10\x04\x12\x16\n\x12\x41UDIO_ENCODING_MP3\x10\x05\x12\x18\n\x14\x41UDIO_ENCODING_MULAW\x10\x06\x12\x17\n\x13\x41UDIO_ENCODING_ALAW\x10\x07*S\n\tPcmFormat\x12\x1a\n\x16PCM_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10PCM_FORMAT_S16LE\x10\x01\x12\x14\n\x10PCM_FORMAT_F32LE\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sambert_tts_protos.v1.audio_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AUDIOENCODING']._serialized_start=549
-  _globals['_AUDIOENCODING']._serialized_end=728
-  _globals['_PCMFORMAT']._serialized_start=730
-  _globals['_PCMFORMAT']._serialized_end=813
+  _globals['_AUDIOENCODING']._serialized_start=747
+  _globals['_AUDIOENCODING']._serialized_end=977
+  _globals['_PCMFORMAT']._serialized_start=979
+  _globals['_PCMFORMAT']._serialized_end=1062
   _globals['_MELSPECTROGRAM']._serialized_start=30
   _globals['_MELSPECTROGRAM']._serialized_end=98
   _globals['_MELCHUNK']._serialized_start=100
   _globals['_MELCHUNK']._serialized_end=203
-  _globals['_MELHEADER']._serialized_start=205
-  _globals['_MELHEADER']._serialized_end=331
-  _globals['_VOICEINFO']._serialized_start=334
-  _globals['_VOICEINFO']._serialized_end=475
-  _globals['_MODELREVISIONS']._serialized_start=477
-  _globals['_MODELREVISIONS']._serialized_end=546
+  _globals['_MELHEADER']._serialized_start=206
+  _globals['_MELHEADER']._serialized_end=355
+  _globals['_VOICEINFO']._serialized_start=358
+  _globals['_VOICEINFO']._serialized_end=499
+  _globals['_MODELREVISIONS']._serialized_start=501
+  _globals['_MODELREVISIONS']._serialized_end=570
+  _globals['_LEXICONENTRY']._serialized_start=572
+  _globals['_LEXICONENTRY']._serialized_end=623
+  _globals['_WORDSPAN']._serialized_start=625
+  _globals['_WORDSPAN']._serialized_end=692
+  _globals['_MARKPOSITION']._serialized_start=694
+  _globals['_MARKPOSITION']._serialized_end=744
 # @@protoc_insertion_point(module_scope)

@@ -15,6 +15,8 @@ class AudioEncoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AUDIO_ENCODING_FLAC: _ClassVar[AudioEncoding]
     AUDIO_ENCODING_OGG_OPUS: _ClassVar[AudioEncoding]
     AUDIO_ENCODING_MP3: _ClassVar[AudioEncoding]
+    AUDIO_ENCODING_MULAW: _ClassVar[AudioEncoding]
+    AUDIO_ENCODING_ALAW: _ClassVar[AudioEncoding]
 
 class PcmFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -27,6 +29,8 @@ AUDIO_ENCODING_WAV: AudioEncoding
 AUDIO_ENCODING_FLAC: AudioEncoding
 AUDIO_ENCODING_OGG_OPUS: AudioEncoding
 AUDIO_ENCODING_MP3: AudioEncoding
+AUDIO_ENCODING_MULAW: AudioEncoding
+AUDIO_ENCODING_ALAW: AudioEncoding
 PCM_FORMAT_UNSPECIFIED: PcmFormat
 PCM_FORMAT_S16LE: PcmFormat
 PCM_FORMAT_F32LE: PcmFormat
@@ -54,20 +58,22 @@ class MelChunk(_message.Message):
     def __init__(self, mel: _Optional[_Union[MelSpectrogram, _Mapping]] = ..., chunk_index: _Optional[int] = ..., start_frame: _Optional[int] = ..., last: _Optional[bool] = ...) -> None: ...
 
 class MelHeader(_message.Message):
-    __slots__ = ("voice", "revision", "num_mels", "hop_length", "sample_rate_hz", "num_frames")
+    __slots__ = ("voice", "revision", "num_mels", "hop_length", "sample_rate_hz", "num_frames", "symbol_frames")
     VOICE_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     NUM_MELS_FIELD_NUMBER: _ClassVar[int]
     HOP_LENGTH_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
     NUM_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FRAMES_FIELD_NUMBER: _ClassVar[int]
     voice: str
     revision: str
     num_mels: int
     hop_length: int
     sample_rate_hz: int
     num_frames: int
-    def __init__(self, voice: _Optional[str] = ..., revision: _Optional[str] = ..., num_mels: _Optional[int] = ..., hop_length: _Optional[int] = ..., sample_rate_hz: _Optional[int] = ..., num_frames: _Optional[int] = ...) -> None: ...
+    symbol_frames: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, voice: _Optional[str] = ..., revision: _Optional[str] = ..., num_mels: _Optional[int] = ..., hop_length: _Optional[int] = ..., sample_rate_hz: _Optional[int] = ..., num_frames: _Optional[int] = ..., symbol_frames: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class VoiceInfo(_message.Message):
     __slots__ = ("name", "revision", "emotions", "speakers", "sample_rate_hz", "num_mels", "hop_length")
@@ -96,3 +102,29 @@ class ModelRevisions(_message.Message):
     acoustic: str
     vocoder: str
     def __init__(self, frontend: _Optional[str] = ..., acoustic: _Optional[str] = ..., vocoder: _Optional[str] = ...) -> None: ...
+
+class LexiconEntry(_message.Message):
+    __slots__ = ("word", "pronunciation")
+    WORD_FIELD_NUMBER: _ClassVar[int]
+    PRONUNCIATION_FIELD_NUMBER: _ClassVar[int]
+    word: str
+    pronunciation: str
+    def __init__(self, word: _Optional[str] = ..., pronunciation: _Optional[str] = ...) -> None: ...
+
+class WordSpan(_message.Message):
+    __slots__ = ("text", "first_symbol", "num_symbols")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    NUM_SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    first_symbol: int
+    num_symbols: int
+    def __init__(self, text: _Optional[str] = ..., first_symbol: _Optional[int] = ..., num_symbols: _Optional[int] = ...) -> None: ...
+
+class MarkPosition(_message.Message):
+    __slots__ = ("name", "symbol_index")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_INDEX_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    symbol_index: int
+    def __init__(self, name: _Optional[str] = ..., symbol_index: _Optional[int] = ...) -> None: ...

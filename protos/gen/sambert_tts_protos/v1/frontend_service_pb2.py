@@ -25,25 +25,25 @@ _sym_db = _symbol_database.Default()
 from sambert_tts_protos.v1 import audio_pb2 as tts_dot_v1_dot_audio__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtts/v1/frontend_service.proto\x12\x06tts.v1\x1a\x12tts/v1/audio.proto\"]\n\x0e\x41nalyzeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x0f\n\x07\x65motion\x18\x03 \x01(\t\x12\x0f\n\x07speaker\x18\x04 \x01(\t\x12\x0c\n\x04ssml\x18\x05 \x01(\x08\"_\n\x0f\x41nalyzeResponse\x12+\n\tsentences\x18\x01 \x03(\x0b\x32\x18.tts.v1.AnalyzedSentence\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\t\"$\n\"FrontendServiceGetModelInfoRequest\"r\n#FrontendServiceGetModelInfoResponse\x12!\n\x06voices\x18\x01 \x03(\x0b\x32\x11.tts.v1.VoiceInfo\x12\x10\n\x08revision\x18\x02 \x01(\t\x12\x16\n\x0emax_text_chars\x18\x03 \x01(\r\"\x95\x01\n\x10\x41nalyzedSentence\x12\r\n\x05index\x18\x01 \x01(\r\x12\x17\n\x0fnormalized_text\x18\x02 \x01(\t\x12\x0f\n\x07symbols\x18\x03 \x01(\t\x12\x0f\n\x07\x65motion\x18\x04 \x01(\t\x12\x0f\n\x07speaker\x18\x05 \x01(\t\x12&\n\x06\x65xtras\x18\x06 \x01(\x0b\x32\x16.tts.v1.SentenceExtras\"O\n\x0eSentenceExtras\x12\x16\n\x0e\x62reak_after_ms\x18\x01 \x01(\r\x12\r\n\x05speed\x18\x02 \x01(\x02\x12\x16\n\x0evolume_gain_db\x18\x03 \x01(\x02\x32\xb6\x01\n\x0f\x46rontendService\x12:\n\x07\x41nalyze\x12\x16.tts.v1.AnalyzeRequest\x1a\x17.tts.v1.AnalyzeResponse\x12g\n\x0cGetModelInfo\x12*.tts.v1.FrontendServiceGetModelInfoRequest\x1a+.tts.v1.FrontendServiceGetModelInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtts/v1/frontend_service.proto\x12\x06tts.v1\x1a\x12tts/v1/audio.proto\"\x84\x01\n\x0e\x41nalyzeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x0f\n\x07\x65motion\x18\x03 \x01(\t\x12\x0f\n\x07speaker\x18\x04 \x01(\t\x12\x0c\n\x04ssml\x18\x05 \x01(\x08\x12%\n\x07lexicon\x18\x06 \x03(\x0b\x32\x14.tts.v1.LexiconEntry\"_\n\x0f\x41nalyzeResponse\x12+\n\tsentences\x18\x01 \x03(\x0b\x32\x18.tts.v1.AnalyzedSentence\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\t\"$\n\"FrontendServiceGetModelInfoRequest\"r\n#FrontendServiceGetModelInfoResponse\x12!\n\x06voices\x18\x01 \x03(\x0b\x32\x11.tts.v1.VoiceInfo\x12\x10\n\x08revision\x18\x02 \x01(\t\x12\x16\n\x0emax_text_chars\x18\x03 \x01(\r\"\xdb\x01\n\x10\x41nalyzedSentence\x12\r\n\x05index\x18\x01 \x01(\r\x12\x17\n\x0fnormalized_text\x18\x02 \x01(\t\x12\x0f\n\x07symbols\x18\x03 \x01(\t\x12\x0f\n\x07\x65motion\x18\x04 \x01(\t\x12\x0f\n\x07speaker\x18\x05 \x01(\t\x12&\n\x06\x65xtras\x18\x06 \x01(\x0b\x32\x16.tts.v1.SentenceExtras\x12\x1f\n\x05words\x18\x07 \x03(\x0b\x32\x10.tts.v1.WordSpan\x12#\n\x05marks\x18\x08 \x03(\x0b\x32\x14.tts.v1.MarkPosition\"~\n\x0eSentenceExtras\x12\x16\n\x0e\x62reak_after_ms\x18\x01 \x01(\r\x12\r\n\x05speed\x18\x02 \x01(\x02\x12\x16\n\x0evolume_gain_db\x18\x03 \x01(\x02\x12\x17\n\x0fpitch_semitones\x18\x04 \x01(\x02\x12\x14\n\x0c\x65nergy_shift\x18\x05 \x01(\x02\x32\xb6\x01\n\x0f\x46rontendService\x12:\n\x07\x41nalyze\x12\x16.tts.v1.AnalyzeRequest\x1a\x17.tts.v1.AnalyzeResponse\x12g\n\x0cGetModelInfo\x12*.tts.v1.FrontendServiceGetModelInfoRequest\x1a+.tts.v1.FrontendServiceGetModelInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sambert_tts_protos.v1.frontend_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ANALYZEREQUEST']._serialized_start=61
-  _globals['_ANALYZEREQUEST']._serialized_end=154
-  _globals['_ANALYZERESPONSE']._serialized_start=156
-  _globals['_ANALYZERESPONSE']._serialized_end=251
-  _globals['_FRONTENDSERVICEGETMODELINFOREQUEST']._serialized_start=253
-  _globals['_FRONTENDSERVICEGETMODELINFOREQUEST']._serialized_end=289
-  _globals['_FRONTENDSERVICEGETMODELINFORESPONSE']._serialized_start=291
-  _globals['_FRONTENDSERVICEGETMODELINFORESPONSE']._serialized_end=405
-  _globals['_ANALYZEDSENTENCE']._serialized_start=408
-  _globals['_ANALYZEDSENTENCE']._serialized_end=557
-  _globals['_SENTENCEEXTRAS']._serialized_start=559
-  _globals['_SENTENCEEXTRAS']._serialized_end=638
-  _globals['_FRONTENDSERVICE']._serialized_start=641
-  _globals['_FRONTENDSERVICE']._serialized_end=823
+  _globals['_ANALYZEREQUEST']._serialized_start=62
+  _globals['_ANALYZEREQUEST']._serialized_end=194
+  _globals['_ANALYZERESPONSE']._serialized_start=196
+  _globals['_ANALYZERESPONSE']._serialized_end=291
+  _globals['_FRONTENDSERVICEGETMODELINFOREQUEST']._serialized_start=293
+  _globals['_FRONTENDSERVICEGETMODELINFOREQUEST']._serialized_end=329
+  _globals['_FRONTENDSERVICEGETMODELINFORESPONSE']._serialized_start=331
+  _globals['_FRONTENDSERVICEGETMODELINFORESPONSE']._serialized_end=445
+  _globals['_ANALYZEDSENTENCE']._serialized_start=448
+  _globals['_ANALYZEDSENTENCE']._serialized_end=667
+  _globals['_SENTENCEEXTRAS']._serialized_start=669
+  _globals['_SENTENCEEXTRAS']._serialized_end=795
+  _globals['_FRONTENDSERVICE']._serialized_start=798
+  _globals['_FRONTENDSERVICE']._serialized_end=980
 # @@protoc_insertion_point(module_scope)

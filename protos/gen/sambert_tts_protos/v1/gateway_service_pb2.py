@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from sambert_tts_protos.v1 import audio_pb2 as tts_dot_v1_dot_audio__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctts/v1/gateway_service.proto\x12\x06tts.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x12tts/v1/audio.proto\"\xee\x01\n\x11SynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x0f\n\x07\x65motion\x18\x03 \x01(\t\x12\x0f\n\x07speaker\x18\x04 \x01(\t\x12\r\n\x05speed\x18\x05 \x01(\x02\x12\x16\n\x0evolume_gain_db\x18\x06 \x01(\x02\x12\'\n\x08\x65ncoding\x18\x07 \x01(\x0e\x32\x15.tts.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x08 \x01(\r\x12\x0c\n\x04ssml\x18\t \x01(\x08\x12\x10\n\x08no_cache\x18\n \x01(\x08\x12\x12\n\nrequest_id\x18\x0f \x01(\t\"\xcb\x01\n\x12SynthesizeResponse\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12\'\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x15.tts.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x03 \x01(\r\x12\x13\n\x0bnum_samples\x18\x04 \x01(\x04\x12\x13\n\x0b\x64uration_ms\x18\x05 \x01(\r\x12\'\n\tsentences\x18\x06 \x03(\x0b\x32\x14.tts.v1.SentenceInfo\x12\x12\n\nrequest_id\x18\x0f \x01(\t\"\xf4\x01\n\x17StreamSynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x0f\n\x07\x65motion\x18\x03 \x01(\t\x12\x0f\n\x07speaker\x18\x04 \x01(\t\x12\r\n\x05speed\x18\x05 \x01(\x02\x12\x16\n\x0evolume_gain_db\x18\x06 \x01(\x02\x12\'\n\x08\x65ncoding\x18\x07 \x01(\x0e\x32\x15.tts.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x08 \x01(\r\x12\x0c\n\x04ssml\x18\t \x01(\x08\x12\x10\n\x08no_cache\x18\n \x01(\x08\x12\x12\n\nrequest_id\x18\x0f \x01(\t\"\x80\x01\n\x18StreamSynthesizeResponse\x12\x30\n\x06header\x18\x01 \x01(\x0b\x32\x1e.tts.v1.StreamSynthesizeHeaderH\x00\x12\'\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x16.tts.v1.SynthesisChunkH\x00\x42\t\n\x07\x63ontent\"\x13\n\x11ListVoicesRequest\"b\n\x12ListVoicesResponse\x12\x1d\n\x06voices\x18\x01 \x03(\x0b\x32\r.tts.v1.Voice\x12\x15\n\rdefault_voice\x18\x02 \x01(\t\x12\x16\n\x0emax_text_chars\x18\x03 \x01(\r\"S\n\x15GetCacheReportRequest\x12\x10\n\x08window_s\x18\x01 \x01(\r\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x19\n\x11max_top_sentences\x18\x03 \x01(\r\"\xdb\x01\n\x16GetCacheReportResponse\x12#\n\x07overall\x18\x01 \x01(\x0b\x32\x12.tts.v1.CacheStats\x12%\n\tper_voice\x18\x02 \x03(\x0b\x32\x12.tts.v1.CacheStats\x12/\n\rtop_sentences\x18\x03 \x03(\x0b\x32\x18.tts.v1.RepeatedSentence\x12\x32\n\x0e\x63ounting_since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08window_s\x18\x05 \x01(\r\"\xbe\x01\n\x16StreamSynthesizeHeader\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\'\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x15.tts.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x03 \x01(\r\x12\r\n\x05voice\x18\x04 \x01(\t\x12)\n\trevisions\x18\x05 \x01(\x0b\x32\x16.tts.v1.ModelRevisions\x12\x15\n\rnum_sentences\x18\x06 \x01(\r\"\x91\x01\n\x0eSynthesisChunk\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12\x16\n\x0esentence_index\x18\x02 \x01(\r\x12\x18\n\x10last_in_sentence\x18\x03 \x01(\x08\x12\x16\n\x0elast_in_stream\x18\x04 \x01(\x08\x12&\n\x08sentence\x18\x05 \x01(\x0b\x32\x14.tts.v1.SentenceInfo\"\x86\x01\n\x0cSentenceInfo\x12\r\n\x05index\x18\x01 \x01(\r\x12\x17\n\x0fnormalized_text\x18\x02 \x01(\t\x12)\n\trevisions\x18\x03 \x01(\x0b\x32\x16.tts.v1.ModelRevisions\x12\x0e\n\x06\x63\x61\x63hed\x18\x04 \x01(\x08\x12\x13\n\x0b\x64uration_ms\x18\x05 \x01(\r\"|\n\x05Voice\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x65motions\x18\x02 \x03(\t\x12\x10\n\x08speakers\x18\x03 \x03(\t\x12\x16\n\x0esample_rate_hz\x18\x04 \x01(\r\x12)\n\trevisions\x18\x05 \x01(\x0b\x32\x16.tts.v1.ModelRevisions\"\xa1\x02\n\nCacheStats\x12\r\n\x05voice\x18\x01 \x01(\t\x12\x10\n\x08requests\x18\x02 \x01(\x04\x12\x0c\n\x04hits\x18\x03 \x01(\x04\x12\x0e\n\x06misses\x18\x04 \x01(\x04\x12\x0e\n\x06\x65rrors\x18\x05 \x01(\x04\x12\x10\n\x08hit_rate\x18\x06 \x01(\x01\x12\x1a\n\x12\x61udio_from_cache_s\x18\x07 \x01(\x01\x12\x19\n\x11\x63ompute_avoided_s\x18\x08 \x01(\x01\x12\x13\n\x0bmoney_saved\x18\t \x01(\x01\x12\x15\n\rcurrency_code\x18\n \x01(\t\x12\x17\n\x0f\x63ompute_spent_s\x18\x0b \x01(\x01\x12\x13\n\x0b\x63ost_per_1k\x18\x0c \x01(\x01\x12!\n\x19\x63ost_per_1k_without_cache\x18\r \x01(\x01\"i\n\x10RepeatedSentence\x12\x10\n\x08key_hash\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x10\n\x08requests\x18\x03 \x01(\x04\x12\x0c\n\x04hits\x18\x04 \x01(\x04\x12\x14\n\x0ctext_preview\x18\x05 \x01(\t2\xc4\x02\n\x0eGatewayService\x12\x43\n\nSynthesize\x12\x19.tts.v1.SynthesizeRequest\x1a\x1a.tts.v1.SynthesizeResponse\x12W\n\x10StreamSynthesize\x12\x1f.tts.v1.StreamSynthesizeRequest\x1a .tts.v1.StreamSynthesizeResponse0\x01\x12\x43\n\nListVoices\x12\x19.tts.v1.ListVoicesRequest\x1a\x1a.tts.v1.ListVoicesResponse\x12O\n\x0eGetCacheReport\x12\x1d.tts.v1.GetCacheReportRequest\x1a\x1e.tts.v1.GetCacheReportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctts/v1/gateway_service.proto\x12\x06tts.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x12tts/v1/audio.proto\"\xc6\x02\n\x11SynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x0f\n\x07\x65motion\x18\x03 \x01(\t\x12\x0f\n\x07speaker\x18\x04 \x01(\t\x12\r\n\x05speed\x18\x05 \x01(\x02\x12\x16\n\x0evolume_gain_db\x18\x06 \x01(\x02\x12\'\n\x08\x65ncoding\x18\x07 \x01(\x0e\x32\x15.tts.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x08 \x01(\r\x12\x0c\n\x04ssml\x18\t \x01(\x08\x12\x10\n\x08no_cache\x18\n \x01(\x08\x12\x17\n\x0fpitch_semitones\x18\x0b \x01(\x02\x12\x16\n\x0e\x65nable_timings\x18\x0c \x01(\x08\x12%\n\x07lexicon\x18\r \x03(\x0b\x32\x14.tts.v1.LexiconEntry\x12\x12\n\nrequest_id\x18\x0f \x01(\t\"\xcb\x01\n\x12SynthesizeResponse\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12\'\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x15.tts.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x03 \x01(\r\x12\x13\n\x0bnum_samples\x18\x04 \x01(\x04\x12\x13\n\x0b\x64uration_ms\x18\x05 \x01(\r\x12\'\n\tsentences\x18\x06 \x03(\x0b\x32\x14.tts.v1.SentenceInfo\x12\x12\n\nrequest_id\x18\x0f \x01(\t\"\xcc\x02\n\x17StreamSynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x0f\n\x07\x65motion\x18\x03 \x01(\t\x12\x0f\n\x07speaker\x18\x04 \x01(\t\x12\r\n\x05speed\x18\x05 \x01(\x02\x12\x16\n\x0evolume_gain_db\x18\x06 \x01(\x02\x12\'\n\x08\x65ncoding\x18\x07 \x01(\x0e\x32\x15.tts.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x08 \x01(\r\x12\x0c\n\x04ssml\x18\t \x01(\x08\x12\x10\n\x08no_cache\x18\n \x01(\x08\x12\x17\n\x0fpitch_semitones\x18\x0b \x01(\x02\x12\x16\n\x0e\x65nable_timings\x18\x0c \x01(\x08\x12%\n\x07lexicon\x18\r \x03(\x0b\x32\x14.tts.v1.LexiconEntry\x12\x12\n\nrequest_id\x18\x0f \x01(\t\"\x80\x01\n\x18StreamSynthesizeResponse\x12\x30\n\x06header\x18\x01 \x01(\x0b\x32\x1e.tts.v1.StreamSynthesizeHeaderH\x00\x12\'\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x16.tts.v1.SynthesisChunkH\x00\x42\t\n\x07\x63ontent\"{\n\x1aStreamingSynthesizeRequest\x12\x31\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1f.tts.v1.StreamSynthesizeRequestH\x00\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12\x0f\n\x05\x66lush\x18\x03 \x01(\x08H\x00\x42\t\n\x07\x63ontent\"\x83\x01\n\x1bStreamingSynthesizeResponse\x12\x30\n\x06header\x18\x01 \x01(\x0b\x32\x1e.tts.v1.StreamSynthesizeHeaderH\x00\x12\'\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x16.tts.v1.SynthesisChunkH\x00\x42\t\n\x07\x63ontent\"\x13\n\x11ListVoicesRequest\"b\n\x12ListVoicesResponse\x12\x1d\n\x06voices\x18\x01 \x03(\x0b\x32\r.tts.v1.Voice\x12\x15\n\rdefault_voice\x18\x02 \x01(\t\x12\x16\n\x0emax_text_chars\x18\x03 \x01(\r\"S\n\x15GetCacheReportRequest\x12\x10\n\x08window_s\x18\x01 \x01(\r\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x19\n\x11max_top_sentences\x18\x03 \x01(\r\"\xdb\x01\n\x16GetCacheReportResponse\x12#\n\x07overall\x18\x01 \x01(\x0b\x32\x12.tts.v1.CacheStats\x12%\n\tper_voice\x18\x02 \x03(\x0b\x32\x12.tts.v1.CacheStats\x12/\n\rtop_sentences\x18\x03 \x03(\x0b\x32\x18.tts.v1.RepeatedSentence\x12\x32\n\x0e\x63ounting_since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08window_s\x18\x05 \x01(\r\"\xbe\x01\n\x16StreamSynthesizeHeader\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\'\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x15.tts.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x03 \x01(\r\x12\r\n\x05voice\x18\x04 \x01(\t\x12)\n\trevisions\x18\x05 \x01(\x0b\x32\x16.tts.v1.ModelRevisions\x12\x15\n\rnum_sentences\x18\x06 \x01(\r\"\xa7\x01\n\x0eSynthesisChunk\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12\x16\n\x0esentence_index\x18\x02 \x01(\r\x12\x18\n\x10last_in_sentence\x18\x03 \x01(\x08\x12\x16\n\x0elast_in_stream\x18\x04 \x01(\x08\x12&\n\x08sentence\x18\x05 \x01(\x0b\x32\x14.tts.v1.SentenceInfo\x12\x14\n\x0c\x66inal_header\x18\x06 \x01(\x0c\"\xb0\x01\n\x0cSentenceInfo\x12\r\n\x05index\x18\x01 \x01(\r\x12\x17\n\x0fnormalized_text\x18\x02 \x01(\t\x12)\n\trevisions\x18\x03 \x01(\x0b\x32\x16.tts.v1.ModelRevisions\x12\x0e\n\x06\x63\x61\x63hed\x18\x04 \x01(\x08\x12\x13\n\x0b\x64uration_ms\x18\x05 \x01(\r\x12(\n\x07timings\x18\x06 \x01(\x0b\x32\x17.tts.v1.SentenceTimings\"\x91\x01\n\x0fSentenceTimings\x12 \n\x08sentence\x18\x01 \x01(\x0b\x32\x0e.tts.v1.Timing\x12\x1d\n\x05words\x18\x02 \x03(\x0b\x32\x0e.tts.v1.Timing\x12\x1e\n\x06phones\x18\x03 \x03(\x0b\x32\x0e.tts.v1.Timing\x12\x1d\n\x05marks\x18\x04 \x03(\x0b\x32\x0e.tts.v1.Timing\"6\n\x06Timing\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07start_s\x18\x02 \x01(\x01\x12\r\n\x05\x65nd_s\x18\x03 \x01(\x01\"|\n\x05Voice\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x65motions\x18\x02 \x03(\t\x12\x10\n\x08speakers\x18\x03 \x03(\t\x12\x16\n\x0esample_rate_hz\x18\x04 \x01(\r\x12)\n\trevisions\x18\x05 \x01(\x0b\x32\x16.tts.v1.ModelRevisions\"\xa1\x02\n\nCacheStats\x12\r\n\x05voice\x18\x01 \x01(\t\x12\x10\n\x08requests\x18\x02 \x01(\x04\x12\x0c\n\x04hits\x18\x03 \x01(\x04\x12\x0e\n\x06misses\x18\x04 \x01(\x04\x12\x0e\n\x06\x65rrors\x18\x05 \x01(\x04\x12\x10\n\x08hit_rate\x18\x06 \x01(\x01\x12\x1a\n\x12\x61udio_from_cache_s\x18\x07 \x01(\x01\x12\x19\n\x11\x63ompute_avoided_s\x18\x08 \x01(\x01\x12\x13\n\x0bmoney_saved\x18\t \x01(\x01\x12\x15\n\rcurrency_code\x18\n \x01(\t\x12\x17\n\x0f\x63ompute_spent_s\x18\x0b \x01(\x01\x12\x13\n\x0b\x63ost_per_1k\x18\x0c \x01(\x01\x12!\n\x19\x63ost_per_1k_without_cache\x18\r \x01(\x01\"i\n\x10RepeatedSentence\x12\x10\n\x08key_hash\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x10\n\x08requests\x18\x03 \x01(\x04\x12\x0c\n\x04hits\x18\x04 \x01(\x04\x12\x14\n\x0ctext_preview\x18\x05 \x01(\t2\xa8\x03\n\x0eGatewayService\x12\x43\n\nSynthesize\x12\x19.tts.v1.SynthesizeRequest\x1a\x1a.tts.v1.SynthesizeResponse\x12W\n\x10StreamSynthesize\x12\x1f.tts.v1.StreamSynthesizeRequest\x1a .tts.v1.StreamSynthesizeResponse0\x01\x12\x62\n\x13StreamingSynthesize\x12\".tts.v1.StreamingSynthesizeRequest\x1a#.tts.v1.StreamingSynthesizeResponse(\x01\x30\x01\x12\x43\n\nListVoices\x12\x19.tts.v1.ListVoicesRequest\x1a\x1a.tts.v1.ListVoicesResponse\x12O\n\x0eGetCacheReport\x12\x1d.tts.v1.GetCacheReportRequest\x1a\x1e.tts.v1.GetCacheReportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,33 +34,41 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sambert_tts_protos.v1.gatew
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SYNTHESIZEREQUEST']._serialized_start=94
-  _globals['_SYNTHESIZEREQUEST']._serialized_end=332
-  _globals['_SYNTHESIZERESPONSE']._serialized_start=335
-  _globals['_SYNTHESIZERESPONSE']._serialized_end=538
-  _globals['_STREAMSYNTHESIZEREQUEST']._serialized_start=541
-  _globals['_STREAMSYNTHESIZEREQUEST']._serialized_end=785
-  _globals['_STREAMSYNTHESIZERESPONSE']._serialized_start=788
-  _globals['_STREAMSYNTHESIZERESPONSE']._serialized_end=916
-  _globals['_LISTVOICESREQUEST']._serialized_start=918
-  _globals['_LISTVOICESREQUEST']._serialized_end=937
-  _globals['_LISTVOICESRESPONSE']._serialized_start=939
-  _globals['_LISTVOICESRESPONSE']._serialized_end=1037
-  _globals['_GETCACHEREPORTREQUEST']._serialized_start=1039
-  _globals['_GETCACHEREPORTREQUEST']._serialized_end=1122
-  _globals['_GETCACHEREPORTRESPONSE']._serialized_start=1125
-  _globals['_GETCACHEREPORTRESPONSE']._serialized_end=1344
-  _globals['_STREAMSYNTHESIZEHEADER']._serialized_start=1347
-  _globals['_STREAMSYNTHESIZEHEADER']._serialized_end=1537
-  _globals['_SYNTHESISCHUNK']._serialized_start=1540
-  _globals['_SYNTHESISCHUNK']._serialized_end=1685
-  _globals['_SENTENCEINFO']._serialized_start=1688
-  _globals['_SENTENCEINFO']._serialized_end=1822
-  _globals['_VOICE']._serialized_start=1824
-  _globals['_VOICE']._serialized_end=1948
-  _globals['_CACHESTATS']._serialized_start=1951
-  _globals['_CACHESTATS']._serialized_end=2240
-  _globals['_REPEATEDSENTENCE']._serialized_start=2242
-  _globals['_REPEATEDSENTENCE']._serialized_end=2347
-  _globals['_GATEWAYSERVICE']._serialized_start=2350
-  _globals['_GATEWAYSERVICE']._serialized_end=2674
+  _globals['_SYNTHESIZEREQUEST']._serialized_end=420
+  _globals['_SYNTHESIZERESPONSE']._serialized_start=423
+  _globals['_SYNTHESIZERESPONSE']._serialized_end=626
+  _globals['_STREAMSYNTHESIZEREQUEST']._serialized_start=629
+  _globals['_STREAMSYNTHESIZEREQUEST']._serialized_end=961
+  _globals['_STREAMSYNTHESIZERESPONSE']._serialized_start=964
+  _globals['_STREAMSYNTHESIZERESPONSE']._serialized_end=1092
+  _globals['_STREAMINGSYNTHESIZEREQUEST']._serialized_start=1094
+  _globals['_STREAMINGSYNTHESIZEREQUEST']._serialized_end=1217
+  _globals['_STREAMINGSYNTHESIZERESPONSE']._serialized_start=1220
+  _globals['_STREAMINGSYNTHESIZERESPONSE']._serialized_end=1351
+  _globals['_LISTVOICESREQUEST']._serialized_start=1353
+  _globals['_LISTVOICESREQUEST']._serialized_end=1372
+  _globals['_LISTVOICESRESPONSE']._serialized_start=1374
+  _globals['_LISTVOICESRESPONSE']._serialized_end=1472
+  _globals['_GETCACHEREPORTREQUEST']._serialized_start=1474
+  _globals['_GETCACHEREPORTREQUEST']._serialized_end=1557
+  _globals['_GETCACHEREPORTRESPONSE']._serialized_start=1560
+  _globals['_GETCACHEREPORTRESPONSE']._serialized_end=1779
+  _globals['_STREAMSYNTHESIZEHEADER']._serialized_start=1782
+  _globals['_STREAMSYNTHESIZEHEADER']._serialized_end=1972
+  _globals['_SYNTHESISCHUNK']._serialized_start=1975
+  _globals['_SYNTHESISCHUNK']._serialized_end=2142
+  _globals['_SENTENCEINFO']._serialized_start=2145
+  _globals['_SENTENCEINFO']._serialized_end=2321
+  _globals['_SENTENCETIMINGS']._serialized_start=2324
+  _globals['_SENTENCETIMINGS']._serialized_end=2469
+  _globals['_TIMING']._serialized_start=2471
+  _globals['_TIMING']._serialized_end=2525
+  _globals['_VOICE']._serialized_start=2527
+  _globals['_VOICE']._serialized_end=2651
+  _globals['_CACHESTATS']._serialized_start=2654
+  _globals['_CACHESTATS']._serialized_end=2943
+  _globals['_REPEATEDSENTENCE']._serialized_start=2945
+  _globals['_REPEATEDSENTENCE']._serialized_end=3050
+  _globals['_GATEWAYSERVICE']._serialized_start=3053
+  _globals['_GATEWAYSERVICE']._serialized_end=3477
 # @@protoc_insertion_point(module_scope)

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SynthesizeRequest(_message.Message):
-    __slots__ = ("text", "voice", "emotion", "speaker", "speed", "volume_gain_db", "encoding", "sample_rate_hz", "ssml", "no_cache", "request_id")
+    __slots__ = ("text", "voice", "emotion", "speaker", "speed", "volume_gain_db", "encoding", "sample_rate_hz", "ssml", "no_cache", "pitch_semitones", "enable_timings", "lexicon", "request_id")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     VOICE_FIELD_NUMBER: _ClassVar[int]
     EMOTION_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,9 @@ class SynthesizeRequest(_message.Message):
     SAMPLE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
     SSML_FIELD_NUMBER: _ClassVar[int]
     NO_CACHE_FIELD_NUMBER: _ClassVar[int]
+    PITCH_SEMITONES_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    LEXICON_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     text: str
     voice: str
@@ -33,8 +36,11 @@ class SynthesizeRequest(_message.Message):
     sample_rate_hz: int
     ssml: bool
     no_cache: bool
+    pitch_semitones: float
+    enable_timings: bool
+    lexicon: _containers.RepeatedCompositeFieldContainer[_audio_pb2.LexiconEntry]
     request_id: str
-    def __init__(self, text: _Optional[str] = ..., voice: _Optional[str] = ..., emotion: _Optional[str] = ..., speaker: _Optional[str] = ..., speed: _Optional[float] = ..., volume_gain_db: _Optional[float] = ..., encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., sample_rate_hz: _Optional[int] = ..., ssml: _Optional[bool] = ..., no_cache: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, text: _Optional[str] = ..., voice: _Optional[str] = ..., emotion: _Optional[str] = ..., speaker: _Optional[str] = ..., speed: _Optional[float] = ..., volume_gain_db: _Optional[float] = ..., encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., sample_rate_hz: _Optional[int] = ..., ssml: _Optional[bool] = ..., no_cache: _Optional[bool] = ..., pitch_semitones: _Optional[float] = ..., enable_timings: _Optional[bool] = ..., lexicon: _Optional[_Iterable[_Union[_audio_pb2.LexiconEntry, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SynthesizeResponse(_message.Message):
     __slots__ = ("audio", "encoding", "sample_rate_hz", "num_samples", "duration_ms", "sentences", "request_id")
@@ -55,7 +61,7 @@ class SynthesizeResponse(_message.Message):
     def __init__(self, audio: _Optional[bytes] = ..., encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., sample_rate_hz: _Optional[int] = ..., num_samples: _Optional[int] = ..., duration_ms: _Optional[int] = ..., sentences: _Optional[_Iterable[_Union[SentenceInfo, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class StreamSynthesizeRequest(_message.Message):
-    __slots__ = ("text", "voice", "emotion", "speaker", "speed", "volume_gain_db", "encoding", "sample_rate_hz", "ssml", "no_cache", "request_id")
+    __slots__ = ("text", "voice", "emotion", "speaker", "speed", "volume_gain_db", "encoding", "sample_rate_hz", "ssml", "no_cache", "pitch_semitones", "enable_timings", "lexicon", "request_id")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     VOICE_FIELD_NUMBER: _ClassVar[int]
     EMOTION_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +72,9 @@ class StreamSynthesizeRequest(_message.Message):
     SAMPLE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
     SSML_FIELD_NUMBER: _ClassVar[int]
     NO_CACHE_FIELD_NUMBER: _ClassVar[int]
+    PITCH_SEMITONES_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    LEXICON_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     text: str
     voice: str
@@ -77,10 +86,31 @@ class StreamSynthesizeRequest(_message.Message):
     sample_rate_hz: int
     ssml: bool
     no_cache: bool
+    pitch_semitones: float
+    enable_timings: bool
+    lexicon: _containers.RepeatedCompositeFieldContainer[_audio_pb2.LexiconEntry]
     request_id: str
-    def __init__(self, text: _Optional[str] = ..., voice: _Optional[str] = ..., emotion: _Optional[str] = ..., speaker: _Optional[str] = ..., speed: _Optional[float] = ..., volume_gain_db: _Optional[float] = ..., encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., sample_rate_hz: _Optional[int] = ..., ssml: _Optional[bool] = ..., no_cache: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, text: _Optional[str] = ..., voice: _Optional[str] = ..., emotion: _Optional[str] = ..., speaker: _Optional[str] = ..., speed: _Optional[float] = ..., volume_gain_db: _Optional[float] = ..., encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., sample_rate_hz: _Optional[int] = ..., ssml: _Optional[bool] = ..., no_cache: _Optional[bool] = ..., pitch_semitones: _Optional[float] = ..., enable_timings: _Optional[bool] = ..., lexicon: _Optional[_Iterable[_Union[_audio_pb2.LexiconEntry, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class StreamSynthesizeResponse(_message.Message):
+    __slots__ = ("header", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: StreamSynthesizeHeader
+    chunk: SynthesisChunk
+    def __init__(self, header: _Optional[_Union[StreamSynthesizeHeader, _Mapping]] = ..., chunk: _Optional[_Union[SynthesisChunk, _Mapping]] = ...) -> None: ...
+
+class StreamingSynthesizeRequest(_message.Message):
+    __slots__ = ("config", "text", "flush")
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    FLUSH_FIELD_NUMBER: _ClassVar[int]
+    config: StreamSynthesizeRequest
+    text: str
+    flush: bool
+    def __init__(self, config: _Optional[_Union[StreamSynthesizeRequest, _Mapping]] = ..., text: _Optional[str] = ..., flush: _Optional[bool] = ...) -> None: ...
+
+class StreamingSynthesizeResponse(_message.Message):
     __slots__ = ("header", "chunk")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
@@ -143,32 +173,58 @@ class StreamSynthesizeHeader(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., sample_rate_hz: _Optional[int] = ..., voice: _Optional[str] = ..., revisions: _Optional[_Union[_audio_pb2.ModelRevisions, _Mapping]] = ..., num_sentences: _Optional[int] = ...) -> None: ...
 
 class SynthesisChunk(_message.Message):
-    __slots__ = ("audio", "sentence_index", "last_in_sentence", "last_in_stream", "sentence")
+    __slots__ = ("audio", "sentence_index", "last_in_sentence", "last_in_stream", "sentence", "final_header")
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     SENTENCE_INDEX_FIELD_NUMBER: _ClassVar[int]
     LAST_IN_SENTENCE_FIELD_NUMBER: _ClassVar[int]
     LAST_IN_STREAM_FIELD_NUMBER: _ClassVar[int]
     SENTENCE_FIELD_NUMBER: _ClassVar[int]
+    FINAL_HEADER_FIELD_NUMBER: _ClassVar[int]
     audio: bytes
     sentence_index: int
     last_in_sentence: bool
     last_in_stream: bool
     sentence: SentenceInfo
-    def __init__(self, audio: _Optional[bytes] = ..., sentence_index: _Optional[int] = ..., last_in_sentence: _Optional[bool] = ..., last_in_stream: _Optional[bool] = ..., sentence: _Optional[_Union[SentenceInfo, _Mapping]] = ...) -> None: ...
+    final_header: bytes
+    def __init__(self, audio: _Optional[bytes] = ..., sentence_index: _Optional[int] = ..., last_in_sentence: _Optional[bool] = ..., last_in_stream: _Optional[bool] = ..., sentence: _Optional[_Union[SentenceInfo, _Mapping]] = ..., final_header: _Optional[bytes] = ...) -> None: ...
 
 class SentenceInfo(_message.Message):
-    __slots__ = ("index", "normalized_text", "revisions", "cached", "duration_ms")
+    __slots__ = ("index", "normalized_text", "revisions", "cached", "duration_ms", "timings")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     NORMALIZED_TEXT_FIELD_NUMBER: _ClassVar[int]
     REVISIONS_FIELD_NUMBER: _ClassVar[int]
     CACHED_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    TIMINGS_FIELD_NUMBER: _ClassVar[int]
     index: int
     normalized_text: str
     revisions: _audio_pb2.ModelRevisions
     cached: bool
     duration_ms: int
-    def __init__(self, index: _Optional[int] = ..., normalized_text: _Optional[str] = ..., revisions: _Optional[_Union[_audio_pb2.ModelRevisions, _Mapping]] = ..., cached: _Optional[bool] = ..., duration_ms: _Optional[int] = ...) -> None: ...
+    timings: SentenceTimings
+    def __init__(self, index: _Optional[int] = ..., normalized_text: _Optional[str] = ..., revisions: _Optional[_Union[_audio_pb2.ModelRevisions, _Mapping]] = ..., cached: _Optional[bool] = ..., duration_ms: _Optional[int] = ..., timings: _Optional[_Union[SentenceTimings, _Mapping]] = ...) -> None: ...
+
+class SentenceTimings(_message.Message):
+    __slots__ = ("sentence", "words", "phones", "marks")
+    SENTENCE_FIELD_NUMBER: _ClassVar[int]
+    WORDS_FIELD_NUMBER: _ClassVar[int]
+    PHONES_FIELD_NUMBER: _ClassVar[int]
+    MARKS_FIELD_NUMBER: _ClassVar[int]
+    sentence: Timing
+    words: _containers.RepeatedCompositeFieldContainer[Timing]
+    phones: _containers.RepeatedCompositeFieldContainer[Timing]
+    marks: _containers.RepeatedCompositeFieldContainer[Timing]
+    def __init__(self, sentence: _Optional[_Union[Timing, _Mapping]] = ..., words: _Optional[_Iterable[_Union[Timing, _Mapping]]] = ..., phones: _Optional[_Iterable[_Union[Timing, _Mapping]]] = ..., marks: _Optional[_Iterable[_Union[Timing, _Mapping]]] = ...) -> None: ...
+
+class Timing(_message.Message):
+    __slots__ = ("text", "start_s", "end_s")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    start_s: float
+    end_s: float
+    def __init__(self, text: _Optional[str] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ...) -> None: ...
 
 class Voice(_message.Message):
     __slots__ = ("name", "emotions", "speakers", "sample_rate_hz", "revisions")

@@ -46,6 +46,11 @@ class GatewayServiceStub:
                 request_serializer=tts_dot_v1_dot_gateway__service__pb2.StreamSynthesizeRequest.SerializeToString,
                 response_deserializer=tts_dot_v1_dot_gateway__service__pb2.StreamSynthesizeResponse.FromString,
                 _registered_method=True)
+        self.StreamingSynthesize = channel.stream_stream(
+                '/tts.v1.GatewayService/StreamingSynthesize',
+                request_serializer=tts_dot_v1_dot_gateway__service__pb2.StreamingSynthesizeRequest.SerializeToString,
+                response_deserializer=tts_dot_v1_dot_gateway__service__pb2.StreamingSynthesizeResponse.FromString,
+                _registered_method=True)
         self.ListVoices = channel.unary_unary(
                 '/tts.v1.GatewayService/ListVoices',
                 request_serializer=tts_dot_v1_dot_gateway__service__pb2.ListVoicesRequest.SerializeToString,
@@ -81,6 +86,18 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamingSynthesize(self, request_iterator, context):
+        """Text-in streaming: the client sends a config, then text pieces as it produces
+        them (an LLM writing a reply), then closes its side or sends `flush`. Each
+        sentence is synthesized as soon as it is complete, in order, through the same
+        cache, and its audio streamed back as in StreamSynthesize (header first).
+        Sentence-closing rules: docs/architecture.md, "Text-in streaming". Same errors
+        as StreamSynthesize; INVALID_ARGUMENT also for a missing or repeated config.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListVoices(self, request, context):
         """Lists the voices that can be requested, with their emotions, speakers and rate.
         """
@@ -107,6 +124,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.StreamSynthesize,
                     request_deserializer=tts_dot_v1_dot_gateway__service__pb2.StreamSynthesizeRequest.FromString,
                     response_serializer=tts_dot_v1_dot_gateway__service__pb2.StreamSynthesizeResponse.SerializeToString,
+            ),
+            'StreamingSynthesize': grpc.stream_stream_rpc_method_handler(
+                    servicer.StreamingSynthesize,
+                    request_deserializer=tts_dot_v1_dot_gateway__service__pb2.StreamingSynthesizeRequest.FromString,
+                    response_serializer=tts_dot_v1_dot_gateway__service__pb2.StreamingSynthesizeResponse.SerializeToString,
             ),
             'ListVoices': grpc.unary_unary_rpc_method_handler(
                     servicer.ListVoices,
@@ -175,6 +197,33 @@ class GatewayService:
             '/tts.v1.GatewayService/StreamSynthesize',
             tts_dot_v1_dot_gateway__service__pb2.StreamSynthesizeRequest.SerializeToString,
             tts_dot_v1_dot_gateway__service__pb2.StreamSynthesizeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamingSynthesize(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/tts.v1.GatewayService/StreamingSynthesize',
+            tts_dot_v1_dot_gateway__service__pb2.StreamingSynthesizeRequest.SerializeToString,
+            tts_dot_v1_dot_gateway__service__pb2.StreamingSynthesizeResponse.FromString,
             options,
             channel_credentials,
             insecure,
