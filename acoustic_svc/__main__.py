@@ -23,6 +23,7 @@ async def main() -> None:
     torch.set_num_threads(cfg.intra_op_threads(torch.get_num_threads()))
     names = cfg.voice_names()
     models = {v: load_acoustic_model(cfg.model_dir, v, cfg.device) for v in names}
+    metrics.set_models({v: m.revision for v, m in models.items()})
     executor = BoundedExecutor(srv.max_workers, srv.max_queue, "acoustic")
     batchers = build_batchers(
         models, executor, cfg.max_batch, cfg.batch_wait_s, metrics

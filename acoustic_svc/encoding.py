@@ -13,6 +13,7 @@ import numpy as np
 
 from tts_common.errors import InvalidInput
 from tts_common.symbols import (
+    BREAKS,
     EMOTIONS,
     SPECIALS,
     SYLLABLE_FLAGS,
@@ -21,12 +22,14 @@ from tts_common.symbols import (
     parse_symbols,
     phone_inventory,
     tone_inventory,
+    voiced_phones,
 )
 
 __all__ = ["EncodedSymbols", "SymbolEncoder"]
 
 _EMOTION_PREFIX = "emotion_"
 _FRONTEND_SPEAKER = "F7"
+_SILENT = frozenset({"pau", "sil", *BREAKS})
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class EncodedSymbols:
     """int64 [T]."""
     speaker: np.ndarray
     """int64 [T]."""
+    voiced: np.ndarray
+    """bool [T]: phones PhoneSet.xml marks voiced (their pitch can be shifted)."""
+    spoken: np.ndarray
+    """bool [T]: every phone but pauses and breaks (their energy can be shifted)."""
 
 
 class SymbolEncoder:
@@ -127,8 +134,13 @@ class SymbolEncoder:
             for pos, t in enumerate(tokens)
         ]
         ids = np.asarray(rows, dtype=np.int64)
+        voiced = voiced_phones()
         return EncodedSymbols(
-            ling=ids[:, :4].copy(), emotion=ids[:, 4].copy(), speaker=ids[:, 5].copy()
+            ling=ids[:, :4].copy(),
+            emotion=ids[:, 4].copy(),
+            speaker=ids[:, 5].copy(),
+            voiced=np.array([t.phone in voiced for t in tokens], dtype=bool),
+            spoken=np.array([t.phone not in _SILENT for t in tokens], dtype=bool),
         )
 
     def _id(self, pos: int, token: Token, field: str) -> int:

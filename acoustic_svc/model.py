@@ -28,6 +28,12 @@ class MelStream(Protocol):
         """Every chunk has been returned, or :meth:`close` was called."""
         ...
 
+    @property
+    def symbol_frames(self) -> Sequence[int]:
+        """Frames each input symbol lasts, in symbol order (after speed); they sum
+        to the frames the stream makes. Empty when the model cannot say."""
+        ...
+
     def close(self) -> None:
         """Stop decoding (callable from any thread): a batch running this stream
         drops it at its next round; later calls see it ended."""
@@ -86,6 +92,8 @@ class AcousticModel(Protocol):
         speed: float = 1.0,
         emotion: str | None = None,
         speaker: str | None = None,
+        pitch_semitones: float = 0.0,
+        energy_shift: float = 0.0,
     ) -> np.ndarray:
         """The whole sentence's mel.
 
@@ -94,6 +102,8 @@ class AcousticModel(Protocol):
             speed: Speaking-rate multiplier on the predicted durations.
             emotion: Emotion put on every token; None keeps the symbols' own.
             speaker: Speaker put on every token; None keeps the symbols' own.
+            pitch_semitones: Pitch shift of voiced phones, -12 to +12.
+            energy_shift: Energy shift of spoken phones, in standard deviations.
 
         Returns:
             float32 [frames, num_mels].
@@ -108,6 +118,8 @@ class AcousticModel(Protocol):
         emotion: str | None = None,
         speaker: str | None = None,
         chunk_steps: int = 1,
+        pitch_semitones: float = 0.0,
+        energy_shift: float = 0.0,
     ) -> MelStream:
         """The mel in chunks as decoder steps finish; they concatenate to :meth:`mel`.
 
@@ -121,6 +133,9 @@ class AcousticModel(Protocol):
             emotion: Emotion put on every token; None keeps the symbols' own.
             speaker: Speaker put on every token; None keeps the symbols' own.
             chunk_steps: Decoder steps per chunk (each step makes a few frames).
+            pitch_semitones: Pitch shift of voiced phones, -12 to +12; durations
+                do not change.
+            energy_shift: Energy shift of spoken phones, in standard deviations.
 
         Yields:
             float32 [n, num_mels] chunks, n >= 1.

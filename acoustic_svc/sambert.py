@@ -12,6 +12,7 @@ import torch
 
 from acoustic_svc.encoding import SymbolEncoder
 from acoustic_svc.model import MelStream
+from acoustic_svc.nn.adaptor import ProsodyShift
 from acoustic_svc.nn.config import SambertConfig
 from acoustic_svc.nn.sambert import FIXED_TABLES, Sambert, SentenceDecode
 from tts_common.checkpoint import dig, load_checkpoint, match_state_dict, to_float32
@@ -23,6 +24,9 @@ __all__ = ["SambertAcoustic", "SambertStream", "load_acoustic_model"]
 
 _LOGGER = logging.getLogger(__name__)
 _UNSUPPORTED = ("SE", "FP", "NSF", "using_byte")
+PITCH_RANGE_SEMITONES = (-12.0, 12.0)
+ENERGY_RANGE = (-3.0, 3.0)
+"""Energy shifts taken, in standard deviations of the normalised energy."""
 
 
 class SambertAcoustic:
@@ -56,6 +60,8 @@ class SambertAcoustic:
         speed: float = 1.0,
         emotion: str | None = None,
         speaker: str | None = None,
+        pitch_semitones: float = 0.0,
+        energy_shift: float = 0.0,
     ) -> np.ndarray:
         """Whole-utterance mel, float32 [frames, num_mels]."""
         chunks = list(
@@ -65,6 +71,8 @@ class SambertAcoustic:
                 emotion=emotion,
                 speaker=speaker,
                 chunk_steps=1 << 30,
+                pitch_semitones=pitch_semitones,
+                energy_shift=energy_shift,
             )
         )
         return np.concatenate(chunks) if len(chunks) != 1 else chunks[0]
@@ -77,6 +85,8 @@ class SambertAcoustic:
         emotion: str | None = None,
         speaker: str | None = None,
         chunk_steps: int = 1,
+        pitch_semitones: float = 0.0,
+        energy_shift: float = 0.0,
     ) -> SambertStream:
         """Mel chunks as decoder steps complete; they concatenate to :meth:`mel`.
 
@@ -86,6 +96,8 @@ class SambertAcoustic:
         streams at once with :meth:`next_chunks`.
         """
         check_speed(speed)  # the range the gateway enforces too (tts_common.speed)
+        _check_range("pitch_semitones", pitch_semitones, PITCH_RANGE_SEMITONES)
+        _check_range("energy_shift", energy_shift, ENERGY_RANGE)
         if chunk_steps < 1:
             raise InvalidInput(f"chunk_steps must be >= 1, got {chunk_steps}")
         ids = self._encoder.encode(symbols, emotion, speaker)
@@ -93,15 +105,20 @@ class SambertAcoustic:
         def to(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(a).to(self._device)
 
+        shift = ProsodyShift(
+            pitch_semitones, energy_shift, to(ids.voiced), to(ids.spoken)
+        )
         with torch.inference_mode():
             alignment = self._model.align(
-                to(ids.ling), to(ids.emotion), to(ids.speaker), speed
+                to(ids.ling), to(ids.emotion), to(ids.speaker), speed, shift
             )
             if alignment.n_frames == 0:
                 raise InvalidInput(
                     "symbols produce no audio frames (every duration is 0)"
                 )
-            return SambertStream(self, self._model.open(alignment, chunk_steps))
+            frames = tuple(int(n) for n in alignment.reps.tolist())
+            decode = self._model.open(alignment, chunk_steps)
+            return SambertStream(self, decode, frames)
 
     def next_chunks(self, streams: Sequence[MelStream]) -> list[np.ndarray | None]:
         """The next chunk of each stream (None once it has ended), decoded together:
@@ -128,10 +145,17 @@ class SambertAcoustic:
 class SambertStream:
     """One sentence's mel chunks (a :class:`~acoustic_svc.model.MelStream`)."""
 
-    def __init__(self, owner: SambertAcoustic, sentence: SentenceDecode) -> None:
+    def __init__(
+        self,
+        owner: SambertAcoustic,
+        sentence: SentenceDecode,
+        symbol_frames: tuple[int, ...],
+    ) -> None:
         self.owner = owner
         """The model whose :meth:`~SambertAcoustic.next_chunks` advances it."""
         self.sentence = sentence
+        self.symbol_frames = symbol_frames
+        """Frames each input symbol lasts (after speed); sums to the mel length."""
 
     def __iter__(self) -> SambertStream:
         return self
@@ -150,6 +174,12 @@ class SambertStream:
     def close(self) -> None:
         """Stop decoding; a batch running this stream drops it after its round."""
         self.sentence.cancelled = True
+
+
+def _check_range(name: str, value: float, bounds: tuple[float, float]) -> None:
+    low, high = bounds
+    if not low <= value <= high:  # also refuses NaN
+        raise InvalidInput(f"{name} {value:g} is out of range; use {low:g} to {high:g}")
 
 
 def _to_numpy(chunk: torch.Tensor) -> np.ndarray:

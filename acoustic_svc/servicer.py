@@ -119,9 +119,11 @@ class AcousticServicer(pb_grpc.AcousticServiceServicer):  # type: ignore[misc,un
             emotion=request.emotion or None,
             speaker=request.speaker or None,
             chunk_steps=request.chunk_steps or self._chunk_steps,
+            pitch_semitones=request.pitch_semitones,
+            energy_shift=request.energy_shift,
         )
         with batcher.joined(stream):
-            yield pb.StreamMelResponse(header=_header(model))
+            yield pb.StreamMelResponse(header=_header(model, stream.symbol_frames))
             index = start = 0
             while True:
                 item = await batcher.next_chunk(stream)
@@ -164,14 +166,16 @@ class AcousticServicer(pb_grpc.AcousticServiceServicer):  # type: ignore[misc,un
         return batcher
 
 
-def _header(model: AcousticModel) -> audio_pb2.MelHeader:
-    """What the stream carries; the frame count is unknown before decoding."""
+def _header(model: AcousticModel, symbol_frames: Sequence[int]) -> audio_pb2.MelHeader:
+    """What the stream carries; the duration predictor has fixed its length."""
     return audio_pb2.MelHeader(
         voice=model.voice,
         revision=model.revision,
         num_mels=model.num_mels,
         hop_length=model.hop_length,
         sample_rate_hz=model.sample_rate,
+        num_frames=sum(symbol_frames),
+        symbol_frames=symbol_frames,
     )
 
 

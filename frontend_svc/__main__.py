@@ -29,10 +29,12 @@ async def main() -> None:
     servicer = FrontendServicer(
         pool, executor, revision=rev, max_text_chars=limit, voices=voices
     )
+    metrics = Metrics("frontend")
+    metrics.set_models({v.name: rev for v in voices})
     await serve(
         srv,
         servicer.register,
-        Metrics("frontend"),
+        metrics,
         warmup=servicer.warm_up,
         on_close=executor.close,
         queue=executor,

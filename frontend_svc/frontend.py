@@ -5,10 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from frontend_svc.budget import Budget
 from frontend_svc.sentence import Sentence, check_voice
 from tts_common.errors import InvalidInput
+from tts_common.pauses import SENTENCE_PAUSE_MS, SPLIT_PAUSE_MS
+
+if TYPE_CHECKING:
+    from frontend_svc.tokens import Unit
 
 __all__ = ["MAX_TEXT_CHARS", "Frontend", "Sentence"]
 
@@ -117,19 +122,24 @@ class Frontend:
         speaker: str | None,
         lexicon: Mapping[str, str] | None = None,
         budget: Budget | None = None,
+        marks: Sequence[tuple[str, int]] = (),
     ) -> list[Sentence]:
         """Sentences for already-normalized text (also used by the SSML path);
-        ``budget`` is charged the text's length and checked before each sentence."""
-        from frontend_svc.prosody import split_sentences
+        ``budget`` is charged the text's length and checked before each sentence.
+        ``marks`` (name, offset in ``normalized``) are placed as
+        :func:`frontend_svc.spans.place_marks` says; with no sentence they are lost."""
+        from frontend_svc.prosody import split_sentence_spans
+        from frontend_svc.spans import place_marks
 
         if budget is not None:
             budget.spend(len(normalized))
-        out: list[Sentence] = []
-        for sent, ended in split_sentences(normalized):
+        pieces: list[tuple[Sentence, list[Unit]]] = []
+        for start, sent, ended in split_sentence_spans(normalized):
             if budget is not None:
                 budget.check()
-            out.extend(self._sentence(sent, emotion, speaker, lexicon, ended))
-        return out
+            pieces.extend(self._sentence(sent, emotion, speaker, lexicon, ended, start))
+        place_marks(pieces, marks)
+        return [sentence for sentence, _ in pieces]
 
     def _sentence(
         self,
@@ -138,24 +148,28 @@ class Frontend:
         speaker: str | None,
         lexicon: Mapping[str, str] | None,
         ended: bool = True,
-    ) -> list[Sentence]:
-        """The sentence ``text`` in pieces of at most MAX_TOKENS tokens; ``ended``:
-        a sentence-final mark ended it, so a sentence pause follows."""
+        start: int = 0,
+    ) -> list[tuple[Sentence, list[Unit]]]:
+        """The sentence ``text`` in pieces of at most MAX_TOKENS tokens, each with
+        its units; ``ended``: a sentence-final mark ended it, so a sentence pause
+        follows; ``start``: its offset in the analyzed text."""
         from frontend_svc.prosody import (
-            SENTENCE_PAUSE_MS,
-            SPLIT_PAUSE_MS,
             assign_breaks,
             break_for_punct,
             joined_text,
             split_long,
         )
+        from frontend_svc.spans import word_spans
         from frontend_svc.tokens import render, word_to_units
 
         words = self._g2p.annotate(text, lexicon)
         self._sandhi.apply(words)
-        units, explicit = [], []
-        for word in words:
-            new = word_to_units(word, self._phones)
+        units: list[Unit] = []
+        explicit: list[int] = []
+        pos = start
+        for index, word in enumerate(words):
+            new = word_to_units(word, self._phones, pos, index)
+            pos += len(word.text)
             if new:
                 units.extend(new)
                 explicit.extend([0] * len(new))
@@ -166,14 +180,20 @@ class Frontend:
             return []
         pieces = split_long(assign_breaks(units, explicit))
         return [
-            Sentence(
-                text=text if len(pieces) == 1 else joined_text(piece),
-                symbols=render(piece, emotion, speaker),
-                pinyin=[p for u in piece for p in u.pinyin],
-                emotion=emotion,
-                pause_after_ms=(
-                    SPLIT_PAUSE_MS if i < len(pieces) - 1 else SENTENCE_PAUSE_MS * ended
+            (
+                Sentence(
+                    text=text if len(pieces) == 1 else joined_text(piece),
+                    symbols=render(piece, emotion, speaker),
+                    pinyin=[p for u in piece for p in u.pinyin],
+                    emotion=emotion,
+                    pause_after_ms=(
+                        SPLIT_PAUSE_MS
+                        if i < len(pieces) - 1
+                        else SENTENCE_PAUSE_MS * ended
+                    ),
+                    words=word_spans(piece),
                 ),
+                piece,
             )
             for i, piece in enumerate(pieces)
         ]

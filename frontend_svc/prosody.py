@@ -18,15 +18,7 @@ MAX_TOKENS = 256
 """Most tokens (phones and breaks) in one sentence's symbol string."""
 PHRASE_SYLLABLES = 7
 """Syllables after which a clause prefers a ``#2`` phrase break."""
-SENTENCE_PAUSE_MS = 400
-"""Silence added after a sentence that another follows. On the bundled voice a
-sentence ends with about 0.15 s of silence while a comma pause (``#3``) is about
-0.26 s (10 ms frames 45 dB under the peak), so without it paragraphs run
-together; with it the sentence gap is about 0.55 s, within the 0.5-0.7 s of read
-Mandarin and about twice a comma pause (tests/training/test_demo_voice.py)."""
-SPLIT_PAUSE_MS = 60
-"""Silence added where an over-long sentence was cut at a clause break: the
-sentence-final silence plus this is about the comma pause it replaces."""
+
 
 _SENTENCE_END = frozenset("。！？!?；;…\n")
 _CLAUSE = frozenset("，,、：:—～~")
@@ -95,14 +87,21 @@ def split_sentences(text: str) -> list[tuple[str, bool]]:
     """Split text after sentence-final punctuation (or a line break), keeping it;
     blank pieces dropped. Each piece says whether such a mark ended it (the last
     may just stop, as may text that SSML markup interrupts)."""
+    return [(piece, ended) for _, piece, ended in split_sentence_spans(text)]
+
+
+def split_sentence_spans(text: str) -> list[tuple[int, str, bool]]:
+    """:func:`split_sentences` with the offset of each (stripped) piece in ``text``."""
     out = []
     for match in _SPLIT_RE.finditer(text):
         piece = match.group()
-        if piece.strip():
+        stripped = piece.strip()
+        if stripped:
             ended = any(
                 c in _SENTENCE_END for c in piece.rstrip(" \t\"'”’」』）)")[-1:]
             )
-            out.append((piece.strip(), ended))
+            start = match.start() + len(piece) - len(piece.lstrip())
+            out.append((start, stripped, ended))
     return out
 
 

@@ -8,13 +8,33 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from tts_common.errors import InvalidInput
 from tts_common.symbols import EMOTIONS
 
-__all__ = ["Sentence", "check_voice"]
+__all__ = ["Mark", "Sentence", "WordSpan", "check_voice"]
 
 _SPEAKER_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+class WordSpan(NamedTuple):
+    """A word of the segmentation and the symbols that speak it."""
+
+    text: str
+    """The word as normalized (a Latin word as written, spelled in the symbols)."""
+    first_symbol: int
+    """Index of its first symbol in ``Sentence.symbols.split()``."""
+    num_symbols: int
+    """Number of symbols (a spelled word includes the ``#1`` between its letters)."""
+
+
+class Mark(NamedTuple):
+    """An SSML ``<mark>``: it stands before symbol ``symbol_index`` (= the symbol
+    count when it stands at the end)."""
+
+    name: str
+    symbol_index: int
 
 
 @dataclass
@@ -38,6 +58,15 @@ class Sentence:
     """Loudness factor (SSML ``<prosody volume>``), 1.0 = normal."""
     emotion: str | None = None
     """Emotion name written on the tokens (``None`` = default neutral)."""
+    pitch_semitones: float = 0.0
+    """Pitch shift (SSML ``<prosody pitch>``), semitones, 0 = the voice's own."""
+    energy_shift: float = 0.0
+    """Energy shift (SSML ``<emphasis>``), in standard deviations of the voice's
+    normalised energy, 0 = none."""
+    words: list[WordSpan] = field(default_factory=list)
+    """The spoken words in order (punctuation excluded), see ``CONVENTIONS.md``."""
+    marks: list[Mark] = field(default_factory=list)
+    """SSML marks in the sentence, in document order."""
 
 
 def check_voice(emotion: str | None, speaker: str | None) -> None:

@@ -7,23 +7,26 @@ import hashlib
 import logging
 import math
 import queue
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import grpc
 
 from frontend_svc.budget import SPOKEN_CHARS_PER_CHAR, Budget
+from frontend_svc.lexicon import Lexicon
 from sambert_tts_protos.v1 import audio_pb2
 from sambert_tts_protos.v1 import frontend_service_pb2 as pb
 from sambert_tts_protos.v1 import frontend_service_pb2_grpc as pb_grpc
-from tts_common.errors import InvalidInput, VoiceNotFound
+from tts_common.errors import NOTHING_TO_SPEAK, InvalidInput, VoiceNotFound
 from tts_common.executor import BoundedExecutor
 
-__all__ = ["FrontendServicer", "Sentence", "TextFrontend"]
+__all__ = ["MAX_LEXICON_ENTRIES", "FrontendServicer", "Sentence", "TextFrontend"]
 
 _LOGGER = logging.getLogger(__name__)
 _SSML_START = ("<speak", "<?xml")
 _MIN_GAIN_DB = -96.0  # below the 16-bit noise floor: what "silent" comes to
+MAX_LEXICON_ENTRIES = 100
+"""Most entries of a per-request lexicon (the gateway's limit too)."""
 
 
 class Sentence(Protocol):
@@ -36,6 +39,18 @@ class Sentence(Protocol):
     rate: float
     volume: float
     emotion: str | None
+    pitch_semitones: float
+    energy_shift: float
+
+    @property
+    def words(self) -> Sequence[tuple[str, int, int]]:
+        """(text, first symbol, symbol count) of each spoken word."""
+        ...
+
+    @property
+    def marks(self) -> Sequence[tuple[str, int]]:
+        """(name, symbol index) of each SSML mark."""
+        ...
 
 
 class TextFrontend(Protocol):
@@ -46,11 +61,13 @@ class TextFrontend(Protocol):
         text: str,
         emotion: str | None = None,
         speaker: str | None = None,
+        lexicon: Mapping[str, str] | None = None,
         *,
         budget: Budget | None = None,
     ) -> Sequence[Sentence]:
-        """Normalize and split ``text``, checking ``budget`` between pieces of work;
-        raise InvalidInput on bad input."""
+        """Normalize and split ``text`` (``lexicon``: word -> "pin1 yin1" for this
+        call), checking ``budget`` between pieces of work; raise InvalidInput on bad
+        input."""
         ...
 
 
@@ -101,7 +118,7 @@ class FrontendServicer(pb_grpc.FrontendServiceServicer):  # type: ignore[misc,un
     async def warm_up(self) -> None:
         """Analyze one short sentence, so the first request pays no set-up."""
         sentences = await self._executor.submit(
-            self._analyze, "你好。", None, None, None
+            self._analyze, "你好。", None, None, None, None
         )
         _LOGGER.info("warmed up: %s sentence(s)", len(sentences))
 
@@ -124,6 +141,7 @@ class FrontendServicer(pb_grpc.FrontendServiceServicer):  # type: ignore[misc,un
                 else "text looks like SSML; set ssml to true to use it"
             )
         voice = self._voice(request.voice, request.emotion, request.speaker)
+        lexicon = _lexicon(request.lexicon)
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         _LOGGER.debug("analyze %s chars, sha256 %s", len(text), digest)
         limit = SPOKEN_CHARS_PER_CHAR * self._max_chars
@@ -132,13 +150,19 @@ class FrontendServicer(pb_grpc.FrontendServiceServicer):  # type: ignore[misc,un
         try:
             # Admission: refused at once when the queue cannot finish it in time.
             sentences = await self._executor.submit_within(
-                context.time_remaining(), self._analyze, text, emotion, speaker, budget
+                context.time_remaining(),
+                self._analyze,
+                text,
+                emotion,
+                speaker,
+                lexicon,
+                budget,
             )
         except asyncio.CancelledError:  # caller gone: stop at the next check
             budget.stop()
             raise
         if not sentences:
-            raise InvalidInput("text has nothing to speak; send words, not symbols")
+            raise InvalidInput(f"{NOTHING_TO_SPEAK}; send words, not symbols")
         out = [_sentence(i, s, request.speaker) for i, s in enumerate(sentences)]
         return pb.AnalyzeResponse(sentences=out, voice=voice, revision=self._revision)
 
@@ -181,14 +205,48 @@ class FrontendServicer(pb_grpc.FrontendServiceServicer):  # type: ignore[misc,un
         return spec.name
 
     def _analyze(
-        self, text: str, emotion: str | None, speaker: str | None, budget: Budget | None
+        self,
+        text: str,
+        emotion: str | None,
+        speaker: str | None,
+        lexicon: Mapping[str, str] | None,
+        budget: Budget | None,
     ) -> Sequence[Sentence]:
         """Borrow a frontend copy for one analysis (runs in a worker thread)."""
         frontend = self._pool.get_nowait()
         try:
-            return frontend.analyze(text, emotion, speaker, budget=budget)
+            return frontend.analyze(text, emotion, speaker, lexicon, budget=budget)
         finally:
             self._pool.put(frontend)
+
+
+def _lexicon(entries: Sequence[audio_pb2.LexiconEntry]) -> dict[str, str] | None:
+    """The request's lexicon as ``{word: reading}``, each entry checked.
+
+    Raises:
+        InvalidInput: Too many entries, or one that is malformed or repeats a word
+            (the message names the entry).
+    """
+    if len(entries) > MAX_LEXICON_ENTRIES:
+        raise InvalidInput(
+            f"lexicon has {len(entries)} entries; at most {MAX_LEXICON_ENTRIES}: "
+            "send only the words this text needs"
+        )
+    out: dict[str, str] = {}
+    first: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        word, reading = entry.word.strip(), entry.pronunciation.strip()
+        if word in first:
+            raise InvalidInput(
+                f"lexicon[{i}] repeats the word {word[:32]!r} of lexicon[{first[word]}]; "
+                "give each word one reading"
+            )
+        try:
+            Lexicon.from_mapping({word: reading})
+        except ValueError as exc:
+            raise InvalidInput(f"lexicon[{i}] ({word[:32]!r}): {exc}") from None
+        out[word], first[word] = reading, i
+    return out or None
 
 
 def _sentence(index: int, sentence: Sentence, speaker: str) -> pb.AnalyzedSentence:
@@ -209,5 +267,15 @@ def _sentence(index: int, sentence: Sentence, speaker: str) -> pb.AnalyzedSenten
             break_after_ms=sentence.break_after_ms + sentence.pause_after_ms,
             speed=sentence.rate,
             volume_gain_db=max(gain_db, _MIN_GAIN_DB),
+            pitch_semitones=sentence.pitch_semitones,
+            energy_shift=sentence.energy_shift,
         ),
+        words=[
+            audio_pb2.WordSpan(text=text, first_symbol=first, num_symbols=count)
+            for text, first, count in sentence.words
+        ],
+        marks=[
+            audio_pb2.MarkPosition(name=name, symbol_index=index)
+            for name, index in sentence.marks
+        ],
     )

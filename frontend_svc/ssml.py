@@ -1,42 +1,40 @@
 """A small SSML subset on top of :meth:`Frontend.analyze`.
 
-Elements: ``<speak>``, ``<break time|strength>``, ``<prosody rate volume>``,
-``<phoneme alphabet="py" ph>``, ``<say-as interpret-as="characters|digits|cardinal|
-telephone|date">``, ``<sub alias>`` and ``<emotion name>`` (emotion names as in
-KAN-TTS, e.g. ``happy``). Each element's text becomes its own sentence(s): a sentence
-never spans an element boundary, so prosody, emotion and breaks attach cleanly.
-Malformed or unsupported markup raises :class:`InvalidInput` with its position.
-A document type declaration is refused outright: its entities could make a few
-hundred characters expand to hundreds of thousands (and SSML needs none).
+Elements: ``<speak>``, ``<p>``, ``<s>``, ``<break time|strength>``, ``<prosody rate
+volume pitch>``, ``<emphasis level>``, ``<mark name>``, ``<phoneme alphabet="py" ph>``,
+``<say-as interpret-as="characters|digits|cardinal|telephone|date">``, ``<sub alias>``
+and ``<emotion name>`` (emotion names as in KAN-TTS, e.g. ``happy``). Every element
+but ``<mark>`` closes the sentence before it and its own last one: a sentence never
+spans such a boundary, so prosody, emphasis, emotion and breaks attach cleanly.
+``<p>`` and ``<s>`` end with a sentence pause. A ``<mark>`` does not split the
+sentence: it is recorded at the symbol it stands before (:mod:`frontend_svc.spans`);
+one that no word follows in its stretch of text moves to the start of the next
+sentence, or to the end of the last. Values are parsed in
+:mod:`frontend_svc.ssml_values`. Malformed or unsupported markup raises
+:class:`InvalidInput` with its position. A document type declaration is refused
+outright: its entities could make a few hundred characters expand to hundreds of
+thousands (and SSML needs none).
 """
 
 from __future__ import annotations
 
-import math
-import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from frontend_svc import ssml_values as values
 from frontend_svc.budget import Budget
 from frontend_svc.normalizer.numbers import read_digits, read_number
-from frontend_svc.sentence import Sentence, check_voice
+from frontend_svc.sentence import Mark, Sentence, check_voice
 from tts_common.errors import InvalidInput
+from tts_common.pauses import SENTENCE_PAUSE_MS
 
-_RATES = {"x-slow": 0.5, "slow": 0.75, "medium": 1.0, "default": 1.0, "fast": 1.25,
-          "x-fast": 1.5}  # fmt: skip
-_VOLUMES = {"silent": 0.0, "x-soft": 0.25, "soft": 0.5, "medium": 1.0, "default": 1.0,
-            "loud": 1.5, "x-loud": 2.0}  # fmt: skip
-_STRENGTH_MS = {"none": 0, "x-weak": 100, "weak": 250, "medium": 500, "strong": 750,
-                "x-strong": 1000}  # fmt: skip
 _MAX_VOLUME = 4.0
 """Cap on the SSML volume factor (+12 dB, the top of the request's gain range)."""
-_TIME_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
-MAX_BREAK_MS = 10_000
-_ELEMENTS = frozenset(
-    {"speak", "break", "prosody", "phoneme", "say-as", "sub", "emotion"}
-)
+_MAX_MARK_NAME = 128
+_ELEMENTS = ("speak", "p", "s", "break", "prosody", "emphasis", "mark", "phoneme",
+             "say-as", "sub", "emotion")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -44,6 +42,9 @@ class _State:
     rate: float = 1.0
     volume: float = 1.0
     emotion: str | None = None
+    pitch: float = 0.0
+    emphasis: str | None = None
+    """Level of the innermost ``<emphasis>``; None outside any."""
 
 
 class PlainAnalyzer(Protocol):
@@ -60,8 +61,10 @@ class PlainAnalyzer(Protocol):
         speaker: str | None,
         lexicon: Mapping[str, str] | None = None,
         budget: Budget | None = None,
+        marks: Sequence[tuple[str, int]] = (),
     ) -> list[Sentence]:
-        """Sentences for already-normalized text, charged to ``budget``."""
+        """Sentences for already-normalized text, charged to ``budget``, with
+        ``marks`` (name, offset in ``normalized``) placed on them."""
         ...
 
     def validate_lexicon(self, lexicon: Mapping[str, str]) -> None:
@@ -96,6 +99,7 @@ def analyze_ssml(
         raise InvalidInput("SSML root element must be <speak>")
     walker = _Walker(fe, speaker, lexicon, budget)
     walker.element(root, _State(emotion=emotion))
+    walker.finish()
     return walker.out
 
 
@@ -111,6 +115,9 @@ class _NoDoctype(ET.TreeBuilder):
 
 
 class _Walker:
+    """Walks the tree, gathering text up to the next element boundary (a
+    ``<mark>`` is none) and analyzing it as one stretch."""
+
     def __init__(
         self,
         fe: PlainAnalyzer,
@@ -121,25 +128,66 @@ class _Walker:
         self.fe, self.speaker, self.lexicon = fe, speaker, dict(lexicon or {})
         self.budget = budget
         self.out: list[Sentence] = []
+        self._parts: list[str] = []  # normalized text of the stretch so far
+        self._marks: list[tuple[str, int]] = []  # (name, offset in the stretch)
+        self._state = _State()
+        self._carry: list[str] = []  # marks that no word followed yet
+        self._broken_at = -1  # len(out) when a <break> last replaced a pause
 
     def text(self, text: str | None, state: _State, normalized: bool = False) -> None:
         if not text or not text.strip():
             return
         if self.budget is not None:
             self.budget.check()
-        spoken = text if normalized else self.fe.normalize(text)
-        for sent in self.fe.analyze_plain(
-            spoken, state.emotion, self.speaker, self.lexicon, self.budget
-        ):
-            sent.rate, sent.volume = state.rate, state.volume
-            self.out.append(sent)
+        self._parts.append(text if normalized else self.fe.normalize(text))
+        self._state = state  # the same for the whole stretch: only marks are inside
+
+    def flush(self) -> None:
+        """Analyze the stretch gathered so far into sentences."""
+        spoken, marks, state = "".join(self._parts), self._marks, self._state
+        self._parts, self._marks = [], []
+        if not spoken.strip():
+            self._carry.extend(name for name, _ in marks)
+            return
+        sentences = self.fe.analyze_plain(
+            spoken, state.emotion, self.speaker, self.lexicon, self.budget, marks
+        )
+        if not sentences:
+            self._carry.extend(name for name, _ in marks)
+            return
+        last = sentences[-1]
+        end = len(last.symbols.split())
+        trailing = [m.name for m in last.marks if m.symbol_index == end]
+        last.marks = [m for m in last.marks if m.symbol_index < end]
+        sentences[0].marks[:0] = [Mark(name, 0) for name in self._carry]
+        self._carry = trailing
+        emphasis = values.EMPHASIS[state.emphasis or "none"]
+        for sent in sentences:
+            sent.rate, sent.volume = state.rate * emphasis.rate, state.volume
+            sent.pitch_semitones, sent.energy_shift = state.pitch, emphasis.energy_shift
+        self.out.extend(sentences)
+
+    def finish(self) -> None:
+        """Close the document: marks that no word followed end the last sentence."""
+        self.flush()
+        if self.out and self._carry:
+            last = self.out[-1]
+            end = len(last.symbols.split())
+            last.marks.extend(Mark(name, end) for name in self._carry)
+            self._carry = []
 
     def element(self, el: ET.Element, state: _State) -> None:
         tag = _local(el.tag)
         if tag not in _ELEMENTS:
-            raise InvalidInput(f"unsupported SSML element <{tag[:40]}>")
-        handler = getattr(self, "_" + tag.replace("-", "_"))
-        handler(el, state)
+            raise InvalidInput(
+                f"unsupported SSML element <{tag[:40]}>; use {', '.join(_ELEMENTS)}"
+            )
+        if tag == "mark":
+            self._mark(el)
+        else:
+            self.flush()
+            getattr(self, "_" + tag.replace("-", "_"))(el, state)
+            self.flush()
         self.text(el.tail, state)
 
     def _children(self, el: ET.Element, state: _State) -> None:
@@ -149,16 +197,44 @@ class _Walker:
 
     _speak = _children
 
+    def _p(self, el: ET.Element, state: _State) -> None:
+        """``<p>`` and ``<s>``: their text ends with a sentence pause (unless a
+        ``<break>`` at their end replaced it)."""
+        before = len(self.out)
+        self._children(el, state)
+        self.flush()
+        if len(self.out) > before and self._broken_at != len(self.out):
+            last = self.out[-1]
+            last.pause_after_ms = max(last.pause_after_ms, SENTENCE_PAUSE_MS)
+
+    _s = _p
+
+    def _mark(self, el: ET.Element) -> None:
+        name = el.get("name", "")
+        if not name.strip() or len(name) > _MAX_MARK_NAME:
+            raise InvalidInput(
+                f'<mark> needs a name of 1 to {_MAX_MARK_NAME} characters: <mark name="x"/>'
+            )
+        if len(el) or (el.text and el.text.strip()):
+            raise InvalidInput(
+                f'<mark name="{name[:40]}"> must be empty: write <mark name="x"/>'
+            )
+        self._marks.append((name, sum(len(p) for p in self._parts)))
+
     def _prosody(self, el: ET.Element, state: _State) -> None:
-        rate = _factor(el.get("rate"), _RATES, "rate", state.rate)
+        rate = values.factor(el.get("rate"), values.RATES, "rate", state.rate)
         if not rate > 0:  # 0 on the wire means "not set": it would become 1.0
             raise InvalidInput(
                 f"prosody rate={el.get('rate', '')[:20]!r} is not a positive rate; "
                 'use a rate above 0, e.g. "slow", "80%" or "0.8"'
             )
-        volume = _factor(el.get("volume"), _VOLUMES, "volume", state.volume)
+        volume = values.factor(el.get("volume"), values.VOLUMES, "volume", state.volume)
         volume = min(max(volume, 0.0), _MAX_VOLUME)
-        self._children(el, replace(state, rate=rate, volume=volume))
+        pitch = values.pitch_semitones(el.get("pitch"), state.pitch)
+        self._children(el, replace(state, rate=rate, volume=volume, pitch=pitch))
+
+    def _emphasis(self, el: ET.Element, state: _State) -> None:
+        self._children(el, replace(state, emphasis=values.emphasis(el)))
 
     def _emotion(self, el: ET.Element, state: _State) -> None:
         name = el.get("name") or el.get("category") or ""
@@ -166,12 +242,13 @@ class _Walker:
         self._children(el, replace(state, emotion=name))
 
     def _break(self, el: ET.Element, state: _State) -> None:
-        ms = _break_ms(el)
+        ms = values.break_ms(el)
         if self.out:
             self.out[-1].pause_after_ms = 0  # an explicit break replaces it
             self.out[-1].break_after_ms = min(
-                self.out[-1].break_after_ms + ms, MAX_BREAK_MS
+                self.out[-1].break_after_ms + ms, values.MAX_BREAK_MS
             )
+            self._broken_at = len(self.out)
 
     def _sub(self, el: ET.Element, state: _State) -> None:
         self.text(el.get("alias", el.text), state)
@@ -184,6 +261,7 @@ class _Walker:
         self.lexicon[word] = el.get("ph", "")
         self.fe.validate_lexicon({word: self.lexicon[word]})
         self.text(word, state, normalized=True)
+        self.flush()  # while the reading is in the lexicon
         self.lexicon = saved
 
     def _say_as(self, el: ET.Element, state: _State) -> None:
@@ -205,45 +283,3 @@ class _Walker:
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
-
-
-def _factor(
-    value: str | None, names: dict[str, float], what: str, base: float
-) -> float:
-    """The multiplier ``value`` gives relative to ``base`` (names, %, dB or a number).
-
-    Not clamped: a rate the stages cannot speak is refused by the gateway with the
-    combined value in the message (one rule for every source of speed), and the
-    volume is capped where it is applied.
-    """
-    if value is None:
-        return base
-    value = value.strip()
-    if value in names:
-        return names[value]
-    try:
-        if value.endswith("%"):
-            factor = base * float(value[:-1]) / 100.0
-        elif value.endswith("dB"):
-            factor = base * 10 ** (float(value[:-2]) / 20.0)
-        else:
-            factor = base * float(value)
-    except (ValueError, OverflowError):
-        raise InvalidInput(f"bad prosody {what}={value[:20]!r}") from None
-    if not math.isfinite(factor):
-        raise InvalidInput(f"prosody {what}={value[:20]!r} is not a finite number")
-    return factor
-
-
-def _break_ms(el: ET.Element) -> int:
-    time_attr = el.get("time")
-    if time_attr is None:
-        strength = el.get("strength", "medium")
-        if strength not in _STRENGTH_MS:
-            raise InvalidInput(f"bad break strength={strength[:20]!r}")
-        return _STRENGTH_MS[strength]
-    match = _TIME_RE.match(time_attr)
-    if not match:
-        raise InvalidInput(f"bad break time={time_attr[:20]!r}; use e.g. 500ms or 1s")
-    scale = 1 if match[2] == "ms" else 1000
-    return min(int(float(match[1]) * scale), MAX_BREAK_MS)

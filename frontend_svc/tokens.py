@@ -24,44 +24,68 @@ class Unit:
     """Break level after the unit: 0 = none yet, 1..4 = ``#1``..``#4``."""
     pinyin: list[str] = field(default_factory=list)
     """Surface pinyin of the unit (for debugging and tests)."""
+    start: int = 0
+    """Offset of ``text`` in the analyzed text (for word spans and marks)."""
+    word: int = 0
+    """Index of the segmented word it belongs to (a spelled word has one unit a
+    letter)."""
+    char_phones: tuple[int, ...] = ()
+    """Per character of ``text``: the phone (counted from the unit's first) where
+    it starts being spoken; a merged erhua 儿 starts after its syllable."""
+
+    def phone_count(self) -> int:
+        """Phones of the unit, without its break token."""
+        return sum(len(p) for p, _ in self.syllables)
 
     def token_count(self) -> int:
         """Phones plus the break token (if any)."""
-        return sum(len(p) for p, _ in self.syllables) + (1 if self.brk else 0)
+        return self.phone_count() + (1 if self.brk else 0)
 
 
-def word_to_units(word: Word, mapper: PhoneMapper) -> list[Unit]:
-    """Phones for one han or latin word (latin letters become one unit each)."""
+def word_to_units(
+    word: Word, mapper: PhoneMapper, start: int = 0, index: int = 0
+) -> list[Unit]:
+    """Phones for one han or latin word (latin letters become one unit each);
+    ``start`` is the word's offset in the text, ``index`` its place in the words."""
     if word.kind == "latin":
         units = []
-        for letter in word.text.upper():
-            sylls = LETTERS.get(letter)
+        for k, letter in enumerate(word.text):
+            sylls = LETTERS.get(letter.upper())
             if sylls:
-                units.append(_unit(letter, list(sylls), [False] * len(sylls), mapper))
+                unit = _unit(letter, list(sylls), [False] * len(sylls), mapper)
+                unit.start, unit.word = start + k, index
+                units.append(unit)
         return units
     if word.kind == "han" and word.syllables:
         unit = _unit(word.text, word.syllables, word.erhua, mapper)
+        unit.start, unit.word = start, index
         return [unit] if unit.syllables else []
     return []
 
 
 def _unit(text: str, sylls: list[str], erhua: list[bool], mapper: PhoneMapper) -> Unit:
     out: list[tuple[tuple[str, ...], int]] = []
-    prev_base = ""
+    starts: list[int] = []  # per syllable of ``sylls``: its first phone
+    prev_base, count = "", 0
     for syl, erh in zip(sylls, erhua or [False] * len(sylls), strict=True):
         base, tone = syl[:-1], int(syl[-1])
         if erh and out:
             merged = mapper.erhua(prev_base)
             if merged is not None:
+                count += len(merged) - len(out[-1][0])
                 out[-1] = (merged, out[-1][1])
+                starts.append(count)
                 continue
         phones = mapper.phones(base)
+        starts.append(count)
         if phones is None:
             _LOGGER.warning("no phones for syllable %r; skipped", syl)
             continue
         out.append((phones, tone))
-        prev_base = base
-    return Unit(text, out, pinyin=list(sylls))
+        prev_base, count = base, count + len(phones)
+    # A han word has one syllable a character; a letter is one character.
+    per_char = starts if len(starts) == len(text) else [0] * len(text)
+    return Unit(text, out, pinyin=list(sylls), char_phones=tuple(per_char))
 
 
 def render(

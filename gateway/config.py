@@ -54,18 +54,20 @@ class GatewayConfig:
     """Vocoder-stage replicas (``VOCODER_ADDR``, comma-separated)."""
     server: ServerConfig = field(default_factory=ServerConfig)
     """Port, limits, logging (``GATEWAY_PORT``, ``GATEWAY_LOG_LEVEL``, ...)."""
-    max_text_chars: int = 2000
-    """Longest text accepted, in code points (``GATEWAY_MAX_TEXT_CHARS``); the
-    frontend's own limit applies too when it is lower."""
-    max_audio_s: float = 1800.0
+    max_text_chars: int = 4096
+    """Longest text accepted, in code points (``GATEWAY_MAX_TEXT_CHARS``; OpenAI's
+    speech limit); the frontend's own limit applies too when it is lower."""
+    max_audio_s: float = 4000.0
     """Most audio one request may produce, in seconds, breaks included
     (``GATEWAY_MAX_AUDIO_S``). Estimated after the analysis and before any audio is
     made, as each sentence's symbols x ``max_symbol_s`` / its speed, plus its break;
-    a request estimated over it is refused with INVALID_ARGUMENT."""
+    a request estimated over it is refused with INVALID_ARGUMENT. The default lets
+    4,096 characters of ordinary prose through at speed 0.5 (about 9,500 symbols:
+    an estimate of 3,900 s; real audio is about half of it)."""
     max_symbol_s: float = 0.2
     """Longest a KAN-TTS symbol is assumed to last at speed 1.0, in seconds
     (``GATEWAY_MAX_SYMBOL_S``), for that estimate; the demo voice's sentences
-    measured 0.08 to 0.14 (2,000 characters are about 4,400 symbols)."""
+    measured 0.08 to 0.14 (4,096 characters are about 9,500 symbols)."""
     sentences_in_flight: int = 2
     """Sentences synthesized at once per request (``GATEWAY_SENTENCES_IN_FLIGHT``): 2
     lets sentence N+1 run in the acoustic stage while N is vocoded."""

@@ -19,7 +19,7 @@ from gateway.encoding import AudioEdge, resolve_encoding
 from gateway.voices import VoiceCatalog, VoiceEntry
 from sambert_tts_protos.v1 import audio_pb2, frontend_service_pb2
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
-from tts_common.audio import check_codec_rate
+from tts_common.audio import check_codec_rate, default_sample_rate_hz
 from tts_common.errors import InvalidInput
 from tts_common.speed import check_speed, combined_speed
 
@@ -126,7 +126,9 @@ class SynthesisOptions:
         gain = request.volume_gain_db
         if not _GAIN_RANGE_DB[0] <= gain <= _GAIN_RANGE_DB[1]:
             raise InvalidInput(f"volume_gain_db {gain} is out of range; use -30 to 12")
-        rate = request.sample_rate_hz or voice.sample_rate_hz
+        rate = request.sample_rate_hz or default_sample_rate_hz(
+            request.encoding, voice.sample_rate_hz
+        )  # 0: the voice's rate; 8 kHz for mu-law and A-law
         _check_output(request.encoding, rate)
         pitch = check_pitch(request.pitch_semitones)
         return cls(

@@ -52,13 +52,15 @@ from gateway.stages import (
     resumed,
     vocoder_step,
 )
+from gateway.timings import SymbolDurations
 from sambert_tts_protos.v1 import (
     acoustic_service_pb2,
+    audio_pb2,
     frontend_service_pb2,
     gateway_service_pb2,
 )
 from tts_common.audio import Int16Array, pcm16_from_bytes, pcm16_to_bytes
-from tts_common.errors import InvalidInput
+from tts_common.errors import NOTHING_TO_SPEAK, InvalidInput
 
 __all__ = ["SENTENCE_STEPS", "Pipeline", "SentencePiece", "SynthesisJob"]
 
@@ -96,6 +98,10 @@ class SentencePiece:
     """Set on the sentence's last piece only."""
     cached: bool = False
     """The PCM came from the cache (for the time-to-first-audio metric)."""
+    sentence: frontend_service_pb2.AnalyzedSentence | None = None
+    """Set with ``info``: the analysed sentence (symbols, words, marks)."""
+    durations: SymbolDurations | None = None
+    """Set with ``info`` when known: how long each symbol lasts, for timings."""
 
 
 class Pipeline:
@@ -143,6 +149,10 @@ class Pipeline:
         request = frontend_service_pb2.AnalyzeRequest(
             text=opts.text, voice=opts.voice.name, emotion=opts.emotion,
             speaker=opts.speaker, ssml=opts.ssml,
+            lexicon=[
+                audio_pb2.LexiconEntry(word=word, pronunciation=reading)
+                for word, reading in opts.lexicon
+            ],
         )  # fmt: skip
 
         async def fetch() -> frontend_service_pb2.AnalyzeResponse:
@@ -150,9 +160,7 @@ class Pipeline:
                 request, job.deadline, opts.request_id
             )
             if not analysis.sentences:
-                raise InvalidInput(
-                    "text has nothing to speak; send words, not only marks"
-                )
+                raise InvalidInput(f"{NOTHING_TO_SPEAK}; send words, not only marks")
             return analysis
 
         if opts.use_cache:
@@ -269,13 +277,16 @@ class Pipeline:
             pcm = pcm16_from_bytes(cached.pcm)
             emit(SentencePiece(sentence.index, pcm, gain, cached=True))
             samples, info.cached = pcm.size, True
+            durations = SymbolDurations.of(cached.symbol_frames, cached.hop_length)
         else:
             task = asyncio.current_task()
             if flight is not None and task is not None:
                 self._flights[task] = flight  # see pieces(): awaited work goes on
             try:
                 await slot.acquire(sentence.index, job.deadline.remaining())
-                samples = await self._synthesize(job, key, info, gain, emit, flight)
+                samples, durations = await self._synthesize(
+                    job, key, info, gain, emit, flight
+                )
                 slot.finished(sentence.index)
             except BaseException:
                 if flight is not None:
@@ -287,7 +298,9 @@ class Pipeline:
         rate = voice.sample_rate_hz
         pause = np.zeros(rate * sentence.extras.break_after_ms // 1000, np.int16)
         info.duration_ms = round((samples + pause.size) * 1000 / rate)
-        emit(SentencePiece(sentence.index, pause, gain, info))
+        emit(SentencePiece(
+            sentence.index, pause, gain, info, sentence=sentence, durations=durations
+        ))  # fmt: skip
 
     async def _synthesize(
         self,
@@ -297,17 +310,19 @@ class Pipeline:
         gain: float,
         emit: _Emit,
         flight: Flight | None,
-    ) -> int:
+    ) -> tuple[int, SymbolDurations | None]:
         """Run the step chain, emitting PCM as it comes; commit it when complete
         (through ``flight``, which also wakes whoever waits for this key).
 
         Returns:
-            The number of samples made.
+            The number of samples made, and the symbols' durations when the
+            acoustic stage sent them.
         """
         started = time.perf_counter()
         request = acoustic_service_pb2.StreamMelRequest(
             symbols=key.symbols, voice=key.voice, emotion=key.emotion,
-            speaker=key.speaker, speed=key.speed,
+            speaker=key.speaker, speed=key.speed, pitch_semitones=key.pitch_semitones,
+            energy_shift=key.energy_shift,
         )  # fmt: skip
         run = SentenceRun(
             request, job.deadline, job.options.request_id, key.sample_rate_hz,
@@ -335,16 +350,24 @@ class Pipeline:
         if run.vocode_header is not None and run.vocode_header.revision:
             info.revisions.vocoder = run.vocode_header.revision
         audio = np.concatenate(parts) if parts else np.zeros(0, np.int16)
+        header = run.mel_header
+        durations = None
+        if header is not None:
+            durations = SymbolDurations.of(header.symbol_frames, header.hop_length)
         if flight is not None:
             revs = info.revisions
             actual = dataclasses.replace(
                 key, acoustic_revision=revs.acoustic, vocoder_revision=revs.vocoder
             )
             elapsed = time.perf_counter() - started
-            await flight.finish(actual, CachedSentence(pcm16_to_bytes(audio), elapsed))
+            frames, hop = (
+                (durations.frames, durations.hop_length) if durations else ((), 0)
+            )
+            entry = CachedSentence(pcm16_to_bytes(audio), elapsed, frames, hop)
+            await flight.finish(actual, entry)
             # What the lookups cost: the report prices it per 1,000 requests.
             self._counters.record(key.voice, "made", compute_s=elapsed)
-        return int(audio.size)
+        return int(audio.size), durations
 
 
 def _release_after(

@@ -20,6 +20,8 @@ from gateway.options import SynthesisOptions
 from gateway.pace import Pace, advising, answer_margin_s, in_time
 from gateway.pipeline import Pipeline, SentencePiece, SynthesisJob
 from gateway.stages import Deadline
+from gateway.streaming_text import TextStreams
+from gateway.timings import TimingClock
 from gateway.validation import lenient, parsed, request_id_of
 from gateway.voices import VoiceCatalog, load_catalog
 from sambert_tts_protos.v1 import audio_pb2, frontend_service_pb2
@@ -67,6 +69,7 @@ class GatewayServicer:
         self._catalog: VoiceCatalog | None = None
         self.pace = Pace()
         """Measured seconds per character, for the deadline advice."""
+        self._text_streams = TextStreams(cfg, pipeline, metrics, self._voices)
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         """Add the service with lenient request parsers; returns its full name."""
@@ -78,6 +81,11 @@ class GatewayServicer:
                 stream,
                 self.StreamSynthesize,
                 gw.StreamSynthesizeRequest,
+            ),
+            "StreamingSynthesize": (
+                grpc.stream_stream_rpc_method_handler,
+                self.StreamingSynthesize,
+                gw.StreamingSynthesizeRequest,
             ),
             "ListVoices": (unary, self.ListVoices, gw.ListVoicesRequest),
             "GetCacheReport": (unary, self.GetCacheReport, gw.GetCacheReportRequest),
@@ -96,7 +104,12 @@ class GatewayServicer:
         """Re-read the stages' voices (revisions change when a stage is redeployed)."""
         p = self._pipeline
         self._catalog = await load_catalog(p.frontend, p.acoustic, p.vocoder, deadline)
+        self._metrics.voices(self._catalog)
         return self._catalog
+
+    async def _voices(self, deadline: Deadline) -> VoiceCatalog:
+        """The voices read so far, else read now."""
+        return self._catalog or await self.refresh_catalog(deadline)
 
     def catalog_names(self) -> list[str]:
         """Names of the voices loaded so far."""
@@ -116,6 +129,7 @@ class GatewayServicer:
         self._metrics.first_audio("Synthesize", cached, elapsed)
         if not any(i.cached for i in infos):
             self.pace.record(len(job.options.text), elapsed)
+        self._metrics.synthesized(job.options.voice.name, infos, elapsed)
         rate, samples = edge.sample_rate_hz, edge.num_samples
         return gw.SynthesizeResponse(
             audio=audio, encoding=edge.encoding, sample_rate_hz=rate,
@@ -135,8 +149,12 @@ class GatewayServicer:
         edge = job.options.audio_edge(streaming=False)
         limit = self._cfg.server.max_message_bytes - _REPLY_SLACK
         infos = []
+        clock = _clock(job.options)
         async with contextlib.aclosing(self._pipeline.pieces(job, analysis)) as pieces:
             async for piece in pieces:
+                if clock is not None:
+                    clock.advance(piece.pcm.size, piece.info, piece.sentence,
+                                  piece.durations)  # fmt: skip
                 # Unary: gain and resampling only (cheap); encoding runs once below.
                 edge.push(piece.pcm, piece.gain_db)
                 if piece.info is not None:
@@ -164,6 +182,7 @@ class GatewayServicer:
         self, job: SynthesisJob, started: float
     ) -> AsyncGenerator[gw.StreamSynthesizeResponse, None]:
         first, cached = True, False
+        infos: list[gw.SentenceInfo] = []  # for the metrics, once the stream ends
         analysis = await self._analyze(job)
         opts = job.options
         edge = opts.audio_edge(streaming=True)
@@ -173,6 +192,7 @@ class GatewayServicer:
             revisions=opts.voice.revisions(), num_sentences=len(analysis.sentences),
         )  # fmt: skip
         final_index = analysis.sentences[-1].index
+        clock = _clock(opts)
         async with contextlib.aclosing(self._pipeline.pieces(job, analysis)) as pieces:
             # The header waits for the first piece, so that a refusal (admission)
             # or a failure before any audio ends the call with its status alone:
@@ -181,8 +201,12 @@ class GatewayServicer:
             yield gw.StreamSynthesizeResponse(header=header)
             async for piece in _prepend(head, pieces):
                 cached |= piece.cached
+                if clock is not None:
+                    clock.advance(piece.pcm.size, piece.info, piece.sentence,
+                                  piece.durations)  # fmt: skip
                 audio = await _edge(edge, edge.push, piece.pcm, piece.gain_db)
                 end = piece.info is not None
+                infos.extend([piece.info] if piece.info is not None else [])
                 last = end and piece.index == final_index
                 if last:
                     audio += await _edge(edge, edge.finish)
@@ -195,9 +219,21 @@ class GatewayServicer:
                     yield gw.StreamSynthesizeResponse(chunk=gw.SynthesisChunk(
                         audio=audio, sentence_index=piece.index, last_in_sentence=end,
                         last_in_stream=last, sentence=piece.info,
+                        final_header=edge.final_header,  # WAV/FLAC, once finished
                     ))  # fmt: skip
         if not cached:
             self.pace.record(len(opts.text), time.perf_counter() - started)
+        self._metrics.synthesized(opts.voice.name, infos, time.perf_counter() - started)
+
+    async def StreamingSynthesize(  # noqa: N802  # gRPC method name
+        self, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[gw.StreamingSynthesizeResponse]:
+        """Text in pieces after a config; each sentence's audio as soon as its text
+        is complete (:mod:`gateway.streaming_text`)."""
+        stream = self._text_streams.run(requests, context)
+        async with contextlib.aclosing(stream) as messages:
+            async for message in messages:
+                yield message
 
     async def ListVoices(  # noqa: N802  # gRPC method name
         self, request: Any, context: grpc.aio.ServicerContext
@@ -255,6 +291,13 @@ class GatewayServicer:
             len(options.text), digest, options.voice.name, options.encoding,
         )  # fmt: skip
         return SynthesisJob(options=options, deadline=deadline, deadline_s=given)
+
+
+def _clock(options: SynthesisOptions) -> TimingClock | None:
+    """A clock timing each sentence, when the request asked for timings."""
+    if not options.enable_timings:
+        return None
+    return TimingClock(options.voice.sample_rate_hz)
 
 
 def _too_big(limit: int) -> InvalidInput:

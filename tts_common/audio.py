@@ -13,16 +13,22 @@ from sambert_tts_protos.v1 import audio_pb2
 from tts_common.errors import InvalidInput
 
 __all__ = [
+    "G711_ENCODINGS",
+    "MP3_CODEC_DELAY_SAMPLES",
     "MP3_SAMPLE_RATES_HZ",
     "OPUS_SAMPLE_RATES_HZ",
+    "TELEPHONY_RATE_HZ",
     "StreamResampler",
     "apply_gain_db",
     "check_codec_rate",
     "decode_mel",
+    "default_sample_rate_hz",
     "encode_audio",
     "encode_mel",
     "float_to_pcm16",
     "longest_inner_silence_s",
+    "mp3_bitrate_kbps",
+    "mp3_frame_samples",
     "pcm16_from_bytes",
     "pcm16_to_bytes",
     "resample",
@@ -34,17 +40,29 @@ MP3_SAMPLE_RATES_HZ: frozenset[int] = frozenset(
     {8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000}
 )
 """The rates MPEG-1/2/2.5 Layer III defines."""
+MP3_CODEC_DELAY_SAMPLES = 576 + 529
+"""Samples of silence an MP3 decoder returns before the audio when no Info frame
+says to trim them: LAME's encoder delay plus the Layer III decoder's delay."""
+TELEPHONY_RATE_HZ = 8000
+"""G.711's own rate: mu-law and A-law output when the request leaves the rate 0."""
 
 _MEL_DTYPE = np.dtype("<f4")
 _PCM_DTYPE = np.dtype("<i2")
 _INT16_SCALE = 32767.0
 _Enc = audio_pb2.AudioEncoding
+G711_ENCODINGS: frozenset[int] = frozenset(
+    {_Enc.AUDIO_ENCODING_MULAW, _Enc.AUDIO_ENCODING_ALAW}
+)
+"""Headerless 8-bit G.711 (telephony), any rate; 8 kHz by default."""
 # encoding -> (libsndfile container, subtype)
 _SOUNDFILE_FORMATS: dict[int, tuple[str, str]] = {
     _Enc.AUDIO_ENCODING_WAV: ("WAV", "PCM_16"),
     _Enc.AUDIO_ENCODING_FLAC: ("FLAC", "PCM_16"),
     _Enc.AUDIO_ENCODING_OGG_OPUS: ("OGG", "OPUS"),
+    # VBR with LAME's Info frame (written at close): gapless, exact length.
     _Enc.AUDIO_ENCODING_MP3: ("MP3", "MPEG_LAYER_III"),
+    _Enc.AUDIO_ENCODING_MULAW: ("RAW", "ULAW"),
+    _Enc.AUDIO_ENCODING_ALAW: ("RAW", "ALAW"),
 }
 
 Int16Array = npt.NDArray[np.int16]
@@ -143,7 +161,8 @@ def encode_audio(pcm: npt.ArrayLike, sample_rate_hz: int, encoding: int) -> byte
             the gateway proto documents.
 
     Returns:
-        The encoded bytes: a complete file for the container encodings.
+        The encoded bytes: a complete file for the container encodings; one byte
+        a sample for G.711 mu-law and A-law (no header).
 
     Raises:
         InvalidInput: Unknown encoding, a rate the codec cannot take (Opus: 8, 12,
@@ -161,11 +180,32 @@ def encode_audio(pcm: npt.ArrayLike, sample_rate_hz: int, encoding: int) -> byte
         raise InvalidInput(f"unknown audio encoding {encoding}")
     check_codec_rate(encoding, sample_rate_hz)
     if array.size == 0:
+        if encoding in G711_ENCODINGS:
+            return b""  # headerless: no samples, no bytes
         raise InvalidInput("no audio to encode")
     container, subtype = _SOUNDFILE_FORMATS[encoding]
     buffer = io.BytesIO()
     sf.write(buffer, array, sample_rate_hz, format=container, subtype=subtype)
     return buffer.getvalue()
+
+
+def default_sample_rate_hz(encoding: int, voice_rate_hz: int) -> int:
+    """The output rate when a request leaves ``sample_rate_hz`` 0: 8 kHz for
+    G.711 (what telephony expects), the voice's own rate otherwise."""
+    return TELEPHONY_RATE_HZ if encoding in G711_ENCODINGS else voice_rate_hz
+
+
+def mp3_frame_samples(sample_rate_hz: int) -> int:
+    """Samples per Layer III frame: 1152 for MPEG-1 (32-48 kHz), 576 below."""
+    return 1152 if sample_rate_hz >= 32000 else 576
+
+
+def mp3_bitrate_kbps(sample_rate_hz: int) -> int:
+    """The constant bitrate of streamed MP3: enough for clean mono speech at the
+    rate (64 kbit/s for MPEG-1 rates, 48 for 16-24 kHz, 32 below)."""
+    if sample_rate_hz >= 32000:
+        return 64
+    return 48 if sample_rate_hz >= 16000 else 32
 
 
 def check_codec_rate(encoding: int, sample_rate_hz: int) -> None:

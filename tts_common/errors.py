@@ -8,6 +8,7 @@ module (and the model code importing it) needs no gRPC import.
 from __future__ import annotations
 
 __all__ = [
+    "NOTHING_TO_SPEAK",
     "RETRY_AFTER_MS_HEADER",
     "DeadlineExceeded",
     "InvalidInput",
@@ -21,6 +22,10 @@ __all__ = [
 
 RETRY_AFTER_MS_HEADER = "retry-after-ms"
 """Trailing metadata of a refused call: milliseconds until a retry may pass."""
+NOTHING_TO_SPEAK = "text has nothing to speak"
+"""How every INVALID_ARGUMENT for text without a single spoken word begins (the
+frontend's and the gateway's): the text-in stream skips such a piece instead of
+ending, and the status code alone cannot tell it from other bad input."""
 
 
 class TtsError(Exception):

@@ -1,8 +1,16 @@
-"""Prometheus metrics of one stage, held by an injected object with its own registry."""
+"""Prometheus metrics of one stage, held by an injected object with its own registry.
+
+Every registry made here also carries the process's own series (``process_*``:
+CPU seconds, resident memory, open files, start time; ``python_info``) and
+``tts_build_info{service, version}``, so each service, the HTTP bridge included,
+says what runs and what it costs.
+"""
 
 from __future__ import annotations
 
+import importlib.metadata
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 from wsgiref.simple_server import WSGIServer
@@ -12,17 +20,53 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
 from prometheus_client import start_http_server as _start_http_server
 
 __all__ = [
+    "DISTRIBUTION",
     "LATENCY_BUCKETS_S",
     "Metrics",
     "MetricsServer",
+    "add_process_metrics",
+    "package_version",
     "split_method",
     "start_metrics_server",
 ]
+
+DISTRIBUTION = "sambert-tts-service"
+"""The installed distribution's name (``pyproject.toml``), whose version we report."""
+
+
+def package_version() -> str:
+    """This package's version from its installed metadata; ``unknown`` when it runs
+    from a source tree that was never installed (``pip install -e .`` counts)."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def add_process_metrics(registry: CollectorRegistry, service: str) -> None:
+    """Register ``process_*``, ``python_info`` and ``tts_build_info`` on ``registry``.
+
+    Args:
+        registry: A registry of one process (each collector may be added once).
+        service: The ``service`` label of the build info, e.g. ``"gateway"``.
+    """
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    build = Gauge(
+        "tts_build_info",
+        "Always 1; the labels say which service and package version run here.",
+        ["service", "version"],
+        registry=registry,
+    )
+    build.labels(service, package_version()).set(1)
+
 
 LATENCY_BUCKETS_S: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
@@ -68,6 +112,8 @@ class Metrics:
         """
         self.service = service
         self.registry = registry if registry is not None else CollectorRegistry()
+        add_process_metrics(self.registry, service)
+        self._models: Gauge | None = None
         rpc_labels = ["grpc_service", "grpc_method"]
         self.handled = Counter(
             "grpc_server_handled",
@@ -131,6 +177,21 @@ class Metrics:
         """Read the inference gauges from ``source`` at every scrape."""
         self.inference_in_flight.set_function(lambda: source.in_flight)
         self.inference_queue_depth.set_function(lambda: source.queue_depth)
+
+    def set_models(self, revisions: Mapping[str, str]) -> None:
+        """Export ``tts_model_info{voice, revision} 1`` for each voice this stage
+        serves (call again after a reload: earlier revisions are dropped)."""
+        if self._models is None:
+            self._models = Gauge(
+                "tts_model_info",
+                "Always 1; one series per voice served, labelled with the "
+                "revision (content hash) of the model that serves it.",
+                ["voice", "revision"],
+                registry=self.registry,
+            )
+        self._models.clear()
+        for voice, revision in revisions.items():
+            self._models.labels(voice, revision).set(1)
 
     def render(self) -> str:
         """The registry in Prometheus text format, as the HTTP endpoint serves it."""

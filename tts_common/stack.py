@@ -248,7 +248,8 @@ class LocalStack:
                 self.http_port or free_port(),
                 {"GATEWAY_ADDR": self.gateway_address},
             )
-            self.processes["http"].metrics_port = 0  # the bridge exports no metrics
+            # The bridge serves /metrics on its own HTTP port, not a second one.
+            self.processes["http"].metrics_port = 0
         self._wait_serving()
         if self.supervise:
             self.supervisor = Supervisor(

@@ -28,6 +28,7 @@ __all__ = [
     "parse_symbols",
     "phone_inventory",
     "tone_inventory",
+    "voiced_phones",
 ]
 
 _DATA = Path(__file__).with_name("kantts_data")
@@ -81,6 +82,18 @@ def phone_inventory() -> tuple[str, ...]:
     text = (_DATA / "PhoneSet.xml").read_text(encoding="utf-8")
     names = re.findall(r"<name>\s*([^<\s]+)\s*</name>", text)
     return tuple(names) + BREAKS
+
+
+@lru_cache(maxsize=1)
+def voiced_phones() -> frozenset[str]:
+    """Phones PhoneSet.xml marks ``<uv>voiced</uv>``: the ones that carry pitch."""
+    text = (_DATA / "PhoneSet.xml").read_text(encoding="utf-8")
+    phones = re.findall(r"<phone>(.*?)</phone>", text, re.S)
+    return frozenset(
+        m.group(1)
+        for p in phones
+        if "<uv>voiced</uv>" in p and (m := re.search(r"<name>\s*([^<\s]+)", p))
+    )
 
 
 @lru_cache(maxsize=1)

@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
 _FRONTEND_DEV = Path(__file__).resolve().parents[1] / "tests/fixtures/frontend_dev"
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed package's version (read only when asked)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any) -> None:
+        from tts_common.metrics import DISTRIBUTION, package_version
+
+        print(f"ttsctl {package_version()} ({DISTRIBUTION})")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ttsctl", description=__doc__)
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True)
 
     bench = sub.add_parser("bench", help="run a benchmark (by hand, not in CI)")
@@ -65,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     analyze = sub.add_parser("frontend", help="print the frontend's analysis of a text")
-    analyze.add_argument("text", help="text (or SSML starting with <speak>)")
+    analyze.add_argument(
+        "text", help="text (or SSML starting with <speak>); - reads it from stdin"
+    )
     analyze.add_argument("--json", action="store_true", help="machine-readable output")
     analyze.add_argument("--emotion", default=None)
     analyze.add_argument("--speaker", default=None)
@@ -80,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         bench_overload,
         bench_paragraph,
         bench_speech,
+        bench_textstream,
         cache_report,
         capacity,
     )
@@ -92,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         bench_paragraph,
         bench_overload,
         bench_load,
+        bench_textstream,
     ):
         module.add_arguments(bench_sub)
 
@@ -109,13 +129,41 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-_CLIENT_BENCHES = ("speech", "cache", "paragraph", "overload", "load")
+_CLIENT_BENCHES = ("speech", "cache", "paragraph", "overload", "load", "textstream")
 """Benches that call a running gateway; each is ``ttsctl.bench_<name>.run``."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
+    """Entry point; returns the process exit code.
+
+    What a user did, not a bug, ends with one line on stderr and no traceback: a
+    failed gateway call (its status and message, exit 1), Ctrl-C (130), and a reader
+    that went away (``ttsctl frontend ... | head -1``: quiet, 141 as a tool stopped
+    by SIGPIPE).
+    """
     args = _parser().parse_args(argv)
+    try:
+        code = _run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # Later writes (the interpreter's own flush at exit) go nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        print("ttsctl: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        grpc = sys.modules.get("grpc")  # imported by every command that calls one
+        if grpc is None or not isinstance(exc, grpc.RpcError):
+            raise
+        from ttsctl.connect import rpc_error_line
+
+        print(f"ttsctl {args.command}: {rpc_error_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "bench" and args.target == "model":
         from ttsctl.bench_model import run
 

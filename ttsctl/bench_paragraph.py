@@ -22,7 +22,7 @@ from typing import Any
 import grpc
 
 from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2
-from ttsctl.connect import open_channel
+from ttsctl.connect import add_server_argument, open_channel
 from ttsctl.stubs import gateway_stub
 
 _DEFAULT_TEXT = Path(__file__).with_name("bench_paragraph.txt")
@@ -35,7 +35,7 @@ def add_arguments(bench_sub: argparse._SubParsersAction) -> None:  # type: ignor
     p = bench_sub.add_parser(
         "paragraph", help="one long text, cache off, via unary, stream and HTTP"
     )
-    p.add_argument("--server", default="localhost:50050", help="gateway HOST:PORT")
+    add_server_argument(p)
     p.add_argument("--http", default="http://localhost:8080", help="HTTP bridge URL")
     p.add_argument("--text-file", default=str(_DEFAULT_TEXT))
     p.add_argument("--timeout", type=float, default=3600.0, help="deadline, seconds")

@@ -18,6 +18,7 @@ import soundfile as sf
 
 from sambert_tts_protos.v1 import audio_pb2, gateway_service_pb2
 from tts_common.audio import longest_inner_silence_s
+from ttsctl.connect import add_server_argument
 from ttsctl.stubs import gateway_stub
 
 
@@ -25,7 +26,7 @@ def add_arguments(bench_sub: argparse._SubParsersAction) -> None:  # type: ignor
     speech = bench_sub.add_parser(
         "speech", help="synthesize a sentence file via a gateway"
     )
-    speech.add_argument("--server", default="localhost:50050", help="gateway HOST:PORT")
+    add_server_argument(speech)
     speech.add_argument("--sentences", required=True, help="UTF-8 file, one per line")
     speech.add_argument("--out", required=True, help="folder for wavs and pairs.tsv")
     speech.add_argument("--voice", default="")

@@ -12,12 +12,10 @@ import grpc
 
 from gateway.cache import report_to_dict
 from sambert_tts_protos.v1 import gateway_service_pb2
-from ttsctl.connect import open_channel
+from ttsctl.connect import add_server_argument, open_channel
 from ttsctl.stubs import gateway_stub
 
 __all__ = ["add_arguments", "run", "run_purge"]
-
-DEFAULT_SERVER = "localhost:50050"
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,7 +24,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         "cache-report", help="cache hits, misses, audio and compute saved, cost"
     )
     report.add_argument("--json", action="store_true", help="machine-readable output")
-    report.add_argument("--server", default=DEFAULT_SERVER, help="gateway HOST:PORT")
+    add_server_argument(report)
     report.add_argument(
         "--window",
         type=int,

@@ -3,11 +3,13 @@
 Settings come from the environment, so keys never appear on a command line (where
 ``ps`` would show them): ``TTS_API_KEY`` is sent as ``authorization: Bearer`` on
 every call, and ``TTS_TLS_CA_FILE`` (plus ``TTS_TLS_CERT_FILE`` and
-``TTS_TLS_KEY_FILE`` for mTLS) switches the channel to TLS.
+``TTS_TLS_KEY_FILE`` for mTLS) switches the channel to TLS. ``TTS_SERVER`` is the
+default of every ``--server``.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -15,7 +17,30 @@ from typing import Any
 
 import grpc
 
-__all__ = ["open_channel"]
+__all__ = [
+    "DEFAULT_SERVER",
+    "add_server_argument",
+    "default_server",
+    "open_channel",
+    "rpc_error_line",
+]
+
+DEFAULT_SERVER = "localhost:50050"
+"""The gateway ttsctl calls when neither ``--server`` nor ``TTS_SERVER`` says."""
+
+
+def default_server(environ: Mapping[str, str] = os.environ) -> str:
+    """``TTS_SERVER`` when set and not empty, else :data:`DEFAULT_SERVER`."""
+    return environ.get("TTS_SERVER", "").strip() or DEFAULT_SERVER
+
+
+def add_server_argument(parser: argparse.ArgumentParser) -> None:
+    """``--server HOST:PORT``, defaulting to ``TTS_SERVER`` (else localhost:50050)."""
+    parser.add_argument(
+        "--server",
+        default=default_server(),
+        help=f"gateway HOST:PORT (default: $TTS_SERVER, else {DEFAULT_SERVER})",
+    )
 
 
 class _BearerKey(
@@ -70,3 +95,11 @@ def open_channel(server: str, environ: Mapping[str, str] = os.environ) -> grpc.C
     if api_key:
         return grpc.intercept_channel(channel, _BearerKey(api_key))
     return channel
+
+
+def rpc_error_line(err: grpc.RpcError) -> str:
+    """``CODE: details`` of a failed call, on one line (for ``ttsctl X: ...``)."""
+    code = err.code() if hasattr(err, "code") else None
+    name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+    details = (err.details() if hasattr(err, "details") else None) or "no details"
+    return f"{name}: {' '.join(str(details).split())}"

@@ -12,10 +12,15 @@ def run_analyze(args: argparse.Namespace) -> int:
     from frontend_svc import Frontend
     from tts_common.errors import TtsError
 
+    text = args.text
+    if text == "-":
+        try:
+            text = sys.stdin.buffer.read().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            print(f"error: stdin is not UTF-8 text ({exc.reason})", file=sys.stderr)
+            return 2
     try:
-        sentences = Frontend().analyze(
-            args.text, emotion=args.emotion, speaker=args.speaker
-        )
+        sentences = Frontend().analyze(text, emotion=args.emotion, speaker=args.speaker)
     except TtsError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

@@ -31,6 +31,12 @@ class GatewayStub(Protocol):
         self, request: gw.StreamSynthesizeRequest, timeout: float | None = None
     ) -> Iterator[gw.StreamSynthesizeResponse]: ...
 
+    def StreamingSynthesize(  # noqa: N802
+        self,
+        requests: Iterator[gw.StreamingSynthesizeRequest],
+        timeout: float | None = None,
+    ) -> Iterator[gw.StreamingSynthesizeResponse]: ...
+
     def ListVoices(  # noqa: N802
         self, request: gw.ListVoicesRequest, timeout: float | None = None
     ) -> gw.ListVoicesResponse: ...

@@ -23,6 +23,7 @@ async def main() -> None:
     torch.set_num_threads(cfg.intra_op_threads(torch.get_num_threads()))
     names = cfg.voice_names()
     voc = {v: load_vocoder(cfg.model_dir, v, cfg.device, cfg.dtype) for v in names}
+    metrics.set_models({v: m.revision for v, m in voc.items()})
     executor = BoundedExecutor(srv.max_workers, srv.max_queue, "vocoder")
     batchers = build_batchers(voc, executor, cfg.max_batch, cfg.max_wait_s, metrics)
     servicer = VocoderServicer(batchers, executor)

@@ -11,7 +11,49 @@ from torch import nn
 from acoustic_svc.nn.config import SambertConfig
 from acoustic_svc.nn.layers import FsmnEncoder, Prenet
 
-__all__ = ["Alignment", "VarianceAdaptor", "dur_inv_timescales"]
+__all__ = ["Alignment", "ProsodyShift", "VarianceAdaptor", "dur_inv_timescales"]
+
+F0_MEAN_OVER_STD = 4.5
+"""A voice's mean f0 over its standard deviation (about 220 Hz / 50 Hz for the
+zh-cn female voices). KAN-TTS normalises pitch as ``(f0 - mean) / std`` and ships
+neither statistic, so a shift in semitones, a factor on f0, needs this ratio."""
+
+
+@dataclass(frozen=True)
+class ProsodyShift:
+    """A caller's change to the predicted pitch and energy (SSML ``<prosody pitch>``,
+    ``<emphasis>``). Durations are predicted from the unshifted values, so a shift
+    moves the contour and loudness without changing timing."""
+
+    semitones: float = 0.0
+    """Pitch shift of voiced phones: f0 x 2^(semitones / 12)."""
+    energy: float = 0.0
+    """Added to the normalised energy of spoken phones, in standard deviations."""
+    voiced: torch.Tensor | None = None
+    """[T] bool: phones whose pitch moves (None = all)."""
+    spoken: torch.Tensor | None = None
+    """[T] bool: phones whose energy moves (None = all)."""
+
+    @property
+    def is_identity(self) -> bool:
+        return self.semitones == 0.0 and self.energy == 0.0
+
+    def apply(
+        self, pitch: torch.Tensor, energy: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Shifted copies of ``pitch`` and ``energy`` ([1, T] each).
+
+        With ``p = (f0 - m) / s``, scaling f0 by ``k`` gives
+        ``k * p + (k - 1) * m / s``.
+        """
+        k = 2.0 ** (self.semitones / 12.0)
+        shifted = k * pitch + (k - 1.0) * F0_MEAN_OVER_STD
+        louder = energy + self.energy
+        if self.voiced is not None:
+            shifted = torch.where(self.voiced[None], shifted, pitch)
+        if self.spoken is not None:
+            louder = torch.where(self.spoken[None], louder, energy)
+        return shifted, louder
 
 
 def dur_inv_timescales(depth: int) -> torch.Tensor:
@@ -139,18 +181,23 @@ class VarianceAdaptor(nn.Module):
         self.energy_emb = nn.Conv1d(1, d_proj, kernel_size=9, padding=4)
 
     def forward(
-        self, text_hid: torch.Tensor, spk: torch.Tensor, emo: torch.Tensor, speed: float
+        self,
+        text_hid: torch.Tensor,
+        spk: torch.Tensor,
+        emo: torch.Tensor,
+        speed: float,
+        shift: ProsodyShift | None = None,
     ) -> Alignment:
-        """All inputs [1, T, *]; ``speed`` > 1 shortens every phone by that factor."""
+        """All inputs [1, T, *]; ``speed`` > 1 shortens every phone by that factor;
+        ``shift`` changes pitch and energy after the durations are predicted."""
         vin = torch.cat([text_hid, spk, emo], dim=-1)
         pitch = self.pitch_predictor(vin)
         energy = self.energy_predictor(vin)
-        aug = (
-            text_hid
-            + self.pitch_emb(pitch[:, None]).transpose(1, 2)
-            + self.energy_emb(energy[:, None]).transpose(1, 2)
-        )
+        aug = self._augment(text_hid, pitch, energy)
         log_dur = self.duration_predictor(torch.cat([aug, spk, emo], dim=-1))[0]
+        if shift is not None and not shift.is_identity:
+            pitch, energy = shift.apply(pitch, energy)
+            aug = self._augment(text_hid, pitch, energy)
         dur = torch.exp(log_dur) - 1
         if speed != 1.0:
             dur = dur / speed
@@ -169,6 +216,17 @@ class VarianceAdaptor(nn.Module):
             n_frames,
             band_width,
         )
+
+    def _augment(
+        self, text_hid: torch.Tensor, pitch: torch.Tensor, energy: torch.Tensor
+    ) -> torch.Tensor:
+        """The encoder output plus the pitch and energy embeddings."""
+        aug: torch.Tensor = (
+            text_hid
+            + self.pitch_emb(pitch[:, None]).transpose(1, 2)
+            + self.energy_emb(energy[:, None]).transpose(1, 2)
+        )
+        return aug
 
     def _pack(
         self,

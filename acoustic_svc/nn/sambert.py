@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
-from acoustic_svc.nn.adaptor import Alignment, VarianceAdaptor
+from acoustic_svc.nn.adaptor import Alignment, ProsodyShift, VarianceAdaptor
 from acoustic_svc.nn.config import SambertConfig
 from acoustic_svc.nn.decoder import PncaDecoder
 from acoustic_svc.nn.decoder_state import DecoderState
@@ -66,6 +66,7 @@ class Sambert(nn.Module):
         emo: torch.Tensor,
         spk: torch.Tensor,
         speed: float = 1.0,
+        shift: ProsodyShift | None = None,
     ) -> Alignment:
         """Encoder and variance adaptor for one utterance.
 
@@ -74,6 +75,7 @@ class Sambert(nn.Module):
             emo: int64 [T] emotion ids.
             spk: int64 [T] speaker ids.
             speed: duration divisor (2.0 speaks twice as fast).
+            shift: pitch and energy change, applied after duration prediction.
         """
         text_hid = self.text_encoder(ling[None], None)
         alignment: Alignment = self.variance_adaptor(
@@ -81,6 +83,7 @@ class Sambert(nn.Module):
             self.spk_tokenizer(spk)[None],
             self.emo_tokenizer(emo)[None],
             speed,
+            shift,
         )
         return alignment
 

@@ -29,6 +29,10 @@ class CachedSentence:
     """Mono int16 little-endian PCM at ``SentenceKey.sample_rate_hz``, before gain."""
     compute_s: float
     """Seconds of model time it took to make (what a hit avoids)."""
+    symbol_frames: tuple[int, ...] = ()
+    """Mel frames each symbol lasts (the acoustic stage's durations), for timings."""
+    hop_length: int = 0
+    """PCM samples per mel frame; 0 when the durations are unknown."""
 
 
 class CacheUnavailable(Exception):

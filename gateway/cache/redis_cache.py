@@ -82,9 +82,10 @@ def entry_key(key: SentenceKey) -> str:
 
 
 def _encode(key: SentenceKey, entry: CachedSentence, seal: EntrySeal) -> bytes:
-    header = json.dumps(
-        {"compute_s": entry.compute_s, "sample_rate_hz": key.sample_rate_hz}
-    ).encode("utf-8")
+    header = json.dumps({
+        "compute_s": entry.compute_s, "sample_rate_hz": key.sample_rate_hz,
+        "symbol_frames": list(entry.symbol_frames), "hop_length": entry.hop_length,
+    }).encode("utf-8")  # fmt: skip
     body = struct.pack(">I", len(header)) + header + entry.pcm
     return seal.seal(_MAGIC, key.digest(), body)
 
@@ -103,8 +104,12 @@ def _parse(body: bytes) -> CachedSentence | None:
     (size,) = struct.unpack(">I", body[:4])
     try:
         header = json.loads(body[4 : 4 + size])
-        return CachedSentence(body[4 + size :], float(header["compute_s"]))
-    except (ValueError, TypeError, KeyError):
+        frames = tuple(int(n) for n in header.get("symbol_frames", ()))
+        return CachedSentence(
+            body[4 + size :], float(header["compute_s"]), frames,
+            int(header.get("hop_length", 0)),
+        )  # fmt: skip
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
 
 

@@ -15,14 +15,14 @@ they survive gateway restarts but not a restart of a Redis without persistence):
 - ``tts:stats:meta``: digest -> JSON ``{"voice", "preview"}`` (preview only when
   the operator enabled text previews).
 
-A window (1 s to 30 days) is counted in whole minutes: the buckets covering the last
-``window_s`` seconds (so up to a minute more), whole hours from their hour buckets
-(:mod:`gateway.cache.windows`), so a 30-day report reads about 840 hashes; the
-report says how many seconds it covered. Top sentences are ranked in Redis
-(ZUNIONSTORE into a short-lived key), and only a page at a time comes back. Writes
-leave the request path: :meth:`record` queues, a background task flushes in one
-pipeline, and :meth:`report` flushes first, so a replica's report includes all it
-served.
+A window (1 s to 30 days) is counted in whole minutes: the minute under way and
+those before it, ``window_s`` rounded up to whole minutes in all (600 s asked, 600
+read), whole hours from their hour buckets (:mod:`gateway.cache.windows`), so a
+30-day report reads about 840 hashes; the report says how many seconds it covered.
+Top sentences are ranked in Redis (ZUNIONSTORE into a short-lived key), and only a
+page at a time comes back. Writes leave the request path: :meth:`record` queues, a
+background task flushes in one pipeline, and :meth:`report` flushes first, so a
+replica's report includes all it served.
 """
 
 from __future__ import annotations

@@ -54,6 +54,13 @@ class GatewayClient:
             request, timeout=self._timeout_s, metadata=_metadata(api_key, request_id)
         )
 
+    def streaming(self, request_id: str, api_key: str | None = None) -> Any:
+        """Start StreamingSynthesize (text in, audio out): ``write()`` the config
+        and the text, ``done_writing()``, ``read()`` the replies; ``cancel()``."""
+        return self._stub.StreamingSynthesize(
+            timeout=self._timeout_s, metadata=_metadata(api_key, request_id)
+        )
+
     async def voices(
         self, fresh: bool = False, api_key: str | None = None
     ) -> gw.ListVoicesResponse:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from gateway.config import DEFAULT_PORT as GATEWAY_PORT
+from gateway.http.openai_compat import VoiceAliases
 from tts_common.apikeys import ApiKeys
 from tts_common.config import ConfigError, check_server_tls, env_fields, env_str
 from tts_common.tls import ClientTls
@@ -28,11 +29,11 @@ class HttpConfig:
     """Interface to bind (``HTTP_HOST``); ``[::]`` = every IPv4 and IPv6 address."""
     port: int = DEFAULT_PORT
     """HTTP port (``HTTP_PORT``); 0 picks a free one."""
-    request_timeout_s: float = 1800.0
+    request_timeout_s: float = 3600.0
     """Deadline of one synthesis call on the gateway (``HTTP_REQUEST_TIMEOUT_S``).
     HTTP callers cannot send a deadline: they hang up, which cancels the call. So
-    this only caps the work, and must cover the longest text's synthesis (a
-    2,000-character paragraph takes minutes on a small CPU)."""
+    this only caps the work, and must cover the longest text's synthesis (OpenAI's
+    4,096 characters: about 0.5 s a character streamed on a busy 2-core box)."""
     max_body_bytes: int = 1 << 20
     """Largest request body accepted (``HTTP_MAX_BODY_BYTES``)."""
     max_message_bytes: int = 64 << 20
@@ -61,6 +62,10 @@ class HttpConfig:
     """Keys checked on ``/v1/*`` before the gateway is called (``HTTP_API_KEYS_FILE``,
     ``HTTP_API_KEYS``; same format as the gateway's). Either way the caller's key is
     passed on to the gateway, which checks its own list."""
+    voice_aliases: VoiceAliases = field(default_factory=VoiceAliases)
+    """Voice names such as OpenAI's ``alloy`` that stand for a voice and emotion
+    (``HTTP_VOICE_ALIASES_FILE``, ``HTTP_VOICE_ALIASES``); every OpenAI name is the
+    default voice, neutral, unless configured."""
 
     def __post_init__(self) -> None:
         """Reject values that would only fail later; messages name the variables."""
@@ -126,6 +131,7 @@ class HttpConfig:
             ),
             gateway_tls=ClientTls.from_env(environ, f"{p}GATEWAY_"),
             api_keys=ApiKeys.from_env(environ, p),
+            voice_aliases=VoiceAliases.from_env(environ, p),
             log_level=env_str(environ, f"{p}LOG_LEVEL", d.log_level).upper(),
             log_format=env_str(environ, f"{p}LOG_FORMAT", d.log_format).lower(),
         )

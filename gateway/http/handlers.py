@@ -13,7 +13,14 @@ from gateway.cache import check_report_args, report_to_dict
 from gateway.http.auth import caller_key
 from gateway.http.client import GatewayClient
 from gateway.http.errors import ApiError, from_rpc_error
+from gateway.http.openai_compat import (
+    SPEECH_HEADERS,
+    VoiceAliases,
+    relay_sse,
+    resolve_speech,
+)
 from gateway.http.speech import FORMATS, SpeechParams, parse_speech
+from gateway.options import MAX_LEXICON_ENTRIES, PITCH_RANGE_SEMITONES
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tts_common.errors import InvalidInput
 from tts_common.interceptors import is_request_id
@@ -26,13 +33,38 @@ STATIC_DIR = Path(__file__).with_name("static")
 _REQUEST_ID = "X-Request-Id"
 
 
+async def _whole_file(call: grpc.aio.UnaryStreamCall) -> bytes:
+    """The rest of a WAV or FLAC stream as one complete file: the chunks joined,
+    with the last chunk's ``final_header`` (the true sizes) over their start.
+
+    Raises:
+        ApiError: The call failed (nothing is sent yet, so its own status), or it
+            ended without a final header.
+    """
+    body, final_header = bytearray(), b""
+    try:
+        while (message := await call.read()) is not grpc.aio.EOF:
+            if message.HasField("chunk"):
+                body += message.chunk.audio
+                final_header = message.chunk.final_header or final_header
+    except grpc.RpcError as err:
+        raise from_rpc_error(err) from None
+    if not final_header or len(final_header) > len(body):
+        raise ApiError(500, "the speech service sent no final header", "internal")
+    body[: len(final_header)] = final_header
+    return bytes(body)
+
+
 class Handlers:
     """The bridge's endpoints, all backed by one :class:`GatewayClient`."""
 
-    def __init__(self, gateway_addr: str) -> None:
+    def __init__(
+        self, gateway_addr: str, voice_aliases: VoiceAliases | None = None
+    ) -> None:
         self.client: GatewayClient | None = None
         """Set when the app starts (the channel needs the running loop)."""
         self._gateway_addr = gateway_addr
+        self._aliases = voice_aliases or VoiceAliases()
         self.draining = False
         """Set on SIGTERM: ``/readyz`` then answers 503 while running work ends."""
 
@@ -47,9 +79,16 @@ class Handlers:
             body = await request.json()
         except (ValueError, RecursionError):  # also bad UTF-8, 5,000-digit numbers
             raise ApiError(400, "the body is not valid JSON", "invalid_json") from None
-        params = parse_speech(body)
         key = caller_key(request)  # passed on: the gateway checks it too
-        rate = await self._client.voice_rate(params.voice, key)
+        parsed = parse_speech(body)
+        if parsed.timings and parsed.stream_format != "sse":
+            raise ApiError(400, "timings come as server-sent events beside the audio: "
+                           'send stream_format "sse" with timings true (a plain audio '
+                           "response has no room for them)", "timings_need_sse")  # fmt: skip
+        # Aliases (alloy ...) and instructions settled against the gateway's voices.
+        resolved = await resolve_speech(parsed, self._client, key, self._aliases)
+        params, rate = resolved.params, resolved.sample_rate_hz
+        request[SPEECH_HEADERS] = resolved.headers  # X-Speed-Applied, ...
         await self._check_length(params.text, key)
         # Never the text itself at INFO: its length and a short hash identify it.
         digest = hashlib.sha256(params.text.encode()).hexdigest()[:12]
@@ -63,6 +102,8 @@ class Handlers:
             key,
         )  # fmt: skip
         try:
+            if params.stream_format == "sse":
+                return await relay_sse(request, call, params)
             return await self._relay(request, call, params)
         finally:
             call.cancel()  # a no-op once finished; stops the gateway if we left early
@@ -88,12 +129,15 @@ class Handlers:
         if first is grpc.aio.EOF or not first.HasField("header"):
             raise ApiError(500, "the speech service sent no audio header", "internal")
         header = first.header
-        response = web.StreamResponse(headers={
+        headers = {
             "Content-Type": params.format.content_type,
             "X-Sample-Rate": str(header.sample_rate_hz),
             _REQUEST_ID: header.request_id,
             "Cache-Control": "no-store",
-        })  # fmt: skip
+        }
+        if params.format.buffered:
+            return web.Response(body=await _whole_file(call), headers=headers)
+        response = web.StreamResponse(headers=headers)
         response.enable_chunked_encoding()
         await response.prepare(request)
         try:
@@ -121,6 +165,10 @@ class Handlers:
             "voices": [_voice(v) for v in reply.voices],
             "response_formats": list(FORMATS),
             "speed": {"min": SPEED_RANGE[0], "max": SPEED_RANGE[1], "default": 1.0},
+            "pitch_semitones": {"min": PITCH_RANGE_SEMITONES[0],
+                                "max": PITCH_RANGE_SEMITONES[1], "default": 0.0},
+            "lexicon": {"max_entries": MAX_LEXICON_ENTRIES},
+            "aliases": self._aliases.to_dict(reply.default_voice),
         })  # fmt: skip
 
     async def cache_report(self, request: web.Request) -> web.Response:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from tts_common.errors import InvalidInput
+from tts_common.pauses import SENTENCE_PAUSE_MS
 from tts_common.symbols import parse_symbols
 
 
@@ -86,11 +89,93 @@ def test_emotion_element(fe) -> None:
     assert parse_symbols(sents[1].symbols)[0].emotion == "emotion_neutral"
 
 
+def test_p_and_s_close_sentences_with_a_pause(fe) -> None:
+    """<p> and <s> end a sentence even without punctuation, with a sentence pause
+    (none after the last sentence; a <break> at the end replaces it)."""
+    sents = fe.analyze(
+        "<speak><p><s>第一句</s><s>第二句</s></p>"
+        '<p>第三段<break time="1s"/></p><p>最后一段</p></speak>'
+    )
+    assert [s.text for s in sents] == ["第一句", "第二句", "第三段", "最后一段"]
+    assert [s.pause_after_ms for s in sents] == [SENTENCE_PAUSE_MS] * 2 + [0, 0]
+    assert [s.break_after_ms for s in sents] == [0, 0, 1000, 0]
+    [plain] = fe.analyze("<speak>第一句第二句</speak>")
+    assert plain.text == "第一句第二句"
+
+
+@pytest.mark.parametrize(
+    ("level", "energy", "rate"),
+    [("strong", 0.6, 0.85), ("moderate", 0.3, 0.92), ("reduced", -0.3, 1.05),
+     ("none", 0.0, 1.0), (None, 0.3, 0.92)],
+)  # fmt: skip
+def test_emphasis_shifts_energy_and_rate(fe, level, energy, rate) -> None:
+    """Emphasis raises (or lowers) the energy and slows (or speeds) the piece;
+    the rate multiplies a surrounding <prosody rate>; the symbols stay the same."""
+    attr = f' level="{level}"' if level else ""
+    sents = fe.analyze(
+        f'<speak>今天<prosody rate="slow"><emphasis{attr}>非常</emphasis></prosody>'
+        "好</speak>"
+    )
+    assert [s.text for s in sents] == ["今天", "非常", "好"]
+    assert (sents[1].energy_shift, sents[1].rate) == pytest.approx(
+        (energy, 0.75 * rate)
+    )
+    assert (sents[0].energy_shift, sents[0].rate) == (0.0, 1.0)
+    assert sents[1].symbols == fe.analyze("<speak>非常</speak>")[0].symbols
+
+
+def test_bad_emphasis_level(fe) -> None:
+    with pytest.raises(InvalidInput, match="strong, moderate, reduced, none"):
+        fe.analyze('<speak><emphasis level="loud">好</emphasis></speak>')
+
+
+@pytest.mark.parametrize(
+    ("pitch", "semitones"),
+    [("+2st", 2.0), ("-3st", -3.0), ("2.5st", 2.5), ("+10%", 12 * math.log2(1.1)),
+     ("-50%", -12.0), ("x-low", -6.0), ("low", -3.0), ("medium", 0.0),
+     ("default", 0.0), ("high", 3.0), ("x-high", 6.0), ("+12st", 12.0)],
+)  # fmt: skip
+def test_prosody_pitch(fe, pitch: str, semitones: float) -> None:
+    sents = fe.analyze(f'<speak><prosody pitch="{pitch}">高</prosody>平</speak>')
+    assert sents[0].pitch_semitones == pytest.approx(semitones)
+    assert sents[1].pitch_semitones == 0.0
+
+
+def test_nested_prosody_pitch_adds(fe) -> None:
+    """Relative values add to the surrounding shift; a name sets it (as named rates
+    do); the sum may pass 12 here: the gateway checks it with the request's own."""
+    sents = fe.analyze(
+        '<speak><prosody pitch="+2st">一<prosody pitch="+10%">二'
+        '<prosody pitch="-1st">三</prosody><prosody pitch="low">四</prosody>'
+        '</prosody></prosody><prosody pitch="high"><prosody pitch="+12st">五'
+        "</prosody></prosody></speak>"
+    )
+    up = 12 * math.log2(1.1)
+    assert [s.pitch_semitones for s in sents] == pytest.approx(
+        [2.0, 2.0 + up, 1.0 + up, -3.0, 15.0]
+    )
+
+
+@pytest.mark.parametrize(
+    ("pitch", "message"),
+    [("200Hz", "Hz are not supported"), ("+20Hz", "base pitch is not known"),
+     ("+13st", "at most 12 semitones"), ("+150%", "at most 12 semitones"),
+     ("-100%", "above -100%"), ("10%", "signed change"), ("up", "use semitones"),
+     ("nanst", "use semitones")],
+)  # fmt: skip
+def test_bad_prosody_pitch(fe, pitch: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        fe.analyze(f'<speak><prosody pitch="{pitch}">高</prosody></speak>')
+
+
 @pytest.mark.parametrize(
     ("ssml", "message"),
     [
         ("<speak>你好<break></speak>", "line 1, column"),
-        ("<speak><foo>x</foo></speak>", "unsupported"),
+        (
+            "<speak><foo>x</foo></speak>",
+            "unsupported SSML element <foo>; use speak, p, s",
+        ),
         ("<speakx>x</speakx>", "<speak>"),
         ('<speak><break time="soon"/></speak>', "break time"),
         ('<speak><emotion name="furious">x</emotion></speak>', "emotion"),

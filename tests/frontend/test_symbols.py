@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from frontend_svc.prosody import SENTENCE_PAUSE_MS, SPLIT_PAUSE_MS
 from tts_common.errors import InvalidInput
+from tts_common.pauses import SENTENCE_PAUSE_MS, SPLIT_PAUSE_MS
 from tts_common.symbols import (
     EMOTIONS,
     SYLLABLE_FLAGS,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import io
+import itertools
 import json
 import os
 import signal
@@ -15,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -29,7 +32,6 @@ from tests.integration.test_stack import (
     TWO_SENTENCES,
     hang_up_mid_stream,
 )
-from tests.service.test_gateway_encoding import _flac_with_length
 from tts_common.stack import LocalStack, free_port
 
 pytestmark = pytest.mark.slow
@@ -89,7 +91,8 @@ def _error(data: bytes) -> dict[str, str]:
 def test_each_format_decodes_at_the_voice_rate(
     stack, fmt: str, content_type: str
 ) -> None:
-    """Containers keep the 16 kHz voice rate (all four codecs take it) and decode."""
+    """Containers keep the 16 kHz voice rate (all four codecs take it) and decode;
+    WAV and FLAC come whole, with their length, the others stream."""
     status, headers, data = _speech(
         stack.http_url,
         input=TWO_SENTENCES,
@@ -99,21 +102,22 @@ def test_each_format_decodes_at_the_voice_rate(
     )
     assert status == 200, data[:300]
     assert headers["content-type"] == content_type
-    assert headers["transfer-encoding"] == "chunked"
+    if fmt in ("wav", "flac"):
+        assert int(headers["content-length"]) == len(data)
+        assert "transfer-encoding" not in headers
+    else:
+        assert headers["transfer-encoding"] == "chunked"
     assert headers["x-sample-rate"] == str(RATE)
     _, _, wav = _speech(
         stack.http_url, input=TWO_SENTENCES, voice=VOICE, response_format="wav"
     )
     expected = (len(wav) - 44) // 2
-    if fmt == "flac":  # streamed FLAC says "length unknown"; libsndfile needs it
-        data = _flac_with_length(data, expected)
     audio, rate = sf.read(io.BytesIO(data), dtype="int16")
     assert rate == RATE
     if fmt == "mp3":
-        # A streamed MP3 has no filled-in Xing frame (its frames are byte-identical
-        # to the unary file's otherwise); libsndfile then estimates the length of
-        # these 16 kHz MPEG-2 frames from the byte count and stops early (~70 %).
-        assert len(audio) > expected // 3
+        # Constant bitrate, no length frame: readers see LAME's 1,105-sample delay
+        # and the last frame's padding (576 samples at 16 kHz) too.
+        assert expected <= len(audio) <= expected + 1105 + 576
     else:
         assert expected <= len(audio) <= expected + 4000
 
@@ -203,8 +207,8 @@ def test_client_hanging_up_stops_the_stages(stack) -> None:
         ({"input": ""}, 400, "missing_input"),
         ({"input": "   "}, 400, "missing_input"),
         ({"voice": VOICE}, 400, "missing_input"),
-        ({"input": "你好", "speed": 3.0}, 400, "invalid_speed"),
-        ({"input": "你好", "speed": 0.25}, 400, "invalid_speed"),
+        ({"input": "你好", "speed": 4.5}, 400, "invalid_speed"),
+        ({"input": "你好", "speed": 0.2}, 400, "invalid_speed"),
         ({"input": "你好", "speed": "fast"}, 400, "invalid_speed"),
         (
             {"input": "你好", "response_format": "aac"},
@@ -212,6 +216,10 @@ def test_client_hanging_up_stops_the_stages(stack) -> None:
             "unsupported_response_format",
         ),
         ({"input": "你好", "emotion": "furious"}, 400, "invalid_argument"),
+        ({"input": "你好", "pitch_semitones": 12.5}, 400, "invalid_pitch_semitones"),
+        ({"input": "你好", "lexicon": {"你好": "ni9"}}, 400, "invalid_argument"),
+        ({"input": "你好", "lexicon": ["ni3"]}, 400, "invalid_lexicon"),
+        ({"input": "你好", "timings": True}, 400, "timings_need_sse"),
         ({"input": "你好" * 3000}, 400, "invalid_argument"),
         ([1, 2], 400, "invalid_body"),
     ],
@@ -225,6 +233,10 @@ def test_client_hanging_up_stops_the_stages(stack) -> None:
         "speed-text",
         "aac",
         "bad-emotion",
+        "high-pitch",
+        "bad-reading",
+        "bad-lexicon",
+        "timings-no-sse",
         "too-long",
         "not-object",
     ],
@@ -247,8 +259,10 @@ def test_malformed_json_is_400(stack) -> None:
 
 
 def test_speed_message_names_the_range(stack) -> None:
-    _, _, data = _speech(stack.http_url, input="你好", speed=4.0)
-    assert "0.5 to 2.0" in _error(data)["message"]
+    """OpenAI's range is taken, and the voices' own (where it is clamped) said."""
+    _, _, data = _speech(stack.http_url, input="你好", speed=5.0)
+    message = _error(data)["message"]
+    assert "use 0.25 to 4.0" in message and "0.5 to 2.0" in message
 
 
 def test_voices_lists_names_emotions_and_rate(stack) -> None:
@@ -259,7 +273,15 @@ def test_voices_lists_names_emotions_and_rate(stack) -> None:
     (voice,) = body["voices"]
     assert voice["name"] == VOICE and voice["sample_rate_hz"] == RATE
     assert voice["emotions"] and isinstance(voice["speakers"], list)
-    assert set(body["response_formats"]) == {"mp3", "opus", "flac", "wav", "pcm"}
+    assert set(body["response_formats"]) == {
+        "mp3",
+        "opus",
+        "flac",
+        "wav",
+        "pcm",
+        "mulaw",
+        "alaw",
+    }
 
 
 def test_health_ready_and_page(stack) -> None:
@@ -308,6 +330,85 @@ def test_request_id_is_echoed_and_text_never_logged(stack) -> None:
     log = stack.processes["http"].log_path.read_text(encoding="utf-8")
     assert "speech voice=" in log and "text_sha256=" in log
     assert secret not in log and "芝麻" not in log
+
+
+def _sse(base: str, **body: object) -> tuple[bytes, list[dict[str, Any]]]:
+    """The audio and the ``speech.timings`` events of an SSE speech request."""
+    status, headers, data = _speech(base, stream_format="sse", **body)
+    assert status == 200, data[:300]
+    assert headers["content-type"] == "text/event-stream"
+    events = [json.loads(b[len("data: ") :]) for b in data.decode().split("\n\n") if b]
+    assert events[-1]["type"] == "speech.audio.done"
+    audio = b"".join(
+        base64.b64decode(e["audio"])
+        for e in events
+        if e["type"] == "speech.audio.delta"
+    )
+    return audio, [e for e in events if e["type"] == "speech.timings"]
+
+
+def _check_timings(timings: list[dict[str, Any]], audio_s: float) -> None:
+    """Sentence spans tile the audio (with their breaks); words and phones lie in
+    their sentence, in order, the phones one after another."""
+    ends = 0.0
+    for i, t in enumerate(timings):
+        assert t["index"] == i
+        sentence = t["sentence"]
+        slack = 0.0005 * (i + 1) + 1e-6  # duration_ms is rounded to whole ms
+        assert sentence["start_s"] == pytest.approx(ends, abs=slack)
+        ends += t["duration_ms"] / 1000
+        assert sentence["start_s"] < sentence["end_s"] <= ends + slack
+        phones, words = t["phones"], t["words"]
+        assert phones and words, t
+        assert sentence["start_s"] - 1e-6 <= phones[0]["start_s"]
+        assert phones[-1]["end_s"] <= sentence["end_s"] + 1e-6  # breaks not phones
+        for a, b in itertools.pairwise(phones):
+            assert a["start_s"] < a["end_s"] <= b["start_s"] + 1e-6
+        for w in words:
+            assert sentence["start_s"] - 1e-6 <= w["start_s"] < w["end_s"]
+            assert w["end_s"] <= sentence["end_s"] + 1e-6
+            assert w["text"] in sentence["text"]
+        assert [w["start_s"] for w in words] == sorted(w["start_s"] for w in words)
+    assert audio_s == pytest.approx(ends, abs=0.005)
+
+
+def test_sse_timings_add_up_to_the_audio_at_any_rate_and_from_the_cache(
+    stack,
+) -> None:
+    """Timings of the real model: one event per sentence whose spans add up to the
+    audio's length; the same in seconds at 24 kHz (pcm) and the voice's 16 kHz
+    (wav, whole), freshly made and from the cache."""
+    text = "今天天气很好。我们一起去公园散步吧！银行的行长来了。"
+    pcm, fresh = _sse(stack.http_url, input=text, voice=VOICE, response_format="pcm",
+                      timings=True, no_cache=True)  # fmt: skip
+    assert len(fresh) == 3
+    for t, sentence in zip(
+        fresh, ("今天天气很好", "我们一起去公园散步吧", "银行的行长来了"), strict=True
+    ):
+        assert "".join(w["text"] for w in t["words"]) == sentence  # every word
+    _check_timings(fresh, len(pcm) / 2 / 24000)
+    for _ in range(2):  # made (and cached), then from the cache
+        wav, again = _sse(stack.http_url, input=text, voice=VOICE,
+                          response_format="wav", timings=True)  # fmt: skip
+        audio, rate = sf.read(io.BytesIO(wav), dtype="int16")
+        assert rate == RATE
+        _check_timings(again, audio.size / RATE)
+        assert again == fresh
+
+
+def test_pitch_and_lexicon_change_the_audio(stack) -> None:
+    """``pitch_semitones`` and ``lexicon`` reach the model: other audio, and the
+    lexicon's reading is what is spoken (its phones)."""
+    body = {"input": "我们好。", "voice": VOICE, "response_format": "pcm"}
+    plain, (timings,) = _sse(stack.http_url, **body, timings=True)
+    higher, _ = _sse(stack.http_url, **body, pitch_semitones=4)
+    assert len(higher) == len(plain) and higher != plain  # same durations
+    read, (lexicon_timings,) = _sse(
+        stack.http_url, **body, timings=True, lexicon={"我们": "ta1 men5"}
+    )
+    assert read != plain
+    assert [p["text"] for p in timings["phones"]][:2] == ["w_c", "o_c"]
+    assert [p["text"] for p in lexicon_timings["phones"]][:2] == ["t_c", "a_c"]
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import subprocess
 import sys
 import threading
@@ -207,6 +208,100 @@ def test_wav_resampled_to_24k(gateway):
     audio, rate = sf.read(io.BytesIO(reply.audio), dtype="int16")
     native = _pcm(gateway, TWO_SENTENCES, stream=False)
     assert rate == 24000 and abs(len(audio) - len(native) * 1.5) <= 2
+
+
+def test_word_and_phone_timings_cover_the_audio(gateway):
+    """Timings from the real acoustic model's durations: words in order, inside
+    their sentence, phones tiling it; the last end plus its pause is the audio's
+    end, at any output rate."""
+    request = gateway_service_pb2.SynthesizeRequest(
+        text=TWO_SENTENCES, enable_timings=True, sample_rate_hz=24000,
+        encoding=audio_pb2.AUDIO_ENCODING_WAV,
+    )  # fmt: skip
+    reply = gateway.Synthesize(request, timeout=120)
+    assert len(reply.sentences) == 2
+    end = 0.0
+    for info in reply.sentences:
+        timing = info.timings
+        assert timing.sentence.start_s == pytest.approx(end, abs=1e-3)  # ms rounding
+        words = [w.text for w in timing.words]
+        assert "".join(words) in info.normalized_text and len(words) >= 3
+        bounds = [(w.start_s, w.end_s) for w in timing.words]
+        assert all(a < b for a, b in bounds)
+        assert all(b1 <= a2 for (_, b1), (a2, _) in itertools.pairwise(bounds))
+        assert timing.sentence.start_s <= bounds[0][0]
+        assert bounds[-1][1] <= timing.sentence.end_s
+        phones = [(p.start_s, p.end_s) for p in timing.phones]
+        assert all(a <= b for a, b in phones) and len(phones) > len(words)
+        end = timing.sentence.start_s + info.duration_ms / 1000
+    assert end == pytest.approx(reply.num_samples / 24000, abs=0.002)
+
+
+def test_ssml_mark_is_timed_at_the_next_word(gateway):
+    """A <mark> reports the start of the word after it; <prosody pitch> and
+    <emphasis> are accepted and keep the marks."""
+    text = (
+        '<speak>今天<mark name="weather"/>天气很好。'
+        '<prosody pitch="+3st">我们<emphasis>一起</emphasis>去</prosody>'
+        '<mark name="park"/>公园。</speak>'
+    )
+    reply = gateway.Synthesize(
+        gateway_service_pb2.SynthesizeRequest(
+            text=text, ssml=True, enable_timings=True
+        ),
+        timeout=120,
+    )
+    marks = {m.text: m.start_s for i in reply.sentences for m in i.timings.marks}
+    words = {w.text: w for i in reply.sentences for w in i.timings.words}
+    phones = [p.start_s for i in reply.sentences for p in i.timings.phones]
+    assert set(marks) == {"weather", "park"}
+    assert marks["park"] == pytest.approx(words["公园"].start_s)
+    # Inside jieba's word 今天天气: before the syllable 天 of 天气.
+    first = words["今天天气"]
+    assert first.start_s < marks["weather"] < first.end_s
+    assert min(abs(marks["weather"] - t) for t in phones) < 1e-9
+
+
+def test_pitch_shift_changes_the_voice_not_the_timing(gateway):
+    """Up 7 semitones: same length and word times, different samples; the pitch is
+    part of the cache key, so the shifted audio is not served from the plain entry."""
+    plain = gateway.Synthesize(
+        gateway_service_pb2.SynthesizeRequest(text=TWO_SENTENCES, enable_timings=True),
+        timeout=120,
+    )
+    high = gateway.Synthesize(
+        gateway_service_pb2.SynthesizeRequest(
+            text=TWO_SENTENCES, enable_timings=True, pitch_semitones=7.0
+        ),
+        timeout=120,
+    )
+    assert not any(s.cached for s in high.sentences)
+    assert high.num_samples == plain.num_samples
+    for a, b in zip(plain.sentences, high.sentences, strict=True):
+        assert [w.start_s for w in a.timings.words] == [
+            w.start_s for w in b.timings.words
+        ]
+    assert high.audio != plain.audio
+    with pytest.raises(grpc.RpcError) as err:
+        gateway.Synthesize(
+            gateway_service_pb2.SynthesizeRequest(text="你好。", pitch_semitones=13),
+            timeout=60,
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_request_lexicon_changes_the_reading(gateway):
+    """A per-request pronunciation reaches the frontend and the analysis cache key."""
+    text = "重庆很美。"
+    plain = gateway.Synthesize(
+        gateway_service_pb2.SynthesizeRequest(text=text), timeout=120
+    )
+    entry = audio_pb2.LexiconEntry(word="重庆", pronunciation="zhong4 qing4")
+    custom = gateway.Synthesize(
+        gateway_service_pb2.SynthesizeRequest(text=text, lexicon=[entry]), timeout=120
+    )
+    assert not any(s.cached for s in custom.sentences)
+    assert custom.audio != plain.audio
 
 
 def test_first_audio_arrives_before_the_last_sentence_is_synthesized(stack, gateway):

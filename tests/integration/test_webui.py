@@ -9,6 +9,8 @@ when ``TTS_ARTIFACTS`` is set.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import queue
 import shutil
@@ -17,12 +19,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, Response, sync_playwright
 
 from tests.golden import GOLDEN
 
@@ -178,3 +182,112 @@ def test_errors_are_shown(page: Page) -> None:
     _speak(page, "   ")
     assert page.get_attribute("#status", "data-state") == "error"
     assert "input is missing or empty" in _text(page, "#status")
+
+
+def _is_speech(response: Response) -> bool:
+    request = response.request
+    return request.url.endswith("/v1/audio/speech") and request.method == "POST"
+
+
+def _set_pitch(page: Page, semitones: int) -> None:
+    """Move the pitch slider as a user does (its value, then an input event)."""
+    page.eval_on_selector(
+        "#pitch",
+        f"el => {{ el.value = '{semitones}'; el.dispatchEvent(new Event('input')); }}",
+    )
+
+
+def _sent(response: Response) -> dict[str, Any]:
+    """The JSON body the page sent for ``response``."""
+    body = response.request.post_data_json
+    assert isinstance(body, dict), body
+    return body
+
+
+def _post_sse(page_url: str, body: dict[str, Any]) -> bytes:
+    """The audio of ``body`` posted to the page's bridge, as an SSE answer."""
+    request = urllib.request.Request(
+        urllib.parse.urljoin(page_url, "/v1/audio/speech"),
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return _sse_audio(response.read())
+
+
+def _sse_audio(data: bytes) -> bytes:
+    """The audio of a ``stream_format: "sse"`` body's delta events."""
+    events = [json.loads(b[len("data: ") :]) for b in data.decode().split("\n\n") if b]
+    deltas = [e["audio"] for e in events if e["type"] == "speech.audio.delta"]
+    assert deltas and events[-1]["type"] == "speech.audio.done"
+    return b"".join(base64.b64decode(d) for d in deltas)
+
+
+_WORDS = "els => els.map(e => [e.textContent, +e.dataset.start, +e.dataset.end])"
+_LIT = "document.querySelector('#words .word.spoken')"
+
+
+def test_words_light_up_as_spoken_and_pitch_is_sent(page: Page) -> None:
+    """The pitch slider's value goes out in the request; the sentences' words come
+    back with their timings and are shown; the word lit is the one whose span
+    holds the audio's current time, where it is moved to and while it plays."""
+    _set_pitch(page, 5)
+    assert _text(page, "#pitch-value") == "+5 semitones"
+    with page.expect_response(_is_speech) as shifted:
+        _speak(page, TEXT)
+    assert page.get_attribute("#status", "data-state") == "done", _text(page, "#status")
+    body = _sent(shifted.value)
+    assert body["pitch_semitones"] == 5
+    assert body["stream_format"] == "sse" and body["timings"] is True
+    _set_pitch(page, 0)
+    with page.expect_response(_is_speech) as plain:
+        _speak(page, TEXT)
+    assert _sent(plain.value)["pitch_semitones"] == 0
+    # The shift reached the model: the page's two requests, sent again from here
+    # (a browser may drop a streamed body before a test can read it), give other
+    # audio (pitch is in the cache key too).
+    shifted_audio = _post_sse(page.url, body)
+    assert shifted_audio != _post_sse(page.url, _sent(plain.value))
+    words = page.eval_on_selector_all("#words .word", _WORDS)
+    # Every word of both sentences, in order, punctuation left as plain text.
+    assert "".join(w for w, _, _ in words) == TEXT.replace("。", "").replace("，", "")
+    assert _text(page, "#words") == TEXT
+    assert len(words) >= 8
+    starts = [start for _, start, _ in words]
+    assert starts == sorted(starts) and all(s < e for _, s, e in words)
+    duration = page.evaluate("window.ttsState.samples") / 24000
+    assert words[-1][2] <= duration + 1e-3
+    page.wait_for_function(
+        "document.getElementById('player').duration > 1", timeout=30_000
+    )
+
+    # Moved to the middle of a word (paused): that word, and only it, is lit.
+    text, start, end = words[3]
+    page.eval_on_selector("#player", f"p => {{ p.currentTime = {(start + end) / 2}; }}")
+    page.wait_for_function(f"{_LIT} && {_LIT}.textContent === {text!r}")
+    assert page.locator("#words .word.spoken").count() == 1
+
+    # Playing: the lit word follows the audio, word after word.
+    page.evaluate("""() => {
+      window.litWords = [];
+      new MutationObserver(() => {
+        const w = document.querySelector('#words .word.spoken');
+        if (w && window.litWords.at(-1) !== w.dataset.start) {
+          window.litWords.push(w.dataset.start);
+        }
+      }).observe(document.getElementById('words'),
+                 { subtree: true, attributes: true, attributeFilter: ['class'] });
+      const p = document.getElementById('player');
+      p.currentTime = 0;
+      return p.play();
+    }""")
+    page.wait_for_function(
+        "(() => { const p = document.getElementById('player'); const w = "
+        + _LIT
+        + "; return !p.paused && w && +w.dataset.start <= p.currentTime"
+        " && p.currentTime < +w.dataset.end; })()",
+        timeout=30_000,
+    )
+    page.wait_for_function("window.litWords.length >= 3", timeout=30_000)
+    lit = [float(s) for s in page.evaluate("window.litWords")]
+    assert lit == sorted(lit) and len(set(lit)) == len(lit)

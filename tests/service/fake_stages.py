@@ -51,6 +51,14 @@ def frames_for(symbols: str) -> int:
     return 4 * len(symbols) + 3
 
 
+def symbol_frames(symbols: str) -> list[int]:
+    """The fake's durations: ``frames_for`` shared evenly by the space-separated
+    symbols, the remainder on the last."""
+    count = max(len(symbols.split()), 1)
+    total = frames_for(symbols)
+    return [total // count] * (count - 1) + [total - total // count * (count - 1)]
+
+
 def samples_for(text: str) -> int:
     """Model-rate samples the fakes make for ``text`` (no breaks)."""
     return sum(frames_for(s) * HOP for s in split_sentences(text))
@@ -140,6 +148,7 @@ class FakeAcoustic(am_grpc.AcousticServiceServicer):
             yield am_pb2.StreamMelResponse(header=audio_pb2.MelHeader(
                 voice=request.voice, revision="am-rev", num_mels=MELS, hop_length=HOP,
                 sample_rate_hz=RATE, num_frames=total,
+                symbol_frames=symbol_frames(request.symbols),
             ))  # fmt: skip
             base = sum(map(ord, request.symbols)) % 7
             mel = np.array(

@@ -33,7 +33,8 @@ from tts_common.executor import BoundedExecutor
 from tts_common.server import build_server
 
 MAX_TEXT_CHARS = 2000
-"""The gateway's text limit here (its default)."""
+"""The gateway's text limit here (below its default, so that texts at the limit
+stay quick to analyse)."""
 
 
 class ShortAcoustic(FakeAcoustic):
@@ -96,6 +97,7 @@ async def start_hostile_stack(
     fields: dict[str, Any] = {
         "frontend_addrs": (stages[0].addr,), "acoustic_addrs": (stages[1].addr,),
         "vocoder_addrs": (stages[2].addr,), "startup_timeout_s": 10.0,
+        "max_text_chars": MAX_TEXT_CHARS,
         "server": ServerConfig(
             host="127.0.0.1", port=0, grace_s=0.5,
             max_receive_bytes=text_request_bytes(MAX_TEXT_CHARS),

@@ -78,7 +78,35 @@ async def test_stream_equals_whole_mel(
     assert len(chunks) > 3, "chunk_steps=3 should give several chunks"
     streamed = np.concatenate(mels)
     np.testing.assert_allclose(streamed, model.mel(case.meta["symbols"]), atol=1e-5)
+    # The header says how long the sentence will be, symbol by symbol.
+    assert len(header.symbol_frames) == len(case.meta["symbols"].split())
+    assert sum(header.symbol_frames) == header.num_frames == len(streamed)
     np.testing.assert_allclose(streamed, case.arrays["mel"], atol=1e-4)
+
+
+async def test_pitch_and_energy_reach_the_model(
+    start_server: StartServer, acoustic_models: dict[str, Any]
+) -> None:
+    """A pitch or energy shift changes the mel, not its length; out of range is
+    INVALID_ARGUMENT naming the field."""
+    model = acoustic_models["small_causal"]
+    stub, _ = await _serve(start_server, model)
+    symbols = golden_cases("small_causal")[1].meta["symbols"]
+
+    async def mel(**fields: Any) -> tuple[Any, np.ndarray]:
+        request = pb.StreamMelRequest(symbols=symbols, **fields)
+        header, chunks = await _read_all(stub.StreamMel(request, timeout=TIMEOUT_S))
+        return header, np.concatenate([decode_mel(c.mel, 80) for c in chunks])
+
+    base_header, base = await mel()
+    for fields in ({"pitch_semitones": 4.0}, {"energy_shift": 0.8}):
+        header, shifted = await mel(**fields)
+        assert list(header.symbol_frames) == list(base_header.symbol_frames), fields
+        assert shifted.shape == base.shape and np.abs(shifted - base).mean() > 1e-3
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await mel(pitch_semitones=13.0)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "pitch_semitones" in (err.value.details() or "")
 
 
 async def test_emotion_speaker_speed_reach_the_model(

@@ -13,8 +13,8 @@ import grpc
 import pytest
 
 from frontend_svc.config import FrontendConfig, frontend_revision
-from frontend_svc.prosody import SENTENCE_PAUSE_MS
 from frontend_svc.servicer import FrontendServicer
+from sambert_tts_protos.v1 import audio_pb2
 from sambert_tts_protos.v1 import frontend_service_pb2 as pb
 from sambert_tts_protos.v1 import frontend_service_pb2_grpc as pb_grpc
 from tests.golden import GOLDEN, copy_fixture
@@ -22,6 +22,7 @@ from tests.service.conftest import StartServer, wait_serving
 from tests.service.runtime_helpers import TIMEOUT_S, free_port
 from tts_common.config import ConfigError
 from tts_common.executor import BoundedExecutor
+from tts_common.pauses import SENTENCE_PAUSE_MS
 from tts_common.symbols import parse_symbols
 
 TEXT = "今天天气很好。我们明天去公园玩！"
@@ -103,6 +104,93 @@ async def test_emotion_speaker_and_ssml_extras(
         20 * math.log10(sentences[2].volume)
     )
     assert extras[2].speed > 1 and extras[2].volume_gain_db > 0
+
+
+async def test_lexicon_changes_the_symbols(
+    start_server: StartServer, frontend: Any
+) -> None:
+    """A request lexicon entry overrides the reading for that request only."""
+    stub = await _serve(start_server, frontend)
+    text = "重庆很大。"
+    plain = await stub.Analyze(pb.AnalyzeRequest(text=text), timeout=TIMEOUT_S)
+    entry = audio_pb2.LexiconEntry(word="重庆", pronunciation="zhong4 qing4")
+    reply = await stub.Analyze(
+        pb.AnalyzeRequest(text=text, lexicon=[entry]), timeout=TIMEOUT_S
+    )
+    [got], [before] = reply.sentences, plain.sentences
+    assert (
+        got.symbols
+        == frontend.analyze(text, lexicon={"重庆": "zhong4 qing4"})[0].symbols
+    )
+    assert got.symbols != before.symbols
+    first = parse_symbols(got.symbols)[0]
+    assert (first.phone, first.tone) == ("zh_c", "tone4")
+    assert parse_symbols(before.symbols)[0].phone == "ch_c"
+    again = await stub.Analyze(pb.AnalyzeRequest(text=text), timeout=TIMEOUT_S)
+    assert again.sentences[0].symbols == before.symbols  # not kept after the call
+
+
+@pytest.mark.parametrize(
+    ("entries", "fragment"),
+    [
+        ([("重庆", "zhong4")], "lexicon[0] ('重庆'): lexicon reading 'zhong4'"),
+        (
+            [("重庆", "zhong4 qing4"), ("长城", "chang2 cheng")],
+            "lexicon[1] ('长城')",
+        ),
+        ([("NBA", "en1 bi4 ei1")], "lexicon[0] ('NBA'): lexicon word 'NBA' must be"),
+        ([("重庆", "zhong4 qing4")] * 2, "lexicon[1] repeats the word '重庆'"),
+        ([("重", "zhong4")] * 101, "lexicon has 101 entries; at most 100"),
+    ],
+)
+async def test_bad_lexicon_is_rejected(
+    start_server: StartServer,
+    frontend: Any,
+    entries: list[tuple[str, str]],
+    fragment: str,
+) -> None:
+    """Malformed, repeated or too many entries: INVALID_ARGUMENT naming the entry."""
+    stub = await _serve(start_server, frontend)
+    lexicon = [audio_pb2.LexiconEntry(word=w, pronunciation=p) for w, p in entries]
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.Analyze(
+            pb.AnalyzeRequest(text=TEXT, lexicon=lexicon), timeout=TIMEOUT_S
+        )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fragment in info.value.details()
+
+
+async def test_words_marks_pitch_and_emphasis_on_the_wire(
+    start_server: StartServer, frontend: Any
+) -> None:
+    """Word spans and marks travel as the frontend made them; pitch and emphasis
+    become extras."""
+    stub = await _serve(start_server, frontend)
+    ssml = (
+        '<speak>今天<mark name="m1"/>天气很好。<prosody pitch="+2st">'
+        '<emphasis level="strong">NBA</emphasis></prosody><mark name="end"/></speak>'
+    )
+    reply = await stub.Analyze(pb.AnalyzeRequest(text=ssml, ssml=True))
+    want = frontend.analyze(ssml)
+    assert len(reply.sentences) == len(want) == 2
+    for got, made in zip(reply.sentences, want, strict=True):
+        assert [(w.text, w.first_symbol, w.num_symbols) for w in got.words] == [
+            tuple(w) for w in made.words
+        ]
+        assert [(m.name, m.symbol_index) for m in got.marks] == [
+            tuple(m) for m in made.marks
+        ]
+    first, second = reply.sentences
+    assert [w.text for w in first.words] == ["今天天气", "很", "好"]  # jieba's words
+    # m1 stands inside the word 今天天气, before the syllable of 天 (symbol 4)
+    assert [(m.name, m.symbol_index) for m in first.marks] == [("m1", 4)]
+    assert [(m.name, m.symbol_index) for m in second.marks] == [
+        ("end", len(second.symbols.split()))
+    ]
+    assert (first.extras.pitch_semitones, first.extras.energy_shift) == (0.0, 0.0)
+    assert second.extras.pitch_semitones == pytest.approx(2.0)
+    assert second.extras.energy_shift == pytest.approx(0.6)
+    assert second.extras.speed == pytest.approx(0.85)
 
 
 @pytest.mark.parametrize(

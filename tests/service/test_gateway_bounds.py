@@ -217,7 +217,7 @@ async def test_a_unary_reply_that_would_not_fit_stops_early(
 
 
 def test_receive_limits_default_to_each_service_requests() -> None:
-    """The gateway takes text (2,000 characters: 64 KiB), the frontend a few times
+    """The gateway takes text (4,096 characters: 64 KiB), the frontend a few times
     its 5,000 characters, the acoustic stage symbols; send limits stay large."""
     from acoustic_svc.config import AcousticConfig
     from frontend_svc.config import FrontendConfig
@@ -225,7 +225,7 @@ def test_receive_limits_default_to_each_service_requests() -> None:
 
     env = {"FRONTEND_ADDR": "f:1", "ACOUSTIC_ADDR": "a:1", "VOCODER_ADDR": "v:1"}
     gateway = GatewayConfig.from_env(env).server
-    assert gateway.max_receive_bytes == text_request_bytes(2000) == 64 << 10
+    assert gateway.max_receive_bytes == text_request_bytes(4096) == 64 << 10
     assert gateway.max_message_bytes == 64 << 20
     longer = GatewayConfig.from_env({**env, "GATEWAY_MAX_TEXT_CHARS": "50000"})
     assert longer.server.max_receive_bytes == text_request_bytes(50_000) > 200_000

@@ -10,9 +10,12 @@ import soundfile as sf
 
 from sambert_tts_protos.v1 import audio_pb2
 from tts_common.audio import (
+    MP3_SAMPLE_RATES_HZ,
+    TELEPHONY_RATE_HZ,
     StreamResampler,
     apply_gain_db,
     decode_mel,
+    default_sample_rate_hz,
     encode_audio,
     encode_mel,
     float_to_pcm16,
@@ -165,6 +168,51 @@ def test_lossy_encodings_keep_rate_length_and_pitch(
     assert decoded_rate == rate
     assert abs(len(decoded) - len(pcm)) < rate * 0.1
     assert abs(_dominant_hz(decoded, rate) - 500) < 5
+
+
+@pytest.mark.parametrize("rate", sorted(MP3_SAMPLE_RATES_HZ))
+def test_unary_mp3_is_gapless_to_the_sample(rate: int) -> None:
+    """A unary MP3 carries LAME's Info frame: soundfile trims the encoder delay and
+    padding and returns exactly the samples encoded, at every MPEG rate."""
+    pcm = _tone(300, rate, 1.3)
+    decoded, decoded_rate = sf.read(
+        io.BytesIO(encode_audio(pcm, rate, Enc.AUDIO_ENCODING_MP3)), dtype="int16"
+    )
+    assert (decoded_rate, len(decoded)) == (rate, len(pcm))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "subtype", "silence"),
+    [(Enc.AUDIO_ENCODING_MULAW, "ULAW", 0xFF), (Enc.AUDIO_ENCODING_ALAW, "ALAW", 0xD5)],
+)
+def test_g711_is_one_byte_a_sample_within_its_quantization(
+    encoding: int, subtype: str, silence: int
+) -> None:
+    """mu-law and A-law: headerless, one byte a sample, G.711's code for silence
+    (0xFF, 0xD5), and a decode within G.711's logarithmic steps (under 1/16 of the
+    value, or the smallest step near zero)."""
+    pcm = _tone(440, 8000, 0.5)
+    pcm[:10] = 0
+    data = encode_audio(pcm, 8000, encoding)
+    assert len(data) == pcm.size and set(data[:10]) == {silence}
+    decoded, _ = sf.read(
+        io.BytesIO(data), samplerate=8000, channels=1, format="RAW",
+        subtype=subtype, dtype="int16",
+    )  # fmt: skip
+    error = np.abs(decoded.astype(np.int32) - pcm.astype(np.int32))
+    assert (error <= np.abs(pcm.astype(np.int32)) // 16 + 16).all()
+    assert encode_audio(pcm[:0], 8000, encoding) == b""  # no header, no bytes
+
+
+def test_g711_defaults_to_8k_and_takes_any_rate() -> None:
+    """A request that leaves the rate 0 gets 8 kHz for G.711, the voice's rate
+    otherwise; G.711 itself encodes any rate asked for."""
+    assert TELEPHONY_RATE_HZ == 8000
+    assert default_sample_rate_hz(Enc.AUDIO_ENCODING_MULAW, 16000) == 8000
+    assert default_sample_rate_hz(Enc.AUDIO_ENCODING_ALAW, 22050) == 8000
+    assert default_sample_rate_hz(Enc.AUDIO_ENCODING_MP3, 22050) == 22050
+    pcm = _tone(440, 44100, 0.1)
+    assert len(encode_audio(pcm, 44100, Enc.AUDIO_ENCODING_ALAW)) == pcm.size
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,10 @@ class _Stream:
         raise NotImplementedError
 
     @property
+    def symbol_frames(self) -> tuple[int, ...]:
+        return ()
+
+    @property
     def done(self) -> bool:
         return self.closed or self.left == 0
 

@@ -10,6 +10,7 @@ import pytest
 from gateway.http.config import HttpConfig
 from gateway.http.errors import ApiError, from_rpc_error, http_status
 from gateway.http.speech import FORMATS, parse_speech
+from gateway.options import MAX_LEXICON_ENTRIES, PITCH_RANGE_SEMITONES
 from sambert_tts_protos.v1 import audio_pb2
 from tts_common.audio import OPUS_SAMPLE_RATES_HZ
 from tts_common.config import ConfigError
@@ -124,11 +125,28 @@ def test_defaults_are_openai_s() -> None:
         ({"input": 5}, "invalid_input"),
         ({"input": "a", "speed": True}, "invalid_speed"),
         ({"input": "a", "speed": float("nan")}, "invalid_speed"),
-        ({"input": "a", "speed": 0.49}, "invalid_speed"),
+        ({"input": "a", "speed": 0.24}, "invalid_speed"),
+        ({"input": "a", "speed": 4.01}, "invalid_speed"),
         ({"input": "a", "response_format": "aac"}, "unsupported_response_format"),
-        ({"input": "a", "stream_format": "sse"}, "unsupported_stream_format"),
+        ({"input": "a", "stream_format": "chunks"}, "unsupported_stream_format"),
         ({"input": "a", "no_cache": "yes"}, "invalid_no_cache"),
         ({"input": "a", "model": 3}, "invalid_model"),
+        ({"input": "a", "pitch_semitones": 12.01}, "invalid_pitch_semitones"),
+        ({"input": "a", "pitch_semitones": -13}, "invalid_pitch_semitones"),
+        ({"input": "a", "pitch_semitones": float("inf")}, "invalid_pitch_semitones"),
+        ({"input": "a", "pitch_semitones": "+2"}, "invalid_pitch_semitones"),
+        ({"input": "a", "pitch_semitones": True}, "invalid_pitch_semitones"),
+        ({"input": "a", "timings": "yes"}, "invalid_timings"),
+        ({"input": "a", "lexicon": "重庆=chong2 qing4"}, "invalid_lexicon"),
+        ({"input": "a", "lexicon": {"重庆": 2}}, "invalid_lexicon"),
+        ({"input": "a", "lexicon": {"重庆": "  "}}, "invalid_lexicon"),
+        ({"input": "a", "lexicon": {"": "a1"}}, "invalid_lexicon"),
+        ({"input": "a", "lexicon": {"\ud800": "a1"}}, "invalid_lexicon"),
+        ({"input": "a", "lexicon": [["重庆", "chong2 qing4"]]}, "invalid_lexicon"),
+        (
+            {"input": "a", "lexicon": [{"word": "重庆", "reading": "x"}]},
+            "invalid_lexicon",
+        ),
     ],
 )
 def test_bad_bodies_are_400(body: object, code: str) -> None:
@@ -137,14 +155,53 @@ def test_bad_bodies_are_400(body: object, code: str) -> None:
     assert err.value.status == 400 and err.value.code == code
 
 
-def test_speed_range_is_the_gateway_s() -> None:
-    """The bridge takes exactly the shared range the gateway enforces (with a
-    clearer message): both bounds pass, just outside them does not."""
+def test_pitch_lexicon_and_timings_reach_the_grpc_request() -> None:
+    """Both lexicon forms give the same entries, in order, trimmed."""
+    as_object = parse_speech({
+        "input": "重庆", "pitch_semitones": -12, "timings": True,
+        "lexicon": {"重庆": " chong2 qing4", "银行": "yin2 hang2"},
+    })  # fmt: skip
+    as_list = parse_speech({
+        "input": "重庆", "pitch_semitones": -12, "timings": True,
+        "lexicon": [{"word": "重庆", "pronunciation": "chong2 qing4"},
+                    {"word": "银行", "pronunciation": "yin2 hang2 "}],
+    })  # fmt: skip
+    assert as_object == as_list
+    request = as_list.to_request(16000)
+    assert request.pitch_semitones == -12 and request.enable_timings
+    assert [(e.word, e.pronunciation) for e in request.lexicon] == [
+        ("重庆", "chong2 qing4"),
+        ("银行", "yin2 hang2"),
+    ]
+    plain = parse_speech({"input": "a", "pitch_semitones": None, "lexicon": None})
+    request = plain.to_request(16000)
+    assert request.pitch_semitones == 0 and not request.lexicon
+    assert not request.enable_timings
+
+
+def test_pitch_range_and_lexicon_size_are_the_gateway_s() -> None:
+    low, high = PITCH_RANGE_SEMITONES
+    assert parse_speech({"input": "a", "pitch_semitones": high}).pitch_semitones == high
+    assert parse_speech({"input": "a", "pitch_semitones": low}).pitch_semitones == low
+    words = {chr(0x4E00 + i): "yi1" for i in range(MAX_LEXICON_ENTRIES + 1)}
+    most = dict(list(words.items())[:-1])
+    assert len(parse_speech({"input": "a", "lexicon": most}).lexicon) == len(most)
+    with pytest.raises(ApiError, match=f"over the limit of {MAX_LEXICON_ENTRIES}"):
+        parse_speech({"input": "a", "lexicon": words})
+    with pytest.raises(ApiError, match="use -12 to 12"):
+        parse_speech({"input": "a", "pitch_semitones": 13})
+
+
+def test_speed_outside_the_gateway_s_range_is_clamped_to_it() -> None:
+    """OpenAI's 0.25 to 4.0 is accepted; the gateway gets the shared range's
+    nearest end outside it, exactly its bounds inside it."""
     low, high = SPEED_RANGE
     assert parse_speech({"input": "a", "speed": low}).speed == low
     assert parse_speech({"input": "a", "speed": high}).speed == high
-    for outside in (low - 0.01, high + 0.01):
-        with pytest.raises(ApiError, match=f"{low} to {high}"):
+    assert parse_speech({"input": "a", "speed": 0.25}).speed == low
+    assert parse_speech({"input": "a", "speed": 4}).speed == high
+    for outside in (0.2499, 4.0001):
+        with pytest.raises(ApiError, match=f"0.25 to 4.0 .the voices speak {low}"):
             parse_speech({"input": "a", "speed": outside})
 
 

@@ -1,14 +1,20 @@
 // WebUI of the HTTP bridge: voices from /v1/voices, speech streamed from
-// /v1/audio/speech as 24 kHz 16-bit PCM and played as it arrives (Web Audio),
-// a WAV of the result to replay and download, and the cache dashboard.
+// /v1/audio/speech as server-sent events (24 kHz 16-bit PCM deltas and each
+// sentence's word timings) and played as it arrives (Web Audio), the words lit up
+// as they are spoken, a WAV of the result to replay and download, and the cache
+// dashboard.
 "use strict";
 
 const PCM_RATE = 24000;
 const REFRESH_MS = 5000;
 const HISTORY = 120;
 const $ = (id) => document.getElementById(id);
-const state = { voices: [], history: [], objectUrl: null, busy: false };
-window.ttsState = { bytes: 0, chunks: 0, samples: 0, firstAudioMs: null };
+// live: the PcmPlayer whose clock the highlight follows while streamed audio plays;
+// null once it is done or the <audio> element has been played or moved.
+const state = {
+  voices: [], history: [], objectUrl: null, busy: false, player: null, live: null, words: [],
+};
+window.ttsState = { bytes: 0, chunks: 0, samples: 0, firstAudioMs: null, timings: [] };
 
 // The API key (when the server wants one) lives in this browser's localStorage only
 // and goes out as "Authorization: Bearer <key>" on every /v1 call.
@@ -46,6 +52,10 @@ async function loadVoices() {
   }));
   $("speed").min = data.speed.min;
   $("speed").max = data.speed.max;
+  if (data.pitch_semitones) {
+    $("pitch").min = data.pitch_semitones.min;
+    $("pitch").max = data.pitch_semitones.max;
+  }
   fillEmotions();
 }
 
@@ -57,11 +67,28 @@ function fillEmotions() {
 }
 
 // Plays PCM chunks back to back; a chunk may end in the middle of a sample.
+// Remembers where each chunk was scheduled, so position() tells where in the
+// audio playback is, gaps (the network slower than playback) included.
 class PcmPlayer {
   constructor() {
     this.ctx = new AudioContext({ sampleRate: PCM_RATE });
     this.next = 0;
     this.carry = null;
+    this.queued = 0; // seconds of audio scheduled so far
+    this.segments = []; // { at: context time, offset: audio time, duration }
+  }
+  position() {
+    const now = this.ctx.currentTime;
+    let found = null;
+    for (const seg of this.segments) {
+      if (seg.at > now) break;
+      found = seg;
+    }
+    if (!found) return -1;
+    return found.offset + Math.min(now - found.at, found.duration);
+  }
+  get ended() {
+    return this.ctx.currentTime >= this.next;
   }
   push(bytes) {
     if (this.carry) {
@@ -83,9 +110,103 @@ class PcmPlayer {
     source.connect(this.ctx.destination);
     this.next = Math.max(this.next, this.ctx.currentTime + 0.05);
     source.start(this.next);
+    this.segments.push({ at: this.next, offset: this.queued, duration: buffer.duration });
     this.next += buffer.duration;
+    this.queued += buffer.duration;
     return samples;
   }
+}
+
+function base64Bytes(text) {
+  const raw = atob(text);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  return bytes;
+}
+
+// Each event of a text/event-stream body ("data: {json}" blocks), as it arrives.
+async function* sseEvents(body) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buffered += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffered.indexOf("\n\n")) >= 0) {
+      const block = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      const data = block.split("\n").filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).trimStart()).join("\n");
+      if (data) yield JSON.parse(data);
+    }
+  }
+}
+
+// --- word timings: each sentence's words as spans, the one being spoken lit ---
+
+// Renders a speech.timings event: the sentence's text with its words as spans
+// (punctuation, which has no timing, as plain text between them).
+function addSentence(timings) {
+  const box = $("words");
+  const text = timings.sentence.text;
+  const words = timings.words.length ? timings.words : [timings.sentence];
+  let cursor = 0;
+  for (const w of words) {
+    const at = text.indexOf(w.text, cursor);
+    if (at > cursor) box.append(text.slice(cursor, at));
+    const span = document.createElement("span");
+    span.className = "word";
+    span.textContent = w.text;
+    span.dataset.start = w.start_s;
+    span.dataset.end = w.end_s;
+    box.append(span);
+    state.words.push({ span, start: w.start_s, end: w.end_s });
+    if (at >= 0) cursor = at + w.text.length;
+  }
+  if (cursor < text.length) box.append(text.slice(cursor));
+}
+
+function clearWords() {
+  $("words").replaceChildren();
+  state.words = [];
+}
+
+// Lights the word whose [start, end) holds t (seconds into the audio), if any.
+function highlightAt(t) {
+  for (const w of state.words) {
+    const on = t >= w.start && t < w.end;
+    if (on !== w.span.classList.contains("spoken")) {
+      w.span.classList.toggle("spoken", on);
+      if (on) w.span.setAttribute("aria-current", "true");
+      else w.span.removeAttribute("aria-current");
+    }
+  }
+}
+
+// Follows the streamed playback until it ends (or the <audio> element takes over).
+function followLive(player) {
+  state.live = player;
+  const tick = () => {
+    if (state.live !== player) return;
+    highlightAt(player.position());
+    if (state.busy || !player.ended) requestAnimationFrame(tick);
+    else state.live = null;
+  };
+  requestAnimationFrame(tick);
+}
+
+// Follows the <audio> element: every frame while it plays, and where it is moved to.
+function followElement() {
+  const el = $("player");
+  const tick = () => {
+    highlightAt(el.currentTime);
+    if (!el.paused && !el.ended) requestAnimationFrame(tick);
+  };
+  el.addEventListener("play", () => { state.live = null; requestAnimationFrame(tick); });
+  el.addEventListener("seeked", () => { state.live = null; highlightAt(el.currentTime); });
+  el.addEventListener("timeupdate", () => { if (!state.live) highlightAt(el.currentTime); });
 }
 
 function wavBlob(parts, rate) {
@@ -104,28 +225,38 @@ async function speak() {
   if (state.busy) return;
   state.busy = true;
   $("speak").disabled = true;
-  Object.assign(window.ttsState, { bytes: 0, chunks: 0, samples: 0, firstAudioMs: null });
+  Object.assign(window.ttsState, { bytes: 0, chunks: 0, samples: 0, firstAudioMs: null, timings: [] });
   ["bytes", "chunks"].forEach((id) => { $(id).textContent = "0"; });
   $("first-ms").textContent = "–";
+  clearWords();
   setStatus("streaming", "Synthesizing…");
   const started = performance.now();
+  $("player").pause();
+  if (state.player) state.player.ctx.close(); // one playback at a time
   try {
-    const player = new PcmPlayer();
+    const player = state.player = new PcmPlayer();
+    followLive(player);
     const response = await fetch("/v1/audio/speech", {
       method: "POST",
       headers: authHeaders({ "Content-Type": "application/json" }),
       body: JSON.stringify({
         model: "tts-1", input: $("text").value, voice: $("voice").value,
         emotion: $("emotion").value, speed: Number($("speed").value),
-        no_cache: $("no-cache").checked, response_format: "pcm",
+        pitch_semitones: Number($("pitch").value), no_cache: $("no-cache").checked,
+        response_format: "pcm", stream_format: "sse", timings: true,
       }),
     });
     if (!response.ok) throw new Error(await errorMessage(response));
-    const reader = response.body.getReader();
     const parts = [];
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
+    for await (const event of sseEvents(response.body)) {
+      if (event.type === "error") throw new Error(event.error.message);
+      if (event.type === "speech.timings") {
+        window.ttsState.timings.push(event);
+        addSentence(event);
+        continue;
+      }
+      if (event.type !== "speech.audio.delta") continue;
+      const value = base64Bytes(event.audio);
       const samples = player.push(value);
       if (samples.length) parts.push(samples);
       const s = window.ttsState;
@@ -253,6 +384,11 @@ async function init() {
   $("speed").addEventListener("input", () => {
     $("speed-value").textContent = `${Number($("speed").value).toFixed(2)}×`;
   });
+  $("pitch").addEventListener("input", () => {
+    const st = Number($("pitch").value);
+    $("pitch-value").textContent = `${st > 0 ? "+" : ""}${st} semitones`;
+  });
+  followElement();
   refreshReady();
   refreshCache();
   setInterval(refreshCache, REFRESH_MS);
