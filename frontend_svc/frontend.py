@@ -32,6 +32,7 @@ class Frontend:
     """
 
     def __init__(self, lexicon_path: str | Path | None = None) -> None:
+        from frontend_svc.english import EnglishReader
         from frontend_svc.g2p import G2P, load_lexicon
         from frontend_svc.normalizer import TextNormalizer
         from frontend_svc.phones import PhoneMapper
@@ -45,6 +46,8 @@ class Frontend:
         self._g2p = G2P(lexicon)
         self._sandhi = ToneSandhi(self._g2p.is_word)
         self._phones = PhoneMapper()
+        self._english = EnglishReader()
+        self._speak_english = True
         _LOGGER.info("frontend ready (lexicon: %s)", lexicon_path or "none")
 
     def normalize(self, text: str) -> str:
@@ -86,12 +89,17 @@ class Frontend:
         lexicon: Mapping[str, str] | None = None,
         *,
         budget: Budget | None = None,
+        english: bool = True,
     ) -> list[Sentence]:
         """Normalize, split and convert ``text`` into sentences of KAN-TTS symbols.
 
         ``text`` may be SSML (starting with ``<speak``). Returns an empty list when
         nothing in the text can be spoken. ``budget`` bounds the characters spoken
         and is checked between pieces of work (see :mod:`frontend_svc.budget`).
+        ``english``: the voice has the English phones (the servicer decides from
+        the voice's inventory, :func:`frontend_svc.english.voice_speaks_english`),
+        so Latin words are read in English; else they are spelled with Mandarin
+        letter names.
 
         Raises:
             InvalidInput: unknown emotion, malformed speaker, lexicon or SSML, or
@@ -104,6 +112,7 @@ class Frontend:
             self.validate_lexicon(lexicon)
         if budget is not None:
             budget.check()
+        self._speak_english = english
         if text.lstrip().startswith(("<speak", "<?xml")):
             from frontend_svc.ssml import analyze_ssml
 
@@ -164,11 +173,16 @@ class Frontend:
 
         words = self._g2p.annotate(text, lexicon)
         self._sandhi.apply(words)
+        english = self._english if self._speak_english else None
+        if english is not None:
+            from frontend_svc.english import join_latin
+
+            words = join_latin(words)
         units: list[Unit] = []
         explicit: list[int] = []
         pos = start
         for index, word in enumerate(words):
-            new = word_to_units(word, self._phones, pos, index)
+            new = word_to_units(word, self._phones, pos, index, english)
             pos += len(word.text)
             if new:
                 units.extend(new)

@@ -2,9 +2,10 @@
 
 Sources: jieba segments, pypinyin gives the dictionary reading (its phrase table carries
 lexical neutral tones such as 我们 wo3 men5), and :mod:`frontend_svc.polyphone` (g2pM's
-model) decides polyphonic characters. A dictionary phrase overrules the model only when
-the model is not sure (probability below ``PHRASE_OVERRIDE_BELOW``): measured on the CPP
-dev subset, that beats either source alone. Lexicons (deployment file, then the request's
+model) proposes readings for polyphonic characters and
+:mod:`frontend_svc.polyphone_rerank` picks one, weighing the model's probability against
+pypinyin's word and phrase readings. (``PHRASE_OVERRIDE_BELOW`` is the older fixed rule,
+still used for a character the reranker cannot score.) Lexicons (deployment file, then the request's
 own) overrule everything.
 """
 
@@ -16,7 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from frontend_svc.lexicon import Lexicon
-from frontend_svc.polyphone import PolyphoneModel
+from frontend_svc.polyphone import Guess, PolyphoneModel
+from frontend_svc.polyphone_rerank import Context, Reranker, phrase_votes
 from frontend_svc.words import HAN_CLASS, Word
 from tts_common.errors import InvalidInput
 
@@ -79,6 +81,7 @@ class G2P:
         import jieba
         from pypinyin import Style, lazy_pinyin
         from pypinyin.constants import PHRASES_DICT
+        from pypinyin.contrib.tone_convert import to_tone3
 
         jieba.setLogLevel(logging.WARNING)
         self._jieba = jieba.Tokenizer()
@@ -87,6 +90,8 @@ class G2P:
         self._style = Style.TONE3
         self._phrases = PHRASES_DICT
         self._model = PolyphoneModel()
+        self._reranker = Reranker.load()
+        self._to_tone3 = to_tone3
         self._lexicon = lexicon or Lexicon({})
         for word in self._lexicon.words():
             self._jieba.add_word(word, freq=100000)
@@ -150,18 +155,19 @@ class G2P:
             forced.update(request_lex.match(text))
         pos = 0
         prev: Word | None = None
-        for word in words:
+        texts = [w.text for w in words]
+        for n, word in enumerate(words):
             if word.kind == "han":
-                self._read_word(word, pos, guesses, forced, text)
+                self._read_word(word, pos, guesses, forced, text, (texts, n))
                 if word.text == "儿" and prev is not None and not word.fixed:
                     _mark_free_erhua(prev, word)
             pos += len(word.text)
             prev = word if word.kind == "han" else None
         return words
 
-    def _predict_chunked(self, text: str) -> dict[int, object]:
+    def _predict_chunked(self, text: str) -> dict[int, Guess]:
         """Model guesses for ``text``, run clause by clause to bound the LSTM length."""
-        guesses: dict[int, object] = {}
+        guesses: dict[int, Guess] = {}
         chunks = list(_CHUNK_RE.finditer(text))
         for first in range(0, len(chunks), _BATCH):
             batch = chunks[first : first + _BATCH]
@@ -178,7 +184,9 @@ class G2P:
         guesses: Mapping[int, object],
         forced: dict[int, str],
         sentence: str,
+        where: tuple[list[str], int],
     ) -> None:
+        """``where``: the sentence's word texts and which one ``word`` is."""
         text = word.text
         base = self.dictionary_reading(text)
         in_phrases = len(text) > 1 and text in self._phrases
@@ -197,7 +205,13 @@ class G2P:
                 continue
             if char in _CITATION:  # the phrase table stores 不/一 already changed
                 reading = _CITATION[char]
-            if guess is not None and guess.pinyin != reading:  # type: ignore[attr-defined]
+            probs = getattr(guess, "probs", ())
+            if len(probs) > 1:
+                votes = phrase_votes(sentence, idx, self._phrases, self._to_tone3)
+                reading = self._reranker.choose(
+                    Context(sentence, idx, *where, k, reading, in_phrases, probs, votes)
+                )
+            elif guess is not None and guess.pinyin != reading:  # type: ignore[attr-defined]
                 keep_phrase = in_phrases and guess.prob < PHRASE_OVERRIDE_BELOW  # type: ignore[attr-defined]
                 if not keep_phrase:
                     reading = guess.pinyin  # type: ignore[attr-defined]

@@ -33,6 +33,8 @@ class Guess:
     """Tone-number pinyin, ``v`` for ü, e.g. ``le5``."""
     prob: float
     """Softmax probability among the character's own readings (0..1)."""
+    probs: tuple[tuple[str, float], ...] = ()
+    """Every reading of the character with its probability (the reranker's input)."""
 
 
 def _load(name: str, folder: Path) -> object:
@@ -147,6 +149,11 @@ class PolyphoneModel:
             class_ids, names = self._cands[sentence[idx]]
             scores = row[class_ids]
             probs = np.exp(scores - scores.max())
+            probs /= probs.sum()
             best = int(np.argmax(probs))
-            result[idx] = Guess(names[best], float(probs[best] / probs.sum()))
+            result[idx] = Guess(
+                names[best],
+                float(probs[best]),
+                tuple(zip(names, probs.tolist(), strict=True)),
+            )
         return result

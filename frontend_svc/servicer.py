@@ -7,7 +7,7 @@ import hashlib
 import logging
 import math
 import queue
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
 import grpc
@@ -64,10 +64,12 @@ class TextFrontend(Protocol):
         lexicon: Mapping[str, str] | None = None,
         *,
         budget: Budget | None = None,
+        english: bool = True,
     ) -> Sequence[Sentence]:
         """Normalize and split ``text`` (``lexicon``: word -> "pin1 yin1" for this
         call), checking ``budget`` between pieces of work; raise InvalidInput on bad
-        input."""
+        input. ``english``: the voice has English phones (Latin words read in
+        English, else spelled with Mandarin letter names)."""
         ...
 
 
@@ -86,6 +88,7 @@ class FrontendServicer(pb_grpc.FrontendServiceServicer):  # type: ignore[misc,un
         revision: str,
         max_text_chars: int,
         voices: Sequence[audio_pb2.VoiceInfo] = (),
+        no_english: Collection[str] = (),
     ) -> None:
         """Create the servicer.
 
@@ -96,6 +99,9 @@ class FrontendServicer(pb_grpc.FrontendServiceServicer):  # type: ignore[misc,un
             max_text_chars: Longest text accepted, in code points.
             voices: Voices served, default first (see
                 :meth:`FrontendConfig.voice_infos`); empty = accept any voice name.
+            no_english: Voices whose phone inventory lacks the English phones
+                (:meth:`FrontendConfig.voices_without_english`): their Latin words
+                are spelled with Mandarin letter names.
 
         Raises:
             ValueError: Fewer frontends than executor workers.
@@ -109,6 +115,7 @@ class FrontendServicer(pb_grpc.FrontendServiceServicer):  # type: ignore[misc,un
         self._revision = revision
         self._max_chars = max_text_chars
         self._voices = {v.name: v for v in voices}
+        self._no_english = frozenset(no_english)
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         """Add this servicer to ``server``; returns the service's full name."""
@@ -157,6 +164,7 @@ class FrontendServicer(pb_grpc.FrontendServiceServicer):  # type: ignore[misc,un
                 speaker,
                 lexicon,
                 budget,
+                voice not in self._no_english,
             )
         except asyncio.CancelledError:  # caller gone: stop at the next check
             budget.stop()
@@ -211,11 +219,14 @@ class FrontendServicer(pb_grpc.FrontendServiceServicer):  # type: ignore[misc,un
         speaker: str | None,
         lexicon: Mapping[str, str] | None,
         budget: Budget | None,
+        english: bool = True,
     ) -> Sequence[Sentence]:
         """Borrow a frontend copy for one analysis (runs in a worker thread)."""
         frontend = self._pool.get_nowait()
         try:
-            return frontend.analyze(text, emotion, speaker, lexicon, budget=budget)
+            return frontend.analyze(
+                text, emotion, speaker, lexicon, budget=budget, english=english
+            )
         finally:
             self._pool.put(frontend)
 

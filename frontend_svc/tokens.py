@@ -5,12 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from frontend_svc.phones import LETTERS, PhoneMapper
 from frontend_svc.words import Word
 from tts_common.symbols import Token, format_symbols
 
+if TYPE_CHECKING:
+    from frontend_svc.english import EnglishReader
+
 _LOGGER = logging.getLogger(__name__)
+_LONGEST = 30
+"""Longest Latin token read as one English word (longer runs are spelled)."""
 
 
 @dataclass
@@ -43,10 +49,35 @@ class Unit:
 
 
 def word_to_units(
-    word: Word, mapper: PhoneMapper, start: int = 0, index: int = 0
+    word: Word,
+    mapper: PhoneMapper,
+    start: int = 0,
+    index: int = 0,
+    english: EnglishReader | None = None,
 ) -> list[Unit]:
-    """Phones for one han or latin word (latin letters become one unit each);
-    ``start`` is the word's offset in the text, ``index`` its place in the words."""
+    """Phones for one han or latin word; ``start`` is the word's offset in the
+    text, ``index`` its place in the words. With ``english`` (the voice has English
+    phones) a latin word is one unit of English syllables; without, its letters
+    become one unit each, spelled with Mandarin letter names."""
+    if word.kind == "latin" and english is not None and len(word.text) > _LONGEST:
+        return [  # a run no word is as long as: letter by letter, one unit each
+            Unit(ch, english.read(ch), pinyin=[ch], start=start + k, word=index,
+                 char_phones=(0,))
+            for k, ch in enumerate(word.text)
+            if ch.isascii() and ch.isalpha()
+        ]  # fmt: skip
+    if word.kind == "latin" and english is not None:
+        english_sylls = english.read(word.text)
+        if not english_sylls:
+            return []
+        unit = Unit(
+            word.text,
+            list(english_sylls),
+            pinyin=["-".join(p) + str(t) for p, t in english_sylls],
+            char_phones=(0,) * len(word.text),
+        )
+        unit.start, unit.word = start, index
+        return [unit]
     if word.kind == "latin":
         units = []
         for k, letter in enumerate(word.text):

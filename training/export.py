@@ -97,7 +97,8 @@ def write_voice(ckpt_path: Path, out: Path) -> Path:
     )
     (tmp / "voices" / "voices.json").write_text(json.dumps({"voices": [VOICE]}) + "\n")
     (vdir / "voice_info.json").write_text(
-        json.dumps({"emotions": EMOTIONS, "speakers": SPEAKERS}) + "\n"
+        json.dumps({"emotions": EMOTIONS, "speakers": SPEAKERS, "phones": _phones()})
+        + "\n"
     )
     am_conf = {
         "model_type": "sambert",
@@ -162,3 +163,12 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _phones() -> list[str]:
+    """The phones the voice was trained on: the Mandarin part of the KAN-TTS
+    inventory (the corpus has no English), so the frontend spells Latin words."""
+    from frontend_svc.english import ENGLISH_PHONES
+    from tts_common.symbols import BREAKS, phone_inventory
+
+    return [p for p in phone_inventory() if p not in ENGLISH_PHONES | set(BREAKS)]

@@ -1,8 +1,8 @@
 """Text normalization: written Chinese (digits, symbols, units...) to spoken Chinese.
 
-Library parts: OpenCC tables (traditional -> simplified, ``chars.py``) and cn2an
-(integer reading, ``numbers.py``). Hand-written parts: the ordered regex rules in
-``dates.py`` and ``measures.py`` and the house conventions (see CONVENTIONS.md).
+Library part: OpenCC tables (traditional -> simplified, ``chars.py``). Hand-written
+parts: integer reading (``numbers.py``), the ordered regex rules in ``dates.py`` and
+``measures.py`` and the house conventions (see CONVENTIONS.md).
 """
 
 from __future__ import annotations

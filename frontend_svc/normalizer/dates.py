@@ -137,6 +137,25 @@ RULES: list[Rule] = [
         ),
         _era,
     ),
+    # Year ranges (1990-2000年, 2023-2024赛季): both years digit by digit.
+    (
+        re.compile(
+            _NB
+            + r"(?P<a>[12]\d{3})\s*[-~～至到]\s*(?P<b>[12]\d{3})"
+            + r"(?=年|赛季|财年|学年|年度|财政年度)"
+        ),
+        lambda m: read_digits(m["a"]) + "到" + read_digits(m["b"]),
+    ),
+    # An era written after a date (1823年3月bc): 公元前一八二三年三月.
+    (
+        re.compile(
+            _NB
+            + r"(?P<y>\d{1,4})年(?P<rest>(?:\d{1,2}月)?(?:\d{1,2}[日号])?)\s*"
+            + r"(?P<era>a\.?d\.?|b\.?c\.?)(?![A-Za-z])",
+            re.I,
+        ),
+        _era,
+    ),
     (re.compile(r"(?P<pre>)" + _NB + r"(?P<y>\d{4})年"), _year),
     (
         re.compile(
@@ -147,7 +166,11 @@ RULES: list[Rule] = [
     (re.compile(_NB + r"(?P<y>\d0)(?=后)"), lambda m: read_digits(m["y"])),
     (
         re.compile(
-            _SCORE_CTX + _NB + r"(?P<a>\d{1,3})\s*[:：\-]\s*(?P<b>\d{1,3})" + _NA
+            _SCORE_CTX
+            + _NB
+            + r"(?P<a>\d{1,3})\s*[:：\-]\s*(?P<b>\d{1,3})"
+            + _NA
+            + r"(?![:：]\d)"  # 12:00:30 is a clock time
         ),
         _score,
     ),
@@ -163,11 +186,25 @@ RULES: list[Rule] = [
     ),
     (
         re.compile(
-            _NB + r"(?P<a>\d{1,3})\s*[:：]\s*(?P<b>\d{1,3})" + _NA + r"(?P<ctx>)"
+            _NB
+            + r"(?P<a>\d{1,3})\s*[:：]\s*(?P<b>\d{1,3})"
+            + _NA
+            + r"(?![:：]\d)(?P<ctx>)"
         ),
         lambda m: read_int(m["a"], False) + "比" + read_int(m["b"], False),
     ),
     (re.compile(_NB + r"(?:\+?86[- ]?)?1[3-9]\d{9}" + _NA), _phone),
+    # Grouped telephone numbers: 400-800-8888, 138-1234-5678, 138 1234 5678,
+    # +86 10-1234-5678 (after the dates, so 2008-08-08 stays a date; a lone pair
+    # such as 100-200 stays a range).
+    (
+        re.compile(
+            _NB
+            + r"(?:\+\d{1,3}[- ]?)?(?:\d{2,4}-\d{3,4}-\d{3,4}|1[3-9]\d[ -]\d{4}[ -]\d{4}"
+            + r"|[48]00-?\d{3}-?\d{4})(?![\d-])"
+        ),
+        _phone,
+    ),
     (re.compile(_NB + r"(?:\(0\d{2,3}\)|0\d{2,3})-?\d{7,8}" + _NA), _phone),
     (
         re.compile(

@@ -33,16 +33,12 @@ _LIANG_BEFORE = (
 )
 _QUANTITY_AFTER = frozenset(_LIANG_BEFORE + "元人余多")
 _MONEY_WORDS = "元|块|美元|欧元|港元|英镑|日元|韩元|人民币"
+_MAX_CARDINAL = 12
+"""Bare integers up to this many digits are cardinals (千亿); longer ones are codes."""
 _MATH = {"=": "等于", "+": "加", "×": "乘", "*": "乘", "÷": "除以", "<": "小于",
          ">": "大于", "≤": "小于等于", "≥": "大于等于", "<=": "小于等于",
          ">=": "大于等于", "≠": "不等于", "!=": "不等于", "≈": "约等于"}  # fmt: skip
 _MATH_RE = "|".join(re.escape(k) for k in sorted(_MATH, key=len, reverse=True))
-
-
-def _money(m: re.Match[str]) -> str:
-    cur = _CURRENCY[m["cur"].upper() if m["cur"].isalpha() else m["cur"]]
-    amount = m["n"].rstrip("0").rstrip(".") if "." in m["n"] else m["n"]
-    return read_decimal(amount) + (m["mag"] or "") + cur
 
 
 def _percent(m: re.Match[str]) -> str:
@@ -77,18 +73,33 @@ def _range(m: re.Match[str]) -> str:
 
 
 def _long_int(m: re.Match[str]) -> str:
-    """Long non-round integers (IDs, phone-like) digit by digit; others cardinal.
+    """Integers are cardinals, except digit strings that cannot be quantities.
 
-    An ordinal (第...) or a count (followed by a measure word or 万/亿) is a quantity
-    whatever its length.
+    Read digit by digit, unless it is an ordinal (第...) or a count (followed by a
+    measure word, 元, 万 or 亿): 3+ digits with a leading 0 (0086, 007); exactly 8
+    digits not ending in 00 (the length of a Chinese landline number: 62345678);
+    more than 12 digits (past 千亿: IDs, card and order numbers).
     """
     digits, text = m.group(), m.string
     before = text[m.start() - 1] if m.start() else ""
     after = text[m.end()] if m.end() < len(text) else ""
     quantity = before == "第" or (after and after in _QUANTITY_AFTER)
-    if len(digits) >= 8 and not digits.endswith("0000") and not quantity:
+    code = (
+        (len(digits) > 2 and digits[0] == "0")
+        or (len(digits) == 8 and not digits.endswith("00"))
+        or len(digits) > _MAX_CARDINAL
+    )
+    if code and not quantity:
         return read_digits(digits)
     return read_int(digits)
+
+
+def _money(m: re.Match[str]) -> str:
+    """``¥5`` -> 五元; a currency word written after the amount is not doubled
+    (``¥1,234.56元`` -> ...元, ``$5美元`` -> 五美元)."""
+    cur = _CURRENCY[m["cur"].upper() if m["cur"].isalpha() else m["cur"]]
+    amount = m["n"].rstrip("0").rstrip(".") if "." in m["n"] else m["n"]
+    return read_decimal(amount) + (m["mag"] or "") + ("" if m["tail"] else cur)
 
 
 RULES: list[Rule] = [
@@ -107,10 +118,25 @@ RULES: list[Rule] = [
         re.compile(
             r"(?P<cur>US\$|HK\$|[¥$€£₩]|(?:RMB|CNY|USD|HKD|EUR|GBP|JPY|KRW)(?![A-Za-z]))\s*"
             + _NUM
-            + r"(?P<mag>[万亿千百]*)",
+            + r"(?P<mag>[万亿千百]*)"
+            + r"(?=\s*(?P<tail>(?:"
+            + _MONEY_WORDS
+            + r")?))",
             re.I,
         ),
         _money,
+    ),
+    # B2B, O2O, P2P: a lone 2 between two capitals is "to".
+    (
+        re.compile(r"(?<![A-Za-z0-9])(?P<a>[A-Z])2(?P<b>[A-Z])(?![A-Za-z0-9])"),
+        lambda m: f"{m['a']} to {m['b']}",
+    ),
+    # Designations: digits written after Latin letters (COVID-19, F-16, iPhone15,
+    # MH370, SARS-CoV-2): the hyphen is silent (not 负, not 到); up to 2 digits are
+    # a cardinal (十九), longer runs are read digit by digit (三七零).
+    (
+        re.compile(r"(?<=[A-Za-z])-?(?P<d>\d+)(?![\d.,]|[:：/]\d)"),
+        lambda m: read_int(m["d"], False) if len(m["d"]) <= 2 else read_digits(m["d"]),
     ),
     (
         re.compile(
@@ -153,6 +179,13 @@ RULES: list[Rule] = [
     (re.compile(r"±(?=\d)"), lambda m: "正负"),
     (re.compile(r"(?<=\d)\s*-\s*(?=\d+\s*等于)"), lambda m: "减"),
     (re.compile(_NB + r"2(?=[" + _LIANG_BEFORE + r"])(?![\d])"), lambda m: "两"),
+    # A dash between two dates or times (5月-6月, 1990年-2000年) is a range.
+    (
+        re.compile(
+            r"(?<=[年月日号点分秒])\s*[-~～—]\s*(?=[\d零一二三四五六七八九十两])"
+        ),
+        lambda m: "到",
+    ),
     (re.compile(r"(?<![A-Za-z0-9_.])-(?=\d+(?:\.\d+)?度)"), lambda m: "零下"),
     (re.compile(r"(?<![A-Za-z0-9_.])-(?=\d)"), lambda m: "负"),
     (re.compile(r"(?<![A-Za-z0-9_])\.(?=\d)"), lambda m: "0."),

@@ -63,7 +63,7 @@ def test_spans_cover_the_words_in_order(fe, text: str) -> None:
 def test_spans_name_the_symbols_of_each_word(fe) -> None:
     """A Chinese syllable is two symbols (initial and final); an erhua syllable
     speaks two characters; a spelled word spans its letters and the #1 between."""
-    [sentence] = fe.analyze("明天NBA去哪儿玩？")
+    [sentence] = fe.analyze("明天NBA去哪儿玩？", english=False)  # Mandarin letters
     got = [(w.text, w.first_symbol, w.num_symbols) for w in sentence.words]
     assert got == [("明天", 0, 4), ("NBA", 5, 8), ("去", 14, 2), ("哪儿", 17, 2),
                    ("玩", 20, 2)]  # fmt: skip

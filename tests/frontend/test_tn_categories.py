@@ -1,0 +1,115 @@
+"""Text normalization by category, written for this project from the house conventions
+(frontend_svc/CONVENTIONS.md), not copied from the tn_dev/tn_heldout suites; includes the
+bugs of issue 17 (￥...元 doubled, 400-800-8888, 12:00:30, COVID-19)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+CASES = {
+    "money": [
+        ("￥1,234.56元", "一千二百三十四点五六元"),  # issue 17: was ...元元
+        ("¥5", "五元"),
+        ("$5美元", "五美元"),
+        ("价格是¥1,299元", "价格是一千二百九十九元"),
+        ("€50欧元", "五十欧元"),
+        ("花了$3.5亿", "花了三点五亿美元"),
+        ("￥99.00", "九十九元"),
+    ],
+    "phone": [
+        ("400-800-8888", "四零零八零零八八八八"),  # issue 17: was 负/到
+        ("客服电话400-123-4567", "客服电话四零零幺二三四五六七"),
+        ("138-1234-5678", "幺三八幺二三四五六七八"),
+        ("手机号：139 1234 5678", "手机号：幺三九幺二三四五六七八"),
+        ("010-1234-5678", "零幺零幺二三四五六七八"),
+        ("请拨打010-88886666", "请拨打零幺零八八八八六六六六"),
+    ],
+    "time": [
+        ("12:00:30", "十二点零分三十秒"),  # every field read (house convention)
+        ("比赛进行到12:00:30", "比赛进行到十二点零分三十秒"),  # not a score
+        ("下午3:05出发", "下午三点零五分出发"),
+        ("8:00-10:00", "八点到十点"),
+    ],
+    "designation": [
+        ("COVID-19", "COVID十九"),  # issue 17: the dash is silent
+        ("COVID-19疫情", "COVID十九疫情"),
+        ("SARS-CoV-2病毒", "SARS-CoV二病毒"),
+        ("F-16战机", "F十六战机"),
+        ("iPhone15", "iPhone十五"),
+        ("MH370航班", "MH三七零航班"),
+        ("B2B和O2O", "B to B和O to O"),
+        ("PM2.5", "PM二点五"),
+    ],
+    "cardinal": [
+        ("10001000", "一千万一千"),
+        ("100000001000", "一千亿零一千"),
+        ("30100008924", "三百零一亿零八千九百二十四"),
+        ("1011111111", "十亿一千一百一十一万一千一百一十一"),
+        ("第100000001000", "第一千亿零一千"),
+        ("共12000人", "共一万二千人"),
+    ],
+    "code": [
+        ("62345678", "六二三四五六七八"),  # 8 digits: a landline number
+        ("007", "零零七"),
+        ("1234567890123", "一二三四五六七八九零一二三"),
+        ("卡号6222021234567890123", "卡号六二二二零二一二三四五六七八九零一二三"),
+        ("验证码是123456", "验证码是一二三四五六"),
+    ],
+    "date": [
+        ("1823年3月bc", "公元前一八二三年三月"),
+        ("2023-2024赛季", "二零二三到二零二四赛季"),
+        ("1990-2000年", "一九九零到二零零零年"),
+        ("1990年-2000年", "一九九零年到二零零零年"),
+        ("5月-6月", "五月到六月"),
+        ("2024/3/15", "二零二四年三月十五日"),
+    ],
+    "range": [
+        ("3-5天", "三到五天"),
+        ("100-200元", "一百到两百元"),
+        ("10%-20%", "百分之十到百分之二十"),
+        ("温度是20~25℃", "温度是二十到二十五摄氏度"),
+    ],
+    "score": [("比分3:2", "比分三比二"), ("主队以2-1获胜", "主队以二比一获胜")],
+    "address": [
+        ("邮箱test_1@mail.com。", "邮箱TEST下划线一艾特MAIL点COM。"),
+        ("请访问http://example.com获取", "请访问example点COM获取"),
+        ("网址www.a-b.cn", "网址WWW点a杠b点CN"),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken"),
+    [case for cases in CASES.values() for case in cases],
+    ids=[f"{cat}-{i}" for cat, cases in CASES.items() for i in range(len(cases))],
+)
+def test_category(fe, text: str, spoken: str) -> None:
+    assert fe.normalize(text) == spoken
+
+
+@pytest.mark.parametrize("text", ["COVID-19", "400-800-8888", "F-16", "SARS-CoV-2"])
+def test_dash_is_never_minus_or_to(fe, text: str) -> None:
+    spoken = fe.normalize(text)
+    assert "负" not in spoken and "到" not in spoken
+    assert not re.search("-[零幺一二三四五六七八九十]", spoken)
+
+
+def test_currency_word_is_not_doubled(fe) -> None:
+    for text in ("￥1,234.56元", "¥8元", "$2美元", "HK$3港元", "RMB100人民币"):
+        spoken = fe.normalize(text)
+        for word in ("元", "美元", "港元", "人民币"):
+            assert word + word not in spoken, (text, spoken)
+
+
+def test_bench_names_house_convention_conflicts() -> None:
+    from frontend_svc.bench import convention_conflicts
+
+    assert convention_conflicts("6号", "六日") == ["hao_to_ri"]
+    assert convention_conflicts("￥5", "五人民币") == ["yen_as_renminbi"]
+    assert convention_conflicts("-10°C", "零下十度") == ["celsius_as_du"]
+    assert convention_conflicts("-23°C", "负二十三摄氏度") == ["minus_degrees"]
+    assert "ampm_kept" in convention_conflicts("10:04am", "十点四分am")
+    assert convention_conflicts("PM2.5", "PM二点五") == []
+    assert convention_conflicts("6号", "六号") == []
