@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import grpc
 from aiohttp import web
@@ -15,6 +16,7 @@ __all__ = [
     "from_rpc_error",
     "http_status",
     "rate_limited",
+    "read_stream_header",
     "unauthenticated",
 ]
 
@@ -109,3 +111,19 @@ def _retry_after_ms(err: grpc.RpcError) -> float | None:
         if key == RETRY_AFTER_MS_HEADER and isinstance(value, str) and value.isdigit():
             return float(value)
     return None
+
+
+async def read_stream_header(call: Any) -> Any:
+    """The header that starts a gateway stream (``StreamSynthesizeHeader``).
+
+    Raises:
+        ApiError: the gateway's refusal as its HTTP status, or 500 when the stream
+            did not start with a header.
+    """
+    try:
+        first = await call.read()
+    except grpc.RpcError as err:
+        raise from_rpc_error(err) from None
+    if first is grpc.aio.EOF or not first.HasField("header"):
+        raise ApiError(500, "the speech service sent no audio header", "internal")
+    return first.header

@@ -12,7 +12,7 @@ from aiohttp import web
 from gateway.cache import check_report_args, report_to_dict
 from gateway.http.auth import caller_key
 from gateway.http.client import GatewayClient
-from gateway.http.errors import ApiError, from_rpc_error
+from gateway.http.errors import ApiError, from_rpc_error, read_stream_header
 from gateway.http.openai_compat import (
     SPEECH_HEADERS,
     VoiceAliases,
@@ -122,13 +122,7 @@ class Handlers:
     async def _relay(
         self, request: web.Request, call: grpc.aio.UnaryStreamCall, params: SpeechParams
     ) -> web.StreamResponse:
-        try:
-            first = await call.read()
-        except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
-        if first is grpc.aio.EOF or not first.HasField("header"):
-            raise ApiError(500, "the speech service sent no audio header", "internal")
-        header = first.header
+        header = await read_stream_header(call)
         headers = {
             "Content-Type": params.format.content_type,
             "X-Sample-Rate": str(header.sample_rate_hz),

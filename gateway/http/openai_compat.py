@@ -19,7 +19,7 @@ import grpc
 import yaml
 from aiohttp import web
 
-from gateway.http.errors import ApiError, from_rpc_error
+from gateway.http.errors import ApiError, from_rpc_error, read_stream_header
 from gateway.http.speech import MODELS, SpeechParams
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tts_common.config import ConfigError
@@ -454,17 +454,12 @@ async def relay_sse(
     With ``params.timings``, our ``speech.timings`` event (:func:`timings_json`)
     follows each sentence's last audio delta; OpenAI clients skip event types they
     do not know."""
-    try:
-        first = await call.read()
-    except grpc.RpcError as err:
-        raise from_rpc_error(err) from None
-    if first is grpc.aio.EOF or not first.HasField("header"):
-        raise ApiError(500, "the speech service sent no audio header", "internal")
+    header = await read_stream_header(call)
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream",
         "Cache-Control": "no-store",
-        "X-Sample-Rate": str(first.header.sample_rate_hz),
-        "X-Request-Id": first.header.request_id,
+        "X-Sample-Rate": str(header.sample_rate_hz),
+        "X-Request-Id": header.request_id,
         "X-Audio-Content-Type": params.format.content_type,
     })  # fmt: skip
     response.enable_chunked_encoding()
