@@ -134,14 +134,15 @@ def frontend_revision(lexicon_path: str | None = None) -> str:
     """SHA-256 hex over everything that decides the symbols.
 
     ``Frontend`` exposes no version, so this hashes its rule sources
-    (``frontend_svc/**/*.py``) and its data (the polyphone reranker's weights),
+    (``frontend_svc/**/*.py``) and its data (the polyphone reranker's weights,
+    word lists),
     the symbol tables (``tts_common/symbols.py`` and ``kantts_data``), the pauses
     (``tts_common/pauses.py``), the versions of the dictionary and model packages
     it uses, and the deployment lexicon.
     """
     common = _PACKAGE.parent / "tts_common"
     files = [p for p in sorted(_PACKAGE.rglob("*.py")) if p.name not in _NOT_RULES]
-    files += sorted(_PACKAGE.rglob("*.json.gz"))
+    files += sorted([*_PACKAGE.rglob("*.json.gz"), *_PACKAGE.rglob("*.txt")])
     files += [common / "symbols.py", common / "pauses.py"]
     files += sorted((common / "kantts_data").iterdir())
     files += [Path(lexicon_path)] if lexicon_path else []

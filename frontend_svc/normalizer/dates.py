@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from frontend_svc.normalizer.numbers import read_digits, read_int
 
@@ -60,6 +61,33 @@ def _sexagesimal(two: str) -> str:
     if two.startswith("0"):
         return "零" + (read_digits(two[1]) if two != "00" else "")
     return read_int(two, False)
+
+
+def _load_teams() -> tuple[frozenset[str], int]:
+    path = Path(__file__).with_name("sport_teams.txt")
+    names = {
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    return frozenset(names), max(map(len, names))
+
+
+_TEAMS, _TEAM_MAX = _load_teams()
+
+
+def _team_score(m: re.Match[str]) -> str:
+    """``中国1-2``, ``拉齐奥 2/2``: a pair right after a team name is a score."""
+    start = m.start()
+    text = m.string
+    for size in range(2, min(_TEAM_MAX, start) + 1):
+        if text[start - size : start] in _TEAMS:
+            return read_int(m["a"], False) + "比" + read_int(m["b"], False)
+    return m.group()
+
+
+def _standalone_year(m: re.Match[str]) -> str:
+    return read_digits(m["y"]) + "年"
 
 
 def _score(m: re.Match[str]) -> str:
@@ -129,6 +157,26 @@ RULES: list[Rule] = [
         _date_ymd,
     ),
     (re.compile(_NB + r"(?P<m>\d{1,2})/(?P<y>[12]\d{3})(?P<d>)" + _NA), _date_mdy),
+    # Two-digit years (NeMo): 12/2/2, 21-05-03 -> 一二年二月二日.
+    (
+        re.compile(
+            _NB
+            + r"(?P<y>\d{2})(?P<sep>[-/])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})"
+            + r"(?![\d./:-])"
+        ),
+        _date_ymd,
+    ),
+    # A month with its leading zero and a day (WeTextProcessing): 05/20 -> 五月二十日.
+    (
+        re.compile(
+            _NB + r"(?P<m>0[1-9])(?P<sep>[-/])(?P<d>[0-3]?\d)(?P<y>)(?![\d./:-])"
+        ),
+        lambda m: (
+            read_int(m["m"], False) + "月" + read_int(m["d"], False) + "日"
+            if 1 <= int(m["d"]) <= 31
+            else m.group()
+        ),
+    ),
     (
         re.compile(
             _NB
@@ -156,7 +204,21 @@ RULES: list[Rule] = [
         ),
         _era,
     ),
+    # A year after an era word (公元前221年, 西元1995年): digit by digit.
+    (
+        re.compile(r"(?P<pre>(?:公元|西元|纪元)前?)(?P<y>\d{2,4})年"),
+        _year,
+    ),
     (re.compile(r"(?P<pre>)" + _NB + r"(?P<y>\d{4})年"), _year),
+    # A two-digit year standing alone as a clause (98年, 50年我...): digit by digit;
+    # a count (工作了50年, 50年来, 20年前) keeps its cardinal reading.
+    (
+        re.compile(
+            r"(?:^|(?<=[\s，。！？：；、!?;（(“\"]))(?P<y>\d{2})年"
+            + r"(?![前后来间内多余左右以之里半零期过了的时历中])"
+        ),
+        _standalone_year,
+    ),
     (
         re.compile(
             r"(?P<pre>)" + _NB + r"(?P<y>0\d|\d{2}(?=年(?:代|初|末|底|\d{1,2}月)))年"
@@ -164,6 +226,14 @@ RULES: list[Rule] = [
         _year,
     ),
     (re.compile(_NB + r"(?P<y>\d0)(?=后)"), lambda m: read_digits(m["y"])),
+    (
+        re.compile(
+            r"(?<=[\u4e00-\u9fffA-Za-z])\s?"
+            + r"(?P<a>\d{1,3})\s*[-/:：]\s*(?P<b>\d{1,3})"
+            + r"(?![\d.:：/%‰年月日号点时分秒万亿千百元个天人名位岁-]|\s*[-~])"
+        ),
+        _team_score,
+    ),
     (
         re.compile(
             _SCORE_CTX

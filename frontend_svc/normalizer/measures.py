@@ -15,7 +15,7 @@ _CURRENCY = {
     "£": "英镑", "GBP": "英镑", "JPY": "日元", "₩": "韩元", "KRW": "韩元",
 }  # fmt: skip
 _UNITS = {
-    "km²": "平方公里", "m²": "平方米", "cm²": "平方厘米", "mm²": "平方毫米",
+    "km²": "平方千米", "m²": "平方米", "cm²": "平方厘米", "mm²": "平方毫米",
     "m³": "立方米", "cm³": "立方厘米", "°C": "摄氏度", "℃": "摄氏度",
     "°F": "华氏度", "℉": "华氏度", "km": "公里", "kg": "千克", "mg": "毫克",
     "ml": "毫升", "mL": "毫升", "cm": "厘米", "mm": "毫米", "nm": "纳米",
@@ -23,7 +23,20 @@ _UNITS = {
     "kHz": "千赫兹", "MHz": "兆赫兹", "GHz": "吉赫兹", "Hz": "赫兹", "mph": "英里每小时",
     "min": "分钟", "g": "克", "m": "米", "s": "秒", "h": "小时", "t": "吨",
     "L": "升", "W": "瓦", "w": "万", "°": "度", "kcal": "千卡", "cal": "卡",
-    "dB": "分贝", "kPa": "千帕", "MPa": "兆帕", "Pa": "帕",
+    "dB": "分贝", "kPa": "千帕", "MPa": "兆帕", "Pa": "帕斯卡",
+    # WeTextProcessing/NeMo units_en.tsv (both agree on these readings)
+    "km2": "平方千米", "m2": "平方米", "cm2": "平方厘米", "mm2": "平方毫米",
+    "m3": "立方米", "cm3": "立方厘米", "dm3": "立方分米", "dm³": "立方分米",
+    "dm": "分米", "ft": "英尺", "yd": "码", "mi": "英里", "mi²": "平方英里",
+    "lb": "磅", "lbs": "磅", "oz": "盎司", "ha": "公顷", "ng": "纳克", "μg": "微克",
+    "ns": "纳秒", "μs": "微秒", "ps": "皮秒", "mol": "摩尔", "mV": "毫伏", "mv": "毫伏",
+    "mW": "毫瓦", "mw": "毫瓦", "GW": "吉瓦", "gw": "吉瓦", "GWh": "吉瓦时",
+    "GPa": "吉帕斯卡", "kpa": "千帕", "mpa": "兆帕", "mhz": "兆赫兹", "khz": "千赫兹",
+    "ghz": "吉赫兹", "hz": "赫兹", "kbps": "千比特每秒", "Kbps": "千比特每秒",
+    "Mbps": "兆比特每秒", "mbps": "兆比特每秒", "rpm": "转每分", "bar": "巴",
+    "GB": "吉字节", "gb": "吉字节", "TB": "太字节", "tb": "太字节", "V": "伏特",
+    "ºC": "摄氏度", "°c": "摄氏度", "ºc": "摄氏度", "°f": "华氏度", "º": "度",
+    "db": "分贝", "sq ft": "平方英尺", "kgf": "千克力",
 }  # fmt: skip
 _UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
 # Measure words after which a lone 2 is read 两 (两个, 两年后, 两点).
@@ -39,6 +52,39 @@ _MATH = {"=": "等于", "+": "加", "×": "乘", "*": "乘", "÷": "除以", "<"
          ">": "大于", "≤": "小于等于", "≥": "大于等于", "<=": "小于等于",
          ">=": "大于等于", "≠": "不等于", "!=": "不等于", "≈": "约等于"}  # fmt: skip
 _MATH_RE = "|".join(re.escape(k) for k in sorted(_MATH, key=len, reverse=True))
+
+
+_OPERAND = r"(?:\d+(?:\.\d+)?[A-Za-z]?|[A-Za-z])"
+_EQUATION = (
+    r"(?<![A-Za-z0-9_.])"
+    + _OPERAND
+    + r"(?:\s*(?:[+\-×*÷=<>≤≥≠]|<=|>=|!=)\s*"
+    + _OPERAND
+    + r")*\s*(?:=|<=|>=|[<>≤≥≠])\s*"
+    + _OPERAND
+    + r"(?:\s*(?:[+\-×*÷=<>≤≥≠]|<=|>=|!=)\s*"
+    + _OPERAND
+    + r")*(?![A-Za-z0-9_.])"
+)
+_EQ_OPS = {**_MATH, "-": "减"}
+
+
+def _equation(m: re.Match[str]) -> str:
+    """Only an equation that has a letter operand: ops between numbers come later."""
+    expr = m.group()
+    if not re.search(r"[A-Za-z]", expr):
+        return expr
+    parts = re.split(r"(<=|>=|!=|[+\-×*÷=<>≤≥≠])", expr)
+    out = []
+    for part in parts:
+        part = part.strip()
+        if part in _EQ_OPS:
+            out.append(_EQ_OPS[part])
+        else:
+            out.append(
+                re.sub(r"\d+(?:\.\d+)?", lambda d: read_decimal(d.group()), part)
+            )
+    return "".join(out)
 
 
 def _percent(m: re.Match[str]) -> str:
@@ -126,6 +172,13 @@ RULES: list[Rule] = [
         ),
         _money,
     ),
+    # Equations with single letters (x+y=5, 2x-1=3, a>b): the operators are read.
+    (re.compile(_EQUATION), _equation),
+    # Exponents written as digits after a length unit: 5m2 -> 5m², 3cm3 -> 3cm³.
+    (
+        re.compile(r"(?<=\d)(?P<u>\s*(?:km|dm|cm|mm|mi|m))(?P<e>[23])(?![\dA-Za-z])"),
+        lambda m: m["u"] + ("²" if m["e"] == "2" else "³"),
+    ),
     # B2B, O2O, P2P: a lone 2 between two capitals is "to".
     (
         re.compile(r"(?<![A-Za-z0-9])(?P<a>[A-Z])2(?P<b>[A-Z])(?![A-Za-z0-9])"),
@@ -138,13 +191,37 @@ RULES: list[Rule] = [
         re.compile(r"(?<=[A-Za-z])-?(?P<d>\d+)(?![\d.,]|[:：/]\d)"),
         lambda m: read_int(m["d"], False) if len(m["d"]) <= 2 else read_digits(m["d"]),
     ),
+    # Temperature ranges with negative ends: -10~-5℃ -> 零下十到零下五摄氏度.
+    (
+        re.compile(
+            r"(?<![A-Za-z0-9_.])-(?=\d+(?:\.\d+)?\s*(?:°C|℃|°F|℉|°|度)?\s*[~～至到\-—]"
+            + r"\s*-?\d+(?:\.\d+)?\s*(?:°C|℃|°F|℉|°|度))"
+        ),
+        lambda m: "零下",
+    ),
+    (
+        re.compile(
+            r"(?<=[\d℃°CF度])\s*[~～至到\-—]\s*-(?=\d+(?:\.\d+)?\s*(?:°C|℃|°F|℉|°|度))"
+        ),
+        lambda m: "到零下",
+    ),
+    # Powers: 2^3 -> 二的三次方, 10^-6 -> 十的负六次方.
+    (
+        re.compile(r"(?P<b>\d+(?:\.\d+)?|[A-Za-z])\s*\^\s*(?P<e>-?\d+)(?![\d.])"),
+        lambda m: (
+            (read_decimal(m["b"]) if m["b"][0].isdigit() else m["b"])
+            + "的"
+            + read_decimal(m["e"])
+            + "次方"
+        ),
+    ),
     (
         re.compile(
             _NB
             + _NUM
             + r"(?P<pct>[%‰]?)(?P<u>(?:"
             + _UNIT_RE
-            + r")?)\s*[~～\-–—至]\s*(?=\d)"
+            + r")?)\s*[~～\-–—至]\s*(?=\d)(?!\d+(?:\.\d+)?\s*[=＝])"
         ),
         _range,
     ),
@@ -177,8 +254,11 @@ RULES: list[Rule] = [
     (re.compile(r"(?<=[\d\s])(?P<op>" + _MATH_RE + r")(?=\s*[-\d])"), _math),
     (re.compile(r"(?P<op>[≤≥≠≈])(?=\s*[-\d])"), _math),
     (re.compile(r"±(?=\d)"), lambda m: "正负"),
-    (re.compile(r"(?<=\d)\s*-\s*(?=\d+\s*等于)"), lambda m: "减"),
-    (re.compile(_NB + r"2(?=[" + _LIANG_BEFORE + r"])(?![\d])"), lambda m: "两"),
+    (re.compile(r"(?<=[\dA-Za-z])\s*-\s*(?=(?:\d+|[A-Za-z])\s*等于)"), lambda m: "减"),
+    (
+        re.compile(r"(?<!第)" + _NB + r"2(?=[" + _LIANG_BEFORE + r"])(?![\d])"),
+        lambda m: "两",
+    ),
     # A dash between two dates or times (5月-6月, 1990年-2000年) is a range.
     (
         re.compile(

@@ -52,7 +52,10 @@ def _cardinal(digits: str) -> str:
         unit = _GROUP_UNITS[index]
         if index == 3 and int(groups[2]):
             unit = "万"  # 一万二千亿, not 一万亿二千亿
-        out.append(_read_group(group) + unit)
+        spoken = _read_group(group)
+        if index and out and spoken.startswith("一十"):
+            spoken = spoken[1:]  # NeMo: 一亿零十万 (a 万/亿 group of 10-19 after 零)
+        out.append(spoken + unit)
         gap = False
     text = "".join(out)
     return text[1:] if text.startswith("一十") else text  # 十二, 十万, not 一十二
