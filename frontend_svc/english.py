@@ -215,6 +215,16 @@ def _cmu() -> dict[str, str]:
     return table
 
 
+def is_dictionary_word(word: str) -> bool:
+    """Whether lowercase ``word`` is an English word the dictionary reads as a word
+    (``yes``, ``team``, ``app``), not as its letters spelled (``nba``, ``cpu``)."""
+    pron = _cmu().get(word)
+    if pron is None or not re.search("[aeiouy]", word):
+        return False
+    spelled = [p for c in word.upper() for p in LETTER_NAMES[c].split()]
+    return _strip_stress(pron.split()) != _strip_stress(spelled)
+
+
 def _strip_stress(pron: list[str]) -> list[str]:
     return [p.rstrip("012") for p in pron]
 

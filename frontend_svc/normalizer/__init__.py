@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from frontend_svc.english import is_dictionary_word
 from frontend_svc.normalizer import dates, measures
 from frontend_svc.normalizer.chars import CharNormalizer, strip_unpronounceable
 
@@ -52,8 +53,14 @@ def _has_han(text: str) -> bool:
 
 
 def _acronym(m: re.Match[str], text: str) -> str:
-    """Uppercase a short lowercase run only where it touches Chinese text."""
+    """Uppercase a short lowercase run only where it touches Chinese text, and is
+    not an English word of 3 or 4 letters (我说yes, 下载app: read as words where
+    the voice speaks English; 2 letters, or a dictionary entry that is the letters
+    spelled, stay acronyms: id, nba, cpu)."""
     before = text[m.start() - 1] if m.start() else ""
     after = text[m.end()] if m.end() < len(text) else ""
     touches = any("\u4e00" <= c <= "\u9fff" for c in (before, after))
-    return m.group().upper() if touches else m.group()
+    word = m.group()
+    if not touches or (len(word) >= 3 and is_dictionary_word(word)):
+        return word
+    return word.upper()

@@ -141,6 +141,26 @@ def test_mixed_tokens(fe: Frontend) -> None:
     assert "fu4" not in pinyin and pinyin[2:4] == ["shi2", "jiu3"]
 
 
+@pytest.mark.parametrize(
+    ("text", "word", "phones"),
+    [
+        ("我说yes就好", "yes", ["y", "eh", "s"]),
+        ("下载app", "app", ["ae", "p"]),
+        ("我们team很强", "team", ["t", "iy", "m"]),
+        ("看nba比赛", "NBA", ["eh", "n", "b", "iy", "ey"]),  # CMU's entry spells it
+        ("我的id是多少", "ID", ["ay", "d", "iy"]),  # 2 letters: an acronym
+    ],
+)
+def test_lowercase_words_in_chinese_text(
+    fe: Frontend, text: str, word: str, phones: list[str]
+) -> None:
+    """A lowercase run touching Chinese is read as a word when it is one (3-4
+    letters, in the dictionary as a word), else spelled as an acronym."""
+    words = dict(_english_words(fe, text))
+    assert list(words) == [word]
+    assert [p for p, _ in words[word]] == phones
+
+
 def test_a_voice_without_english_phones_spells_in_mandarin(fe: Frontend) -> None:
     sentence = fe.analyze("我用GPU", english=False)[0]
     phones = {t.phone for t in parse_symbols(sentence.symbols)}

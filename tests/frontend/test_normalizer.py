@@ -84,7 +84,7 @@ CASES = {
         ("30:25", "三十比二十五"),
     ],
     "letters": [("我爱nba", "我爱NBA"), ("ＡＢＣ", "ABC")],
-    "address": [("www.abc.com", "WWW点ABC点COM"), ("邮箱a1@b.cn", "邮箱a一艾特b点CN")],
+    "address": [("www.abc.com", "WWW点ABC点com"), ("邮箱a1@b.cn", "邮箱a一艾特b点CN")],
     "width": [("１２３元", "一百二十三元"), ("ｘｙ", "xy")],
     "traditional": [("漢語發音", "汉语发音"), ("後來", "后来")],
     "ip": [("192.168.1.1", "一九二点一六八点一点一")],

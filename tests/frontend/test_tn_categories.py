@@ -128,8 +128,8 @@ CASES = {
         ("-5℃~10℃", "零下五摄氏度到十摄氏度"),
     ],
     "address": [
-        ("邮箱test_1@mail.com。", "邮箱TEST下划线一艾特MAIL点COM。"),
-        ("请访问http://example.com获取", "请访问example点COM获取"),
+        ("邮箱test_1@mail.com。", "邮箱test下划线一艾特mail点com。"),
+        ("请访问http://example.com获取", "请访问example点com获取"),
         ("网址www.a-b.cn", "网址WWW点a杠b点CN"),
     ],
 }
