@@ -83,6 +83,9 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     say.add_argument("--speed", type=float, default=1.0)
     say.add_argument("--volume-db", type=float, default=0.0)
     say.add_argument(
+        "--pitch", type=float, default=0.0, help="pitch shift in semitones, -12 to 12"
+    )
+    say.add_argument(
         "--sample-rate",
         type=int,
         default=0,
@@ -115,6 +118,7 @@ class _RequestFields(TypedDict):
     sample_rate_hz: int
     ssml: bool
     no_cache: bool
+    pitch_semitones: float
 
 
 def _encoding(args: argparse.Namespace) -> _Enc:
@@ -201,6 +205,7 @@ def _request_fields(args: argparse.Namespace, text: str) -> _RequestFields:
         sample_rate_hz=args.sample_rate,
         ssml=args.ssml,
         no_cache=args.no_cache,
+        pitch_semitones=args.pitch,
     )
 
 
@@ -222,7 +227,7 @@ def run_say(args: argparse.Namespace) -> int:
                 rate = _voice_rate(stub, args.voice, args.timeout)
                 fields["sample_rate_hz"] = output_rate(encoding, rate)
             if args.stream:
-                parts = []
+                parts, header = [], b""
                 for msg in stub.StreamSynthesize(
                     gateway_service_pb2.StreamSynthesizeRequest(**fields),
                     timeout=args.timeout,
@@ -230,7 +235,9 @@ def run_say(args: argparse.Namespace) -> int:
                     if msg.HasField("chunk") and msg.chunk.audio:
                         first = first or time.perf_counter() - start
                         parts.append(msg.chunk.audio)
-                audio = b"".join(parts)
+                    header = msg.chunk.final_header or header
+                # WAV and FLAC: the true length goes over the stream's first bytes.
+                audio = header + b"".join(parts)[len(header) :]
             else:
                 reply = stub.Synthesize(
                     gateway_service_pb2.SynthesizeRequest(**fields),

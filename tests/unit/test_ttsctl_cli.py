@@ -95,8 +95,11 @@ class _FakeGateway(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpc has no
     def _stream(self, request, _context) -> Iterator[gw.StreamSynthesizeResponse]:
         self.requests.append(request)
         yield gw.StreamSynthesizeResponse(header=gw.StreamSynthesizeHeader())
-        for part in (b"A", b"B"):
-            yield gw.StreamSynthesizeResponse(chunk=gw.SynthesisChunk(audio=part))
+        yield gw.StreamSynthesizeResponse(chunk=gw.SynthesisChunk(audio=b"??A"))
+        # The last chunk of a WAV or FLAC stream: the true opening bytes.
+        header = b"HD" if request.encoding == audio_pb2.AUDIO_ENCODING_WAV else b""
+        last = gw.SynthesisChunk(audio=b"B", last_in_stream=True, final_header=header)
+        yield gw.StreamSynthesizeResponse(chunk=last)
 
 
 @pytest.fixture
@@ -165,6 +168,20 @@ def test_ogg_from_a_22k_voice_asks_for_24k(fake_gateway, capsys, tmp_path) -> No
     assert gateway.requests[-1].encoding == audio_pb2.AUDIO_ENCODING_MULAW
     assert gateway.requests[-1].sample_rate_hz == 0  # the gateway's 8 kHz
     capsys.readouterr()
+
+
+def test_streamed_wav_gets_its_final_header_and_pitch_reaches_the_request(
+    fake_gateway, tmp_path
+) -> None:
+    gateway, addr = fake_gateway
+    out = tmp_path / "o.wav"
+    assert main(["say", "你好", "-o", str(out), "--server", addr, "--stream",
+                 "--pitch", "-3"]) == 0  # fmt: skip
+    assert out.read_bytes() == b"HDAB"  # final_header written over the start
+    assert gateway.requests[-1].pitch_semitones == -3.0
+    raw = tmp_path / "o.pcm"
+    assert main(["say", "你好", "-o", str(raw), "--server", addr, "--stream"]) == 0
+    assert raw.read_bytes() == b"??AB"  # no header to fix
 
 
 def test_no_cache_reaches_the_request(fake_gateway, tmp_path) -> None:
