@@ -139,3 +139,43 @@ def test_gain_clips_instead_of_wrapping() -> None:
     loud = np.full(100, 20000, np.int16)
     out = np.frombuffer(edge.push(loud, gain_db=12.0) + edge.finish(), "<i2")
     assert out.max() == 32767 and out.min() >= 0
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["unary", "stream"])
+@pytest.mark.parametrize(
+    ("encoding", "subtype"),
+    [(_E.AUDIO_ENCODING_MULAW, "ULAW"), (_E.AUDIO_ENCODING_ALAW, "ALAW")],
+    ids=["mulaw", "alaw"],
+)
+async def test_g711_is_8k_by_default_and_decodes_to_the_pcm(
+    start_gateway, encoding: audio_pb2.AudioEncoding, subtype: str, stream: bool
+) -> None:
+    """Telephony: headerless G.711 at 8 kHz when no rate is asked, one byte a
+    sample, decoding to the 8 kHz PCM within G.711's quantization."""
+    gateway = await start_gateway()
+    if stream:
+        call = gateway.stub.StreamSynthesize(
+            gw.StreamSynthesizeRequest(text=TEXT, encoding=encoding), timeout=TIMEOUT_S
+        )
+        messages = await read_rest(call)
+        assert messages[0].header.sample_rate_hz == 8000
+        data = b"".join(m.chunk.audio for m in messages[1:])
+    else:
+        reply = await gateway.stub.Synthesize(
+            gw.SynthesizeRequest(text=TEXT, encoding=encoding), timeout=TIMEOUT_S
+        )
+        assert (reply.sample_rate_hz, reply.encoding) == (8000, encoding)
+        data = reply.audio
+    pcm = np.frombuffer(
+        await _synthesize(gateway.stub, False, sample_rate_hz=8000), "<i2"
+    ).astype(np.int32)
+    assert len(data) == pcm.size  # one byte a sample, no header
+    decoded, _ = sf.read(
+        io.BytesIO(data), dtype="int16", samplerate=8000, channels=1,
+        format="RAW", subtype=subtype,
+    )  # fmt: skip
+    # G.711 keeps about 4 significant bits per segment: the error grows with the
+    # sample, at most 1/16 of it (plus the smallest steps near zero).
+    error = np.abs(decoded.astype(np.int32) - pcm)
+    assert np.all(error <= np.abs(pcm) // 16 + 64), error.max()
+    assert np.abs(pcm).max() > 1000
