@@ -32,7 +32,7 @@ class Frontend:
     """
 
     def __init__(self, lexicon_path: str | Path | None = None) -> None:
-        from frontend_svc.english import EnglishReader
+        from frontend_svc.english import EnglishReader, is_dictionary_word
         from frontend_svc.g2p import G2P, load_lexicon
         from frontend_svc.normalizer import TextNormalizer
         from frontend_svc.phones import PhoneMapper
@@ -42,7 +42,7 @@ class Frontend:
             lexicon = load_lexicon(lexicon_path)
         except (OSError, ValueError) as exc:
             raise InvalidInput(f"cannot use lexicon {lexicon_path}: {exc}") from exc
-        self._normalize = TextNormalizer()
+        self._normalize = TextNormalizer(is_dictionary_word)
         self._g2p = G2P(lexicon)
         self._sandhi = ToneSandhi(self._g2p.is_word)
         self._phones = PhoneMapper()

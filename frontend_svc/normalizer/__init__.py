@@ -8,8 +8,8 @@ parts: integer reading (``numbers.py``), the ordered regex rules in ``dates.py``
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from frontend_svc.english import is_dictionary_word
 from frontend_svc.normalizer import dates, measures
 from frontend_svc.normalizer.chars import CharNormalizer, strip_unpronounceable
 
@@ -30,9 +30,13 @@ _PIECE_RE = re.compile(
 class TextNormalizer:
     """Callable ``text -> spoken text``; build once (loads the OpenCC tables)."""
 
-    def __init__(self) -> None:
+    def __init__(self, is_word: Callable[[str], bool] = lambda word: False) -> None:
+        """``is_word``: whether a lowercase Latin run is an English word to keep as
+        written (not upper-cased into an acronym); the frontend passes the English
+        dictionary's test."""
         self._chars = CharNormalizer()
         self._rules = dates.RULES + measures.RULES
+        self._is_word = is_word
 
     def __call__(self, text: str) -> str:
         """Normalize ``text``; never raises on odd input, returns ``""`` for nothing."""
@@ -43,7 +47,7 @@ class TextNormalizer:
         for pattern, fn in self._rules:
             text = pattern.sub(fn, text)
         if _has_han(text):  # after the unit rules, which need lowercase (kg, ms)
-            text = _ACRONYM_RE.sub(lambda m: _acronym(m, text), text)
+            text = _ACRONYM_RE.sub(lambda m: _acronym(m, text, self._is_word), text)
         text = strip_unpronounceable(text)
         return _HAN_SPACE_RE.sub("", text)
 
@@ -52,7 +56,7 @@ def _has_han(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def _acronym(m: re.Match[str], text: str) -> str:
+def _acronym(m: re.Match[str], text: str, is_word: Callable[[str], bool]) -> str:
     """Uppercase a short lowercase run only where it touches Chinese text, and is
     not an English word of 3 or 4 letters (我说yes, 下载app: read as words where
     the voice speaks English; 2 letters, or a dictionary entry that is the letters
@@ -61,6 +65,6 @@ def _acronym(m: re.Match[str], text: str) -> str:
     after = text[m.end()] if m.end() < len(text) else ""
     touches = any("\u4e00" <= c <= "\u9fff" for c in (before, after))
     word = m.group()
-    if not touches or (len(word) >= 3 and is_dictionary_word(word)):
+    if not touches or (len(word) >= 3 and is_word(word)):
         return word
     return word.upper()

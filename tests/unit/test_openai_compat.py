@@ -18,9 +18,9 @@ from gateway.http.openai_compat import (
     VoiceAliases,
     emotion_from_instructions,
     resolve_speech,
-    sse_event,
 )
 from gateway.http.speech import MODELS, parse_speech
+from gateway.http.sse import sse_event
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tts_common.config import ConfigError
 
