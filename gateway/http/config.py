@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from gateway.config import DEFAULT_PORT as GATEWAY_PORT
-from gateway.http.openai_compat import VoiceAliases
+from gateway.http.voice_aliases import VoiceAliases
 from tts_common.apikeys import ApiKeys
 from tts_common.config import ConfigError, check_server_tls, env_fields, env_str
 from tts_common.tls import ClientTls

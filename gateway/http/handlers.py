@@ -13,9 +13,10 @@ from gateway.cache import check_report_args, report_to_dict
 from gateway.http.auth import caller_key
 from gateway.http.client import GatewayClient
 from gateway.http.errors import ApiError, from_rpc_error, read_stream_header
-from gateway.http.openai_compat import SPEECH_HEADERS, VoiceAliases, resolve_speech
+from gateway.http.openai_compat import SPEECH_HEADERS, resolve_speech
 from gateway.http.speech import FORMATS, SpeechParams, parse_speech
 from gateway.http.sse import relay_sse
+from gateway.http.voice_aliases import VoiceAliases
 from gateway.options import MAX_LEXICON_ENTRIES, PITCH_RANGE_SEMITONES
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tts_common.errors import InvalidInput

@@ -37,9 +37,10 @@ from aiohttp import WSMsgType, web
 from gateway.http.auth import caller_key
 from gateway.http.errors import ApiError, from_rpc_error
 from gateway.http.handlers import Handlers
-from gateway.http.openai_compat import VoiceAliases, resolve_speech
+from gateway.http.openai_compat import resolve_speech
 from gateway.http.speech import SpeechParams, parse_speech
 from gateway.http.sse import timings_json
+from gateway.http.voice_aliases import VoiceAliases
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tts_common.interceptors import is_request_id
 

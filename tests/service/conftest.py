@@ -220,3 +220,26 @@ async def start_gateway(
         await harness.channel.close()
         await harness.server.stop(None)
         await harness.app.close()
+
+
+# --- the hostile stack: the real frontend, fake stages, gateway and HTTP bridge ----
+
+from tests.service.hostile_stack import HostileStack, start_hostile_stack  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def hostile_stack_frontend() -> Any:
+    """One real frontend per test module (building it loads dictionaries: about a
+    second), shared by the module's hostile stacks."""
+    from frontend_svc import Frontend
+
+    return Frontend()
+
+
+@pytest.fixture
+async def hostile_stack(hostile_stack_frontend: Any) -> AsyncIterator[HostileStack]:
+    """The whole stack in process (:mod:`tests.service.hostile_stack`), the HTTP
+    bridge on a free port."""
+    stack = await start_hostile_stack(hostile_stack_frontend)
+    yield stack
+    await stack.close()

@@ -4,29 +4,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import pytest
 import yarl
 
-from tests.service.hostile_stack import HostileStack, start_hostile_stack
-
-
-@pytest.fixture(scope="module")
-def frontend() -> Any:
-    """One real frontend (building it loads dictionaries: about a second)."""
-    from frontend_svc import Frontend
-
-    return Frontend()
-
-
-@pytest.fixture
-async def stack(frontend: Any) -> AsyncIterator[HostileStack]:
-    stack = await start_hostile_stack(frontend)
-    yield stack
-    await stack.close()
+from tests.service.hostile_stack import HostileStack
 
 
 async def _post(
@@ -79,9 +62,9 @@ def _error(data: bytes) -> dict[str, str]:
     ],
 )  # fmt: skip
 async def test_bad_speech_bodies_are_400(
-    stack: HostileStack, body: bytes, code: str, fragment: str
+    hostile_stack: HostileStack, body: bytes, code: str, fragment: str
 ) -> None:
-    status, _, data = await _post(stack, body)
+    status, _, data = await _post(hostile_stack, body)
     assert status == 400, data[:200]
     error = _error(data)
     assert error["code"] == code and fragment in error["message"]
@@ -100,21 +83,27 @@ async def test_bad_speech_bodies_are_400(
     ],
 )  # fmt: skip
 async def test_bad_report_queries_are_400(
-    stack: HostileStack, query: str, fragment: str
+    hostile_stack: HostileStack, query: str, fragment: str
 ) -> None:
-    status, data = await _get(stack, f"/v1/cache/report?{query}")
+    status, data = await _get(hostile_stack, f"/v1/cache/report?{query}")
     assert status == 400, data[:200]
     error = _error(data)
     assert error["code"] == "invalid_query" and fragment in error["message"]
-    status, data = await _get(stack, "/v1/cache/report?window_s=2592000&top=100")
+    status, data = await _get(
+        hostile_stack, "/v1/cache/report?window_s=2592000&top=100"
+    )
     assert status == 200, data[:200]
 
 
-async def test_a_request_id_grpc_cannot_carry_is_replaced(stack: HostileStack) -> None:
+async def test_a_request_id_grpc_cannot_carry_is_replaced(
+    hostile_stack: HostileStack,
+) -> None:
     """A non-ASCII X-Request-Id is dropped (the gateway makes one), not a 500."""
     body = json.dumps({"input": "你好。", "response_format": "wav"}).encode()
-    status, headers, data = await _post(stack, body, {"X-Request-Id": "caf\u00e9"})
+    status, headers, data = await _post(
+        hostile_stack, body, {"X-Request-Id": "caf\u00e9"}
+    )
     assert status == 200, data[:200]
     assert headers["x-request-id"] and headers["x-request-id"] != "caf\u00e9"
-    status, headers, _ = await _post(stack, body, {"X-Request-Id": "mine-1"})
+    status, headers, _ = await _post(hostile_stack, body, {"X-Request-Id": "mine-1"})
     assert status == 200 and headers["x-request-id"] == "mine-1"

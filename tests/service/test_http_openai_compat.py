@@ -8,7 +8,6 @@ import asyncio
 import base64
 import io
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -17,23 +16,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.service.hostile_stack import HostileStack, start_hostile_stack
+from tests.service.hostile_stack import HostileStack
 
 _TEXT = "今天天气很好。我们去公园吧。"
-
-
-@pytest.fixture(scope="module")
-def frontend() -> Any:
-    from frontend_svc import Frontend
-
-    return Frontend()
-
-
-@pytest.fixture
-async def stack(frontend: Any) -> AsyncIterator[HostileStack]:
-    stack = await start_hostile_stack(frontend)
-    yield stack
-    await stack.close()
 
 
 async def _post(stack: HostileStack, **body: Any) -> tuple[int, dict[str, str], bytes]:
@@ -63,12 +48,12 @@ def _audio(events: list[dict[str, Any]]) -> bytes:
 
 
 async def test_sse_carries_the_same_audio_as_the_plain_stream(
-    stack: HostileStack,
+    hostile_stack: HostileStack,
 ) -> None:
     body = {"input": _TEXT, "voice": "zhitian_emo", "response_format": "pcm"}
-    status, _, plain = await _post(stack, **body)
+    status, _, plain = await _post(hostile_stack, **body)
     assert status == 200
-    status, headers, data = await _post(stack, **body, stream_format="sse")
+    status, headers, data = await _post(hostile_stack, **body, stream_format="sse")
     assert status == 200, data[:300]
     assert headers["Content-Type"] == "text/event-stream"
     assert headers["X-Audio-Content-Type"] == "audio/pcm"
@@ -83,22 +68,24 @@ async def test_sse_carries_the_same_audio_as_the_plain_stream(
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
 
 
-async def test_sse_wav_is_one_complete_file(stack: HostileStack) -> None:
+async def test_sse_wav_is_one_complete_file(hostile_stack: HostileStack) -> None:
     body = {"input": _TEXT, "voice": "zhitian_emo", "stream_format": "sse"}
-    status, _, data = await _post(stack, **body, response_format="wav")
+    status, _, data = await _post(hostile_stack, **body, response_format="wav")
     assert status == 200, data[:300]
     audio, rate = sf.read(io.BytesIO(_audio(_events(data))), dtype="int16")
-    _, _, plain = await _post(stack, **body, response_format="pcm")
+    _, _, plain = await _post(hostile_stack, **body, response_format="pcm")
     pcm = np.frombuffer(b"".join(map(base64.b64decode, [
         e["audio"] for e in _events(plain)[:-1]
     ])), "<i2")  # fmt: skip
     assert rate == 16000 and abs(audio.size * 1.5 - pcm.size) <= 3
 
 
-async def test_aliases_instructions_and_speed_headers(stack: HostileStack) -> None:
+async def test_aliases_instructions_and_speed_headers(
+    hostile_stack: HostileStack,
+) -> None:
     status, headers, _ = await _post(
-        stack, input=_TEXT, voice={"id": "alloy"}, speed=0.25, response_format="pcm",
-        instructions="Speak in a cheerful tone",
+        hostile_stack, input=_TEXT, voice={"id": "alloy"}, speed=0.25,
+        response_format="pcm", instructions="Speak in a cheerful tone",
     )  # fmt: skip
     assert status == 200
     assert headers["X-Speed-Applied"] == "0.5"
@@ -106,23 +93,25 @@ async def test_aliases_instructions_and_speed_headers(stack: HostileStack) -> No
     assert headers["X-Instructions-Ignored"] == "false"
     assert headers["X-Emotion-Applied"] == "happy"
     status, headers, _ = await _post(
-        stack, input=_TEXT, voice="zhitian_emo", speed=4, response_format="pcm",
-        instructions="用开心的语气",
+        hostile_stack, input=_TEXT, voice="zhitian_emo", speed=4,
+        response_format="pcm", instructions="用开心的语气",
     )  # fmt: skip
     assert status == 200
     assert headers["X-Speed-Applied"] == "2"
     assert headers["X-Instructions-Ignored"] == "false"
     assert headers["X-Emotion-Applied"] == "happy"
     status, headers, _ = await _post(
-        stack, input=_TEXT, voice="zhiyan_emo", response_format="pcm",
+        hostile_stack, input=_TEXT, voice="zhiyan_emo", response_format="pcm",
         instructions="用开心的语气",
     )  # fmt: skip
     assert status == 200 and headers["X-Instructions-Ignored"] == "true"
     assert "X-Emotion-Applied" not in headers
 
 
-async def test_unknown_voice_lists_voices_and_aliases(stack: HostileStack) -> None:
-    status, _, data = await _post(stack, input=_TEXT, voice="nobody")
+async def test_unknown_voice_lists_voices_and_aliases(
+    hostile_stack: HostileStack,
+) -> None:
+    status, _, data = await _post(hostile_stack, input=_TEXT, voice="nobody")
     error = json.loads(data)["error"]
     assert status == 404 and error["code"] == "not_found"
     assert (
@@ -131,13 +120,14 @@ async def test_unknown_voice_lists_voices_and_aliases(stack: HostileStack) -> No
     )
 
 
-async def test_models(stack: HostileStack) -> None:
+async def test_models(hostile_stack: HostileStack) -> None:
+    models = hostile_stack.http_url + "/v1/models"
     async with aiohttp.ClientSession() as session:
-        async with session.get(stack.http_url + "/v1/models") as reply:
+        async with session.get(models) as reply:
             listed = await reply.json()
-        async with session.get(stack.http_url + "/v1/models/tts-1-hd") as reply:
+        async with session.get(models + "/tts-1-hd") as reply:
             one = await reply.json()
-        async with session.get(stack.http_url + "/v1/models/whisper-1") as reply:
+        async with session.get(models + "/whisper-1") as reply:
             missing = reply.status, await reply.json()
     assert listed["object"] == "list"
     assert {"tts-1", "tts-1-hd", "gpt-4o-mini-tts"} <= {m["id"] for m in listed["data"]}
@@ -146,16 +136,17 @@ async def test_models(stack: HostileStack) -> None:
 
 
 async def test_a_failure_after_the_first_audio_ends_sse_with_an_error_event(
-    stack: HostileStack,
+    hostile_stack: HostileStack,
 ) -> None:
     """Headers are gone by then: the stream ends cleanly with OpenAI's error object
     as an ``error`` event (the SDK raises on it), not with a cut connection."""
-    gate = stack.acoustic.gates[""] = asyncio.Event()  # every sentence waits ...
-    stack.acoustic.failures[""] = grpc.StatusCode.INVALID_ARGUMENT  # ... then fails
+    acoustic = hostile_stack.acoustic
+    gate = acoustic.gates[""] = asyncio.Event()  # every sentence waits ...
+    acoustic.failures[""] = grpc.StatusCode.INVALID_ARGUMENT  # ... then fails
     body = {"input": _TEXT, "voice": "zhitian_emo", "response_format": "pcm",
             "stream_format": "sse"}  # fmt: skip
     async with aiohttp.ClientSession() as session, session.post(
-        stack.http_url + "/v1/audio/speech", json=body
+        hostile_stack.http_url + "/v1/audio/speech", json=body
     ) as reply:  # fmt: skip
         assert reply.status == 200  # the gateway's header came: audio follows
         gate.set()
@@ -186,17 +177,17 @@ def _split(events: list[dict[str, Any]]) -> tuple[bytes, list[dict[str, Any]]]:
 
 
 async def test_sse_timings_follow_each_sentence_and_add_up_to_the_audio(
-    stack: HostileStack,
+    hostile_stack: HostileStack,
 ) -> None:
     """One ``speech.timings`` event per sentence, right after that sentence's last
     audio: the sentence spans tile the audio (each starts where the one before
     ended plus its break) and the durations add up to the audio's length."""
     body = {"input": _TEXT, "voice": "zhitian_emo", "response_format": "pcm",
             "stream_format": "sse"}  # fmt: skip
-    status, _, data = await _post(stack, **body, timings=True)
+    status, _, data = await _post(hostile_stack, **body, timings=True)
     assert status == 200, data[:300]
     audio, timings = _split(_events(data))
-    _, _, plain = await _post(stack, **body)
+    _, _, plain = await _post(hostile_stack, **body)
     assert audio == _audio(_events(plain))  # timings change nothing in the audio
     assert [t["index"] for t in timings] == [0, 1]  # two sentences
     ends_ms = 0
@@ -216,11 +207,11 @@ async def test_sse_timings_follow_each_sentence_and_add_up_to_the_audio(
 
 
 async def test_sse_timings_of_a_whole_file_come_after_its_audio(
-    stack: HostileStack,
+    hostile_stack: HostileStack,
 ) -> None:
     body = {"input": _TEXT, "voice": "zhitian_emo", "response_format": "wav",
             "stream_format": "sse", "timings": True}  # fmt: skip
-    status, _, data = await _post(stack, **body)
+    status, _, data = await _post(hostile_stack, **body)
     assert status == 200, data[:300]
     audio, timings = _split(_events(data))
     samples, rate = sf.read(io.BytesIO(audio), dtype="int16")
@@ -230,21 +221,23 @@ async def test_sse_timings_of_a_whole_file_come_after_its_audio(
     assert samples.size / rate * 1000 == pytest.approx(total_ms, abs=1)
 
 
-async def test_timings_without_sse_are_refused(stack: HostileStack) -> None:
-    status, _, data = await _post(stack, input=_TEXT, timings=True)
+async def test_timings_without_sse_are_refused(hostile_stack: HostileStack) -> None:
+    status, _, data = await _post(hostile_stack, input=_TEXT, timings=True)
     error = json.loads(data)["error"]
     assert status == 400 and error["code"] == "timings_need_sse"
     assert 'stream_format "sse"' in error["message"]
 
 
 async def test_the_sdk_s_stream_reader_takes_the_timings_events(
-    stack: HostileStack,
+    hostile_stack: HostileStack,
 ) -> None:
     """The official SDK's SSE reader (``AsyncStream``, what its streaming calls
     use) yields every event, ours included, without raising."""
     import openai
 
-    client = openai.AsyncOpenAI(base_url=stack.http_url + "/v1", api_key="unused")
+    client = openai.AsyncOpenAI(
+        base_url=hostile_stack.http_url + "/v1", api_key="unused"
+    )
     stream = await client.post(
         "/audio/speech", cast_to=object, stream=True,
         stream_cls=openai.AsyncStream[object],
@@ -257,24 +250,24 @@ async def test_the_sdk_s_stream_reader_takes_the_timings_events(
     assert types[-1] == "speech.audio.done" and "speech.audio.delta" in types
 
 
-async def test_pitch_and_lexicon_reach_the_stages(stack: HostileStack) -> None:
+async def test_pitch_and_lexicon_reach_the_stages(hostile_stack: HostileStack) -> None:
     """``pitch_semitones`` reaches the acoustic stage; ``lexicon`` the frontend
     (its reading changes the symbols, and a bad reading is its 400)."""
     body = {"input": "我们好。", "voice": "zhitian_emo", "response_format": "pcm"}
-    status, _, _ = await _post(stack, **body, pitch_semitones=-3.5)
+    status, _, _ = await _post(hostile_stack, **body, pitch_semitones=-3.5)
     assert status == 200
-    assert stack.acoustic.requests[-1].pitch_semitones == -3.5
-    assert stack.acoustic.requests[-1].symbols.startswith("{w_c$")
-    status, _, _ = await _post(stack, **body, lexicon={"我们": "ta1 men5"})
+    assert hostile_stack.acoustic.requests[-1].pitch_semitones == -3.5
+    assert hostile_stack.acoustic.requests[-1].symbols.startswith("{w_c$")
+    status, _, _ = await _post(hostile_stack, **body, lexicon={"我们": "ta1 men5"})
     assert status == 200
-    assert stack.acoustic.requests[-1].symbols.startswith("{t_c$")  # 他们
+    assert hostile_stack.acoustic.requests[-1].symbols.startswith("{t_c$")  # 他们
     status, _, data = await _post(
-        stack, **body, lexicon=[{"word": "我们", "pronunciation": "wo3"}]
+        hostile_stack, **body, lexicon=[{"word": "我们", "pronunciation": "wo3"}]
     )
     error = json.loads(data)["error"]
     assert status == 400 and error["code"] == "invalid_argument"
     assert "lexicon[0]" in error["message"]
-    status, _, data = await _post(stack, **body, pitch_semitones=12.5)
+    status, _, data = await _post(hostile_stack, **body, pitch_semitones=12.5)
     error = json.loads(data)["error"]
     assert status == 400 and error["code"] == "invalid_pitch_semitones"
     assert "use -12 to 12" in error["message"]

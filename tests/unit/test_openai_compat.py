@@ -12,15 +12,11 @@ import pytest
 
 from gateway.http.config import HttpConfig
 from gateway.http.errors import ApiError
-from gateway.http.openai_compat import (
-    OPENAI_VOICES,
-    VoiceAlias,
-    VoiceAliases,
-    emotion_from_instructions,
-    resolve_speech,
-)
+from gateway.http.instructions import emotion_from_instructions
+from gateway.http.openai_compat import resolve_speech
 from gateway.http.speech import MODELS, parse_speech
 from gateway.http.sse import sse_event
+from gateway.http.voice_aliases import OPENAI_VOICES, VoiceAlias, VoiceAliases
 from sambert_tts_protos.v1 import gateway_service_pb2 as gw
 from tts_common.config import ConfigError
 
