@@ -1,8 +1,9 @@
 """Text normalization: written Chinese (digits, symbols, units...) to spoken Chinese.
 
 Library part: OpenCC tables (traditional -> simplified, ``chars.py``). Hand-written
-parts: integer reading (``numbers.py``), the ordered regex rules in ``dates.py`` and
-``measures.py`` and the house conventions (see CONVENTIONS.md).
+parts: integer reading (``numbers.py``), the ordered regex rules (``codes.py``,
+``dates.py``, ``money.py``, ``measures.py``) and the house conventions (see
+CONVENTIONS.md).
 """
 
 from __future__ import annotations
@@ -10,13 +11,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from frontend_svc.normalizer import dates, measures
+from frontend_svc.normalizer import codes, dates, measures
 from frontend_svc.normalizer.chars import CharNormalizer, strip_unpronounceable
 
 __all__ = ["TextNormalizer"]
 
 # Short lowercase letter runs inside Chinese text are acronyms (nba, vip, wto).
 _ACRONYM_RE = re.compile(r"(?<![A-Za-z])[a-z]{2,4}(?![A-Za-z])")
+# Letters typed one by one next to Chinese (加入了w t o, C C t v): one acronym.
+_SPACED_LETTERS_RE = re.compile(
+    r"(?:(?<=[\u4e00-\u9fff])\s?|^)(?:[A-Za-z] ){1,5}[A-Za-z](?=\s?[\u4e00-\u9fff]|$)"
+    r"|(?<=[\u4e00-\u9fff])\s?(?:[A-Za-z] ){1,5}[A-Za-z](?![A-Za-z])"
+)
 _HAN_SPACE_RE = re.compile(
     r"(?<=[\u4e00-\u9fff，。！？：；、])\s+|\s+(?=[\u4e00-\u9fff，。！？：；、])"
 )
@@ -35,7 +41,9 @@ class TextNormalizer:
         written (not upper-cased into an acronym); the frontend passes the English
         dictionary's test."""
         self._chars = CharNormalizer()
-        self._rules = dates.RULES + measures.RULES
+        self._rules = (
+            codes.ADDRESS_RULES + dates.RULES + codes.PHONE_RULES + measures.RULES
+        )
         self._is_word = is_word
 
     def __call__(self, text: str) -> str:
@@ -47,9 +55,14 @@ class TextNormalizer:
         for pattern, fn in self._rules:
             text = pattern.sub(fn, text)
         if _has_han(text):  # after the unit rules, which need lowercase (kg, ms)
+            text = _SPACED_LETTERS_RE.sub(_spaced_letters, text)
             text = _ACRONYM_RE.sub(lambda m: _acronym(m, text, self._is_word), text)
         text = strip_unpronounceable(text)
         return _HAN_SPACE_RE.sub("", text)
+
+
+def _spaced_letters(m: re.Match[str]) -> str:
+    return m.group().replace(" ", "").upper()
 
 
 def _has_han(text: str) -> bool:

@@ -16,7 +16,9 @@ import unicodedata
 _KEEP_WIDE = set("，！？：；（）")
 _WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F) if chr(cp) not in _KEEP_WIDE}
 _WIDTH[0x3000] = 0x20  # ideographic space
-_WIDTH.update({ord("￥"): ord("¥"), ord("－"): ord("-"), ord("．"): ord(".")})
+_WIDTH.update(
+    {ord("￥"): ord("¥"), ord("￡"): ord("£"), ord("－"): ord("-"), ord("．"): ord(".")}
+)
 _WIDTH.update({ord(c): ord("-") for c in "−–"})
 # Control and format characters (C0/C1 except tab/newline, zero-width, bidi marks).
 _CONTROL_RE = re.compile(

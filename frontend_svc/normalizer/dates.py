@@ -1,4 +1,4 @@
-"""Rules for written dates, times, scores, telephone numbers, IPs, URLs and e-mail."""
+"""Rules for written dates, times and scores."""
 
 from __future__ import annotations
 
@@ -94,44 +94,12 @@ def _score(m: re.Match[str]) -> str:
     return m["ctx"] + read_int(m["a"], False) + "比" + read_int(m["b"], False)
 
 
-def _phone(m: re.Match[str]) -> str:
-    return read_digits(m.group(), yao=True)
-
-
-def _keyword_digits(m: re.Match[str]) -> str:
-    yao = m["kw"] in _PHONE_WORDS
-    return m["kw"] + m["mid"] + read_digits(m["num"], yao=yao)
-
-
-def _ip(m: re.Match[str]) -> str:
-    return "点".join(read_digits(p) for p in m.group().split("."))
-
-
-_URL_WORDS = {".": "点", "/": "斜杠", ":": "冒号", "-": "杠", "_": "下划线",
-              "@": "艾特", "?": "问号", "=": "等于", "&": "和", "#": "井号",
-              "%": "百分号", "~": "波浪号", "+": "加"}  # fmt: skip
-
-
-def _spell_address(m: re.Match[str]) -> str:
-    """URLs/e-mail: letters stay letters (spelled later), digits one by one."""
-    out = []
-    for ch in re.sub(r"^https?://", "", m.group(), flags=re.I):
-        out.append(_URL_WORDS.get(ch) or (read_digits(ch) if ch.isdigit() else ch))
-    return " ".join("".join(out).split())
-
-
-_PHONE_WORDS = ("电话", "手机", "拨打", "致电", "热线", "号码", "呼叫", "来电", "短信")
-_ID_WORDS = ("尾号", "编号", "卡号", "账号", "帐号", "单号", "邮编", "工号", "学号",
-             "代码", "密码", "验证码", "房间", "车次", "航班", "型号", "证号")  # fmt: skip
 # A score needs a sports word just before it (up to 4 other characters between).
 _SCORE_CTX = (
     r"(?P<ctx>(?:比分|比赛|战胜|击败|力克|爆冷|负于|胜|负|平|以|队)[^\d，。,]{0,4}?)"
 )
 
 RULES: list[Rule] = [
-    (re.compile(r"(?:https?://|www\.)[A-Za-z0-9./:_\-?=&#%~+]+", re.I), _spell_address),
-    (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"), _spell_address),
-    (re.compile(_NB + r"\d{1,3}(?:\.\d{1,3}){3}" + _NA), _ip),
     (
         re.compile(
             _NB
@@ -156,7 +124,11 @@ RULES: list[Rule] = [
         ),
         _date_ymd,
     ),
-    (re.compile(_NB + r"(?P<m>\d{1,2})/(?P<y>[12]\d{3})(?P<d>)" + _NA), _date_mdy),
+    # Month/year only for plausible years (5/2023); 1/1000 is a fraction.
+    (
+        re.compile(_NB + r"(?P<m>\d{1,2})/(?P<y>1[89]\d\d|20\d\d)(?P<d>)" + _NA),
+        _date_mdy,
+    ),
     # Two-digit years (NeMo): 12/2/2, 21-05-03 -> 一二年二月二日.
     (
         re.compile(
@@ -262,27 +234,6 @@ RULES: list[Rule] = [
             + r"(?![:：]\d)(?P<ctx>)"
         ),
         lambda m: read_int(m["a"], False) + "比" + read_int(m["b"], False),
-    ),
-    (re.compile(_NB + r"(?:\+?86[- ]?)?1[3-9]\d{9}" + _NA), _phone),
-    # Grouped telephone numbers: 400-800-8888, 138-1234-5678, 138 1234 5678,
-    # +86 10-1234-5678 (after the dates, so 2008-08-08 stays a date; a lone pair
-    # such as 100-200 stays a range).
-    (
-        re.compile(
-            _NB
-            + r"(?:\+\d{1,3}[- ]?)?(?:\d{2,4}-\d{3,4}-\d{3,4}|1[3-9]\d[ -]\d{4}[ -]\d{4}"
-            + r"|[48]00-?\d{3}-?\d{4})(?![\d-])"
-        ),
-        _phone,
-    ),
-    (re.compile(_NB + r"(?:\(0\d{2,3}\)|0\d{2,3})-?\d{7,8}" + _NA), _phone),
-    (
-        re.compile(
-            r"(?P<kw>"
-            + "|".join(_PHONE_WORDS + _ID_WORDS)
-            + r")(?P<mid>[^\d\n]{0,4}?)(?P<num>\d{3,})"
-        ),
-        _keyword_digits,
     ),
 ]
 """Applied in order; each returns spoken text for its match."""

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import re
 
+from frontend_svc.normalizer import money
 from frontend_svc.normalizer.dates import Rule
 from frontend_svc.normalizer.numbers import read_decimal, read_digits, read_int
 
 _NB = r"(?<![\d.])"
 _NUM = r"(?P<n>\d+(?:\.\d+)?)"
-_CURRENCY = {
-    "¥": "元", "RMB": "人民币", "CNY": "人民币", "US$": "美元", "$": "美元",
-    "USD": "美元", "HK$": "港元", "HKD": "港元", "€": "欧元", "EUR": "欧元",
-    "£": "英镑", "GBP": "英镑", "JPY": "日元", "₩": "韩元", "KRW": "韩元",
-}  # fmt: skip
 _UNITS = {
     "km²": "平方千米", "m²": "平方米", "cm²": "平方厘米", "mm²": "平方毫米",
     "m³": "立方米", "cm³": "立方厘米", "°C": "摄氏度", "℃": "摄氏度",
     "°F": "华氏度", "℉": "华氏度", "km": "公里", "kg": "千克", "mg": "毫克",
     "ml": "毫升", "mL": "毫升", "cm": "厘米", "mm": "毫米", "nm": "纳米",
     "μm": "微米", "ms": "毫秒", "kW": "千瓦", "kw": "千瓦", "kWh": "千瓦时",
+    "kwh": "千瓦时", "KWh": "千瓦时", "KWH": "千瓦时",
     "kHz": "千赫兹", "MHz": "兆赫兹", "GHz": "吉赫兹", "Hz": "赫兹", "mph": "英里每小时",
     "min": "分钟", "g": "克", "m": "米", "s": "秒", "h": "小时", "t": "吨",
     "L": "升", "W": "瓦", "w": "万", "°": "度", "kcal": "千卡", "cal": "卡",
@@ -45,7 +42,6 @@ _LIANG_BEFORE = (
     "颗粒根瓶杯碗斤公斤千克米公里倍点项批类份套段场节集部首万亿千百"
 )
 _QUANTITY_AFTER = frozenset(_LIANG_BEFORE + "元人余多")
-_MONEY_WORDS = "元|块|美元|欧元|港元|英镑|日元|韩元|人民币"
 _MAX_CARDINAL = 12
 """Bare integers up to this many digits are cardinals (千亿); longer ones are codes."""
 _MATH = {"=": "等于", "+": "加", "×": "乘", "*": "乘", "÷": "除以", "<": "小于",
@@ -90,6 +86,8 @@ def _equation(m: re.Match[str]) -> str:
 def _percent(m: re.Match[str]) -> str:
     sign = {"-": "负", "负": "负", "±": "正负", "+": "正"}.get(m["sign"] or "", "")
     head = "千分之" if m["pct"] == "‰" else "百分之"
+    if head == "百分之" and m["n"] == "100":
+        return sign + "百分之百"  # the idiom; 百分之一百 is rarely said
     return sign + head + read_decimal(m["n"], liang=False)
 
 
@@ -106,7 +104,7 @@ def _speed(m: re.Match[str]) -> str:
 
 
 def _fraction(m: re.Match[str]) -> str:
-    sign = "负" if m["sign"] else ""
+    sign = {"+": "正", None: ""}.get(m["sign"], "负")
     return sign + read_int(m["den"], False) + "分之" + read_int(m["num"], False)
 
 
@@ -121,38 +119,66 @@ def _range(m: re.Match[str]) -> str:
 def _long_int(m: re.Match[str]) -> str:
     """Integers are cardinals, except digit strings that cannot be quantities.
 
-    Read digit by digit, unless it is an ordinal (第...) or a count (followed by a
-    measure word, 元, 万 or 亿): 3+ digits with a leading 0 (0086, 007); exactly 8
-    digits not ending in 00 (the length of a Chinese landline number: 62345678);
-    more than 12 digits (past 千亿: IDs, card and order numbers).
+    Codes (``_is_code``) are read digit by digit, unless the number is an ordinal
+    (第...) or a count (followed by a measure word, 元, 万 or 亿).
     """
     digits, text = m.group(), m.string
     before = text[m.start() - 1] if m.start() else ""
     after = text[m.end()] if m.end() < len(text) else ""
     quantity = before == "第" or (after and after in _QUANTITY_AFTER)
-    code = (
-        (len(digits) > 2 and digits[0] == "0")
-        or (len(digits) == 8 and not digits.endswith("00"))
-        or len(digits) > _MAX_CARDINAL
-    )
-    if code and not quantity:
+    if _is_code(digits) and not quantity:
         return read_digits(digits)
     return read_int(digits)
 
 
-def _money(m: re.Match[str]) -> str:
-    """``¥5`` -> 五元; a currency word written after the amount is not doubled
-    (``¥1,234.56元`` -> ...元, ``$5美元`` -> 五美元)."""
-    cur = _CURRENCY[m["cur"].upper() if m["cur"].isalpha() else m["cur"]]
-    amount = m["n"].rstrip("0").rstrip(".") if "." in m["n"] else m["n"]
-    return read_decimal(amount) + (m["mag"] or "") + ("" if m["tail"] else cur)
+def _grouped(m: re.Match[str]) -> str:
+    """Thousands separators go; a grouped integer is a quantity, never a code, so
+    one that ``_long_int`` would read digit by digit is read here (10,010,010)."""
+    digits = m.group().replace(",", "")
+    after = m.string[m.end() : m.end() + 1]
+    if after == "." or not _is_code(digits):
+        return digits
+    return read_int(digits)
+
+
+def _is_code(digits: str) -> bool:
+    """3+ digits with a leading 0 (0086, 007); 8 digits not ending in 00 (the
+    length of a landline number: 62345678); more than 12 digits (IDs, cards)."""
+    return (
+        (len(digits) > 2 and digits[0] == "0")
+        or (len(digits) == 8 and not digits.endswith("00"))
+        or len(digits) > _MAX_CARDINAL
+    )
+
+
+def _zero_after_unit(m: re.Match[str]) -> str:
+    """1亿2300 -> 1亿零2300, 1万200 -> 1万零200: the written part after 万/亿 is
+    smaller than the next place, so a 零 is spoken. Two digits or fewer are the
+    colloquial short form (2万5 = 两万五千) and are left alone."""
+    rest = int(m["y"])
+    limit = 1000 if m["big"] == "万" or m["wan"] else 10**7
+    if len(m["y"]) < 3 or rest >= limit or m["y"][0] == "0":
+        return m.group()
+    return m["big"] + "零" + m["y"] + (m["wan"] or "")
+
+
+def _pct_range(m: re.Match[str]) -> str:
+    head = "千分之" if m["pct"] == "‰" else "百分之"
+    return (
+        head + read_decimal(m["n"], False) + "到" + head + read_decimal(m["n2"], False)
+    )
+
+
+def _speed_range(m: re.Match[str]) -> str:
+    unit = _UNITS.get(m["u"], m["u"])
+    return "每小时" + read_decimal(m["n"]) + "到" + read_decimal(m["n2"]) + unit
 
 
 RULES: list[Rule] = [
-    (re.compile(r"(?<=\d),(?=\d{3}(?!\d))"), lambda m: ""),  # 1,000,000
+    (re.compile(r"(?<![\d,])\d{1,3}(?:,\d{3})+(?![\d,])"), _grouped),  # 1,000,000
     # Money amounts drop trailing decimal zeros: 14.60元 -> 十四点六元.
     (
-        re.compile(r"(?P<k>\d+\.\d*?)0+(?=\s*(?:" + _MONEY_WORDS + "))"),
+        re.compile(r"(?P<k>\d+\.\d*?)0+(?=\s*(?:" + money.MONEY_WORDS + "))"),
         lambda m: m["k"].rstrip("."),
     ),
     # Version numbers: 3.2.1 -> 三点二点一 (IPs with four parts are handled earlier).
@@ -160,18 +186,7 @@ RULES: list[Rule] = [
         re.compile(_NB + r"\d+(?:\.\d+){2,}(?![\d.])"),
         lambda m: "点".join(read_int(p, False) for p in m.group().split(".")),
     ),
-    (
-        re.compile(
-            r"(?P<cur>US\$|HK\$|[¥$€£₩]|(?:RMB|CNY|USD|HKD|EUR|GBP|JPY|KRW)(?![A-Za-z]))\s*"
-            + _NUM
-            + r"(?P<mag>[万亿千百]*)"
-            + r"(?=\s*(?P<tail>(?:"
-            + _MONEY_WORDS
-            + r")?))",
-            re.I,
-        ),
-        _money,
-    ),
+    *money.RULES,
     # Equations with single letters (x+y=5, 2x-1=3, a>b): the operators are read.
     (re.compile(_EQUATION), _equation),
     # Exponents written as digits after a length unit: 5m2 -> 5m², 3cm3 -> 3cm³.
@@ -215,6 +230,28 @@ RULES: list[Rule] = [
             + "次方"
         ),
     ),
+    # 1亿2300人 -> 一亿零两千三百人 (before the integers are read).
+    (
+        re.compile(r"(?<=\d)(?P<big>[万亿])(?P<y>\d+)(?![\d.])(?P<wan>万)?"),
+        _zero_after_unit,
+    ),
+    # Percent and speed ranges read the unit on both ends or before them:
+    # 30~41% -> 百分之三十到百分之四十一, 11~100km/h -> 每小时十一到一百公里.
+    (
+        re.compile(
+            _NB + _NUM + r"\s*[~～\-–—至到]\s*(?P<n2>\d+(?:\.\d+)?)\s*(?P<pct>[%‰])"
+        ),
+        _pct_range,
+    ),
+    (
+        re.compile(
+            _NB
+            + _NUM
+            + r"\s*[~～\-–—至到]\s*(?P<n2>\d+(?:\.\d+)?)\s*(?P<u>km|m|公里|千米|米)"
+            + r"\s*/\s*(?:h|小时)(?![A-Za-z])"
+        ),
+        _speed_range,
+    ),
     (
         re.compile(
             _NB
@@ -245,7 +282,7 @@ RULES: list[Rule] = [
     ),
     (
         re.compile(
-            r"(?P<sign>(?<![A-Za-z0-9_.])-|负)?"
+            r"(?P<sign>(?<![A-Za-z0-9_.])[-+]|负)?"
             + _NB
             + r"(?P<num>\d+)\s*/\s*(?P<den>\d+)(?![\d.])"
         ),
@@ -254,6 +291,9 @@ RULES: list[Rule] = [
     (re.compile(r"(?<=[\d\s])(?P<op>" + _MATH_RE + r")(?=\s*[-\d])"), _math),
     (re.compile(r"(?P<op>[≤≥≠≈])(?=\s*[-\d])"), _math),
     (re.compile(r"±(?=\d)"), lambda m: "正负"),
+    # A written plus sign that is no operator (text start, after a space or a
+    # punctuation mark): +5 -> 正五. After Chinese (价格+10元) it stays unread.
+    (re.compile(r"(?:^|(?<=[\s(（,，:：;；]))\+(?=\d)"), lambda m: "正"),
     (re.compile(r"(?<=[\dA-Za-z])\s*-\s*(?=(?:\d+|[A-Za-z])\s*等于)"), lambda m: "减"),
     (
         re.compile(r"(?<!第)" + _NB + r"2(?=[" + _LIANG_BEFORE + r"])(?![\d])"),

@@ -1,0 +1,70 @@
+"""Money: a currency sign or ISO code before an amount, read after it (¥5 -> 五元).
+
+Ranges keep one currency word at the end ($8000~9000 -> 八千到九千美元), and a currency
+word already written after the amount is not doubled (¥1,234.56元 -> ...元).
+"""
+
+from __future__ import annotations
+
+import re
+
+from frontend_svc.normalizer.numbers import read_decimal
+
+_SIGNS = {
+    "¥": "元", "US$": "美元", "$": "美元", "HK$": "港元", "€": "欧元", "£": "英镑",
+    "₩": "韩元", "JP¥": "日元", "JPY¥": "日元", "J¥": "日元", "NT$": "新台币",
+    "C$": "加元", "CA$": "加元", "A$": "澳元", "AU$": "澳元", "S$": "新加坡元",
+    "NZ$": "新西兰元", "₹": "印度卢比", "₽": "卢布", "฿": "泰铢", "₫": "越南盾",
+    "MOP$": "澳门元", "R$": "巴西雷亚尔", "CAD$": "加元",
+}  # fmt: skip
+_CODES = {
+    "RMB": "人民币", "CNY": "人民币", "USD": "美元", "HKD": "港元", "EUR": "欧元",
+    "GBP": "英镑", "JPY": "日元", "KRW": "韩元", "TWD": "新台币", "CAD": "加元",
+    "AUD": "澳元", "SGD": "新加坡元", "NZD": "新西兰元", "CHF": "瑞士法郎",
+    "INR": "印度卢比", "RUB": "卢布", "THB": "泰铢", "VND": "越南盾",
+    "MYR": "马来西亚令吉", "RM": "马来西亚令吉", "MOP": "澳门元", "SEK": "瑞典克朗",
+    "AED": "阿联酋迪拉姆", "SAR": "沙特里亚尔", "BRL": "巴西雷亚尔",
+}  # fmt: skip
+MONEY_WORDS = (
+    "元|圆|块|美元|美金|欧元|港元|港币|英镑|日元|日圆|韩元|人民币|加元|加拿大元|澳元"
+    "|新台币|台币|卢布|卢比|法郎|比索|克朗|里拉|雷亚尔|兰特|泰铢|令吉|新加坡元|新西兰元"
+)
+"""Currency words a writer may put after the amount as well as the sign."""
+
+_SIGN_RE = "|".join(re.escape(s) for s in sorted(_SIGNS, key=len, reverse=True))
+# Codes stand alone: not inside a word (CADRE, FARM5); case-insensitive (usd 5).
+_CODE_RE = (
+    r"(?<![A-Za-z])(?:"
+    + "|".join(sorted(_CODES, key=len, reverse=True))
+    + r")(?![A-Za-z])"
+)
+_CUR = rf"(?:{_SIGN_RE}|{_CODE_RE})"
+_AMOUNT = r"\d+(?:\.\d+)?"
+_MAG = r"[万亿千百]*"
+MONEY_RE = re.compile(
+    rf"(?P<cur>{_CUR})\s*(?P<n>{_AMOUNT})(?P<mag>{_MAG})"
+    rf"(?:\s*[~～\-–—至到]\s*(?:{_CUR})?\s*(?P<n2>{_AMOUNT})(?P<mag2>{_MAG}))?"
+    rf"(?=\s*(?P<tail>(?:{MONEY_WORDS})?))",
+    re.I,
+)
+
+
+def _word(sign: str) -> str:
+    key = sign.upper()
+    return _SIGNS.get(key) or _CODES.get(key) or _SIGNS.get(sign, "")
+
+
+def _amount(number: str) -> str:
+    """Trailing decimal zeros of an amount are not read (14.60 -> 十四点六)."""
+    return read_decimal(number.rstrip("0").rstrip(".") if "." in number else number)
+
+
+def _money(m: re.Match[str]) -> str:
+    spoken = _amount(m["n"]) + m["mag"]
+    if m["n2"]:
+        spoken += "到" + _amount(m["n2"]) + m["mag2"]
+    return spoken + ("" if m["tail"] else _word(m["cur"]))
+
+
+RULES = [(MONEY_RE, _money)]
+"""Applied by ``measures`` after thousands separators are removed."""
