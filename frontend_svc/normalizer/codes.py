@@ -81,6 +81,15 @@ PHONE_RULES: list[Rule] = [
         ),
         _phone,
     ),
+    # Flat and room numbers (3单元401, 1205室): digit by digit.
+    (
+        re.compile(
+            r"(?:(?<=单元)|(?<=栋)|(?<=座))\d{3,4}(?![\d.])|"
+            + _NB
+            + r"\d{3,4}(?=室|房(?!间))"
+        ),
+        _digit,
+    ),
     # Licence plates (京A07ZX3F, 鄂a7l62u): every digit on its own, letters kept.
     (re.compile(_PLATE), lambda m: m["p"] + re.sub(r"\d", _digit, m["rest"])),
     # Grouped telephone numbers: 400-800-8888, 138-1234-5678, 138 1234 5678,

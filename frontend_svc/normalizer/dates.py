@@ -99,7 +99,33 @@ _SCORE_CTX = (
     r"(?P<ctx>(?:比分|比赛|战胜|击败|力克|爆冷|负于|胜|负|平|以|队)[^\d，。,]{0,4}?)"
 )
 
+_FESTIVE = (
+    "劳动节|国庆|儿童节|妇女节|青年节|晚会|假期|黄金周|长假|小长假|购物节|大促|促销"
+    "|活动|狂欢|情人节|建军节|教师节|消费者"
+)
+
+
+def _holiday(m: re.Match[str]) -> str:
+    return read_int(m["m"], False) + read_digits(m["d"])
+
+
+def _digits(m: re.Match[str]) -> str:
+    return read_digits(m["d"])
+
+
 RULES: list[Rule] = [
+    # Holidays named by their date (5.1劳动节, 3.15晚会, 10.1国庆): the month, then
+    # the day's digits (五一, 三一五, 十一); shopping days likewise (618大促, 双11).
+    (
+        re.compile(_NB + r"(?P<m>1[0-2]|[1-9])\.(?P<d>[0-3]?\d)(?=" + _FESTIVE + ")"),
+        _holiday,
+    ),
+    (re.compile(_NB + r"(?P<d>618|520|1111|1212)(?=" + _FESTIVE + ")"), _digits),
+    # Decades: 90年代 -> 九十年代 (the standard reading; 九零 is for 90后).
+    (
+        re.compile(_NB + r"(?P<d>[1-9]0)(?=年代)"),
+        lambda m: read_int(m["d"], False),
+    ),
     (
         re.compile(
             _NB

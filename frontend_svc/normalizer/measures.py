@@ -50,7 +50,8 @@ _MATH = {"=": "等于", "+": "加", "×": "乘", "*": "乘", "÷": "除以", "<"
 _MATH_RE = "|".join(re.escape(k) for k in sorted(_MATH, key=len, reverse=True))
 
 
-_OPERAND = r"(?:\d+(?:\.\d+)?[A-Za-z]?|[A-Za-z])"
+_OPERAND = r"(?:\d+(?:\.\d+)?[A-Za-z]?|[A-Za-z])[²³]?"
+_POWERS = {"²": "的平方", "³": "的立方"}
 _EQUATION = (
     r"(?<![A-Za-z0-9_.])"
     + _OPERAND
@@ -77,9 +78,8 @@ def _equation(m: re.Match[str]) -> str:
         if part in _EQ_OPS:
             out.append(_EQ_OPS[part])
         else:
-            out.append(
-                re.sub(r"\d+(?:\.\d+)?", lambda d: read_decimal(d.group()), part)
-            )
+            part = re.sub(r"\d+(?:\.\d+)?", lambda d: read_decimal(d.group()), part)
+            out.append(re.sub("[²³]", lambda p: _POWERS[p.group()], part))
     return "".join(out)
 
 
@@ -113,7 +113,7 @@ def _math(m: re.Match[str]) -> str:
 
 
 def _range(m: re.Match[str]) -> str:
-    return m["n"] + (m["pct"] or "") + (m["u"] or "") + "到"
+    return m["n"] + m["mag"] + (m["pct"] or "") + (m["u"] or "") + "到"
 
 
 def _long_int(m: re.Match[str]) -> str:
@@ -194,9 +194,22 @@ RULES: list[Rule] = [
         re.compile(r"(?<=\d)(?P<u>\s*(?:km|dm|cm|mm|mi|m))(?P<e>[23])(?![\dA-Za-z])"),
         lambda m: m["u"] + ("²" if m["e"] == "2" else "³"),
     ),
-    # B2B, O2O, P2P: a lone 2 between two capitals is "to".
+    # Video resolutions (1080P, 720p): digit by digit.
     (
-        re.compile(r"(?<![A-Za-z0-9])(?P<a>[A-Z])2(?P<b>[A-Z])(?![A-Za-z0-9])"),
+        re.compile(_NB + r"(?P<d>\d{3,4})(?=[Pp](?![A-Za-z]))"),
+        lambda m: read_digits(m["d"]),
+    ),
+    # English ordinals written with digits (1st, 22nd): 第 + cardinal.
+    (
+        re.compile(_NB + r"(?P<d>\d+)(?:st|nd|rd|th)(?![A-Za-z])", re.I),
+        lambda m: "第" + read_int(m["d"], False),
+    ),
+    # B2B, O2O, P2P: a lone 2 between two business-model letters is "to" (not
+    # in formulas: H2O).
+    (
+        re.compile(
+            r"(?<![A-Za-z0-9])(?P<a>[BCOPMFGD])2(?P<b>[BCOPMFGD])(?![A-Za-z0-9])"
+        ),
         lambda m: f"{m['a']} to {m['b']}",
     ),
     # Designations: digits written after Latin letters (COVID-19, F-16, iPhone15,
@@ -256,7 +269,7 @@ RULES: list[Rule] = [
         re.compile(
             _NB
             + _NUM
-            + r"(?P<pct>[%‰]?)(?P<u>(?:"
+            + r"(?P<mag>[万亿]?)(?P<pct>[%‰]?)(?P<u>(?:"
             + _UNIT_RE
             + r")?)\s*[~～\-–—至]\s*(?=\d)(?!\d+(?:\.\d+)?\s*[=＝])"
         ),
@@ -291,6 +304,11 @@ RULES: list[Rule] = [
     (re.compile(r"(?<=[\d\s])(?P<op>" + _MATH_RE + r")(?=\s*[-\d])"), _math),
     (re.compile(r"(?P<op>[≤≥≠≈])(?=\s*[-\d])"), _math),
     (re.compile(r"±(?=\d)"), lambda m: "正负"),
+    # Powers and roots after the units (5m² is an area): 3² -> 三的平方, √2 -> 根号二.
+    (re.compile(r"(?<=\d)[²³]"), lambda m: _POWERS[m.group()]),
+    (re.compile(r"√(?=\s*\d)"), lambda m: "根号"),
+    # A plus after a number that no number follows (1000+人, 100万+): 多.
+    (re.compile(r"(?<=[\d万亿千百])\+(?!\s*[\dA-Za-z(（])"), lambda m: "多"),
     # A written plus sign that is no operator (text start, after a space or a
     # punctuation mark): +5 -> 正五. After Chinese (价格+10元) it stays unread.
     (re.compile(r"(?:^|(?<=[\s(（,，:：;；]))\+(?=\d)"), lambda m: "正"),
