@@ -121,6 +121,8 @@ RULES: list[Rule] = [
         _holiday,
     ),
     (re.compile(_NB + r"(?P<d>618|520|1111|1212)(?=" + _FESTIVE + ")"), _digits),
+    # A written 0 minute after 点 (1点05分): 零, as in 1:05.
+    (re.compile(r"(?<=点)0(?=[1-9]分)"), lambda m: "零"),
     # Decades: 90年代 -> 九十年代 (the standard reading; 九零 is for 90后).
     (
         re.compile(_NB + r"(?P<d>[1-9]0)(?=年代)"),
@@ -147,6 +149,15 @@ RULES: list[Rule] = [
             _NB
             + r"(?P<y>[12]\d{3})(?:/(?P<m>\d{1,2})|\.(?P<m2>\d{2}))(?P<d>)"
             + r"(?![\d.万亿千百元%])"
+        ),
+        _date_ymd,
+    ),
+    # 2023.1 (a year of this or the last century and a month 1-9): a date.
+    (
+        re.compile(
+            _NB
+            + r"(?P<y>(?:19|20)\d\d)\.(?P<m>[1-9])(?P<d>)"
+            + r"(?![\d.万亿千百元%倍A-Za-z]|\s*[个人只件年天次米克升吨度分秒])"
         ),
         _date_ymd,
     ),

@@ -99,8 +99,15 @@ def _unit(m: re.Match[str]) -> str:
     return ("负" if sign else "") + read_decimal(m["n"]) + unit
 
 
+_PER = {"h": "小时", "s": "秒", "min": "分钟"}
+_RATE_UNITS = {"MB": "兆字节", "KB": "千字节", "kb": "千比特", "Mb": "兆比特"}
+
+
 def _speed(m: re.Match[str]) -> str:
-    return "每小时" + read_decimal(m["n"]) + _UNITS[m["u"]]
+    """A rate reads its time first, as WeTextProcessing does: 30km/h -> 每小时三十公里,
+    3m/s -> 每秒三米, 5MB/s -> 每秒五兆字节."""
+    unit = _UNITS.get(m["u"]) or _RATE_UNITS.get(m["u"], m["u"])
+    return "每" + _PER.get(m["per"], m["per"]) + read_decimal(m["n"]) + unit
 
 
 def _fraction(m: re.Match[str]) -> str:
@@ -278,7 +285,10 @@ RULES: list[Rule] = [
     (re.compile(r"(?P<sign>[-+±负])?" + _NB + _NUM + r"\s*(?P<pct>[%‰])"), _percent),
     (
         re.compile(
-            _NB + _NUM + r"\s*(?P<u>km|m|公里|千米|米)\s*/\s*(?:h|小时)(?![A-Za-z])"
+            _NB
+            + _NUM
+            + r"\s*(?P<u>km|m|公里|千米|米|kg|g|L|ml|mL|MB|GB|KB|kb|Mb)\s*/\s*"
+            + r"(?P<per>h|s|min|小时|秒|分钟|天|年|月|人)(?![A-Za-z])"
         ),
         _speed,
     ),

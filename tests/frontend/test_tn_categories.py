@@ -65,6 +65,11 @@ CASES = {
         ("√2", "根号二"),
         ("H2O", "H二O"),  # a formula, not B2B
         ("B2C", "B to C"),
+        ("1点05分", "一点零五分"),  # as 1:05 is read
+        ("5m/s", "每秒五米"),  # a rate reads its time first, as km/h does
+        ("5MB/s", "每秒五兆字节"),
+        ("2023.1", "二零二三年一月"),
+        ("2023.1元", "两千零二十三点一元"),
     ],
     "licence_plate": [
         ("京A07ZX3F", "京A零七ZX三F"),
