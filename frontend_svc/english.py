@@ -13,7 +13,9 @@ unstressed ``tone0`` (``EnXXSyllableFormatter`` maps stress 2 to 0). CONVENTIONS
   them as a word that is not itself a spelling (NASA, SARS) or they are in
   :data:`READ_AS_WORD` (OK); a single letter is its letter name;
 * camel-case tokens (WeChat, LinkedIn) are read part by part; words the dictionary
-  lacks get a plural/suffix stripped when the stem is known, else they are spelled.
+  lacks get a plural/suffix stripped when the stem is known, else a learned
+  letter-to-phone reading (``english_oov.py``) if they look pronounceable (a vowel,
+  no run of 4 consonants: Huawei yes, Airbnb no), else they are spelled.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from frontend_svc.english_oov import LetterToPhone
 from frontend_svc.words import Word
 from tts_common.errors import ModelLoadError
 
@@ -151,6 +154,8 @@ _SUFFIXES: tuple[tuple[str, str], ...] = (
     ("er", "ER0"),
     ("ers", "ER0 Z"),
 )
+_PRONOUNCEABLE_RE = re.compile(r"(?=.*[aeiouy])(?!.*[b-df-hj-np-tv-xz]{4})[a-z]{3,}")
+"""Words worth the learned reading: 3+ letters, a vowel, no 4 consonants in a row."""
 _CAMEL_RE = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[a-z]+")
 _LATIN_RE = re.compile(r"[A-Za-z]+(?:['’\-][A-Za-z]+)*\Z")
 
@@ -235,6 +240,7 @@ class EnglishReader:
     def __init__(self) -> None:
         self._dict = _cmu()
         self._cache: dict[str, tuple[list[Syllable], bool]] = {}
+        self._model: LetterToPhone | None = None  # loaded at the first unknown word
 
     def is_latin_word(self, text: str) -> bool:
         """Letters, with ``'`` or ``-`` only between letters (it's, Wi-Fi)."""
@@ -289,9 +295,18 @@ class EnglishReader:
                 return letter_syllables(piece), True
             return syllabify(pron), False
         pron = self._lookup(piece.lower()) or self._by_suffix(piece.lower())
+        if pron is None and _PRONOUNCEABLE_RE.fullmatch(piece.lower()):
+            pron = self._letter_to_phone(piece.lower()) or None
         if pron is None:
             return letter_syllables(piece), True
         return syllabify(pron), False
+
+    def _letter_to_phone(self, word: str) -> list[str]:
+        """The learned reading of a word the dictionary lacks ([] if it has no vowel)."""
+        if self._model is None:
+            self._model = LetterToPhone()
+        pron = self._model(word)
+        return pron if any(p[:2] in VOWELS for p in pron) else []
 
     def _lookup(self, word: str) -> list[str] | None:
         pron = self._dict.get(word)

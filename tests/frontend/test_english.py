@@ -12,10 +12,12 @@ from frontend_svc import Frontend
 from frontend_svc.english import (
     ENGLISH_PHONES,
     EnglishReader,
+    _cmu,
     letter_syllables,
     syllabify,
     voice_speaks_english,
 )
+from frontend_svc.english_oov import LetterToPhone
 from tests.frontend.conftest import FRONTEND_DEV
 from tts_common.symbols import parse_symbols, phone_inventory, tone_inventory
 
@@ -127,11 +129,31 @@ def test_acronyms_spelled_with_english_letter_names() -> None:
     assert reader.read("G") == [(("jh", "iy"), 1)]
 
 
-def test_unknown_words_fall_back_to_spelling_or_a_known_stem() -> None:
+def test_unknown_words_fall_back_to_a_known_stem_a_learned_reading_or_spelling() -> (
+    None
+):
     reader = EnglishReader()
-    assert reader.analyze("Xyzzq") == (letter_syllables("Xyzzq"), True)
     stems = reader.read("podcasts")
     assert stems[-1][0][-1] == "z"
+    # Not in CMU, pronounceable: the learned reading, not letter names.
+    sylls, spelled = reader.analyze("Huawei")
+    assert not spelled and sylls != letter_syllables("Huawei")
+    assert 2 <= len(sylls) <= 3 and sum(tone for _, tone in sylls) == 1
+    assert all(p in ENGLISH_PHONES for phones, _ in sylls for p in phones)
+    # Four consonants in a row (rbnb) or no vowel: spelled.
+    assert reader.analyze("Airbnb") == (letter_syllables("Airbnb"), True)
+    assert reader.analyze("Xkcdq") == (letter_syllables("Xkcdq"), True)
+
+
+def test_the_learned_reading_reproduces_the_dictionary_it_was_trained_on() -> None:
+    """A check of the numpy recurrence and the symbol order against g2p_en's weights:
+    a wrong gate order or phone table reads almost no dictionary word right."""
+    model = LetterToPhone()
+    words = ["hello", "zoom", "selfie", "tiktok", "emoji", "station", "computer",
+             "banana", "window", "market", "teacher", "summer"]  # fmt: skip
+    cmu = _cmu()
+    exact = sum(" ".join(model(w)) == cmu[w] for w in words)
+    assert exact >= len(words) // 2, [(w, model(w), cmu[w]) for w in words]
 
 
 def test_mixed_tokens(fe: Frontend) -> None:
