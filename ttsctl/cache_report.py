@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -42,7 +43,12 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     purge = sub.add_parser(
         "cache-purge", help="delete cached audio of a voice and/or a model revision"
     )
-    purge.add_argument("--redis", required=True, help="Redis URL, as REDIS_URL")
+    purge.add_argument(
+        "--redis",
+        default="",
+        help="Redis URL, as REDIS_URL (default: $REDIS_URL, else the Redis of the "
+        "`ttsctl up` running for this user)",
+    )
     purge.add_argument("--voice", default="", help="only this voice")
     purge.add_argument(
         "--revision",
@@ -110,6 +116,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _up_redis_url() -> str:
+    from ttsctl import up_state
+
+    state = up_state.read(up_state.state_path())
+    return str(state.get("redis_url", "")) if state else ""
+
+
 def run_purge(args: argparse.Namespace) -> int:
     """Delete the matching entries with SCAN; prints how many."""
     import asyncio
@@ -125,8 +138,16 @@ def run_purge(args: argparse.Namespace) -> int:
         )
         return 2
 
+    redis_url = args.redis or os.environ.get("REDIS_URL") or _up_redis_url()
+    if not redis_url:
+        print(
+            "ttsctl cache-purge: give --redis (or REDIS_URL); no `ttsctl up` is running",
+            file=sys.stderr,
+        )
+        return 2
+
     async def purge() -> int:
-        cache = RedisPhraseCache(CacheConfig(redis_url=args.redis))
+        cache = RedisPhraseCache(CacheConfig(redis_url=redis_url))
         try:
             return await cache.purge(voice=args.voice, revision=args.revision)
         finally:

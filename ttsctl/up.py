@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 from tts_common.stack import LocalStack
+from ttsctl import up_state
 
 _REPO = Path(__file__).resolve().parents[1]
 BUNDLED_VOICES = (_REPO / "voices" / "demo", _REPO / "voices" / "noise_test")
@@ -124,11 +125,21 @@ def run_up(args: argparse.Namespace) -> int:
         # A busy port, a process that failed to start: its log tail is in exc.
         print(f"ttsctl up: the stack did not start: {exc}", file=sys.stderr)
         return 1
+    state = up_state.state_path()
     try:
         _print_addresses(stack)
+        up_state.write(
+            state,
+            {
+                "gateway": stack.gateway_address,
+                "http": stack.http_url if "http" in stack.processes else "",
+                "redis_url": stack.redis_url,
+            },
+        )
         while not stop.wait(1.0):
             pass
     finally:
+        up_state.clear(state)
         stack.stop()
     print("stopped", file=sys.stderr)
     return 0

@@ -292,6 +292,45 @@ async def test_ttsctl_cache_purge(start_gateway, redis_server, rdb, capsys) -> N
     assert await audio_keys(rdb) == []
 
 
+async def test_ttsctl_cache_purge_finds_the_redis_of_ttsctl_up(
+    start_gateway, redis_server, rdb, capsys, tmp_path, monkeypatch
+) -> None:
+    """Without --redis or REDIS_URL, purge uses the URL ``ttsctl up`` left in its
+    user-only state file; with no live ``up`` it says what to give."""
+    from ttsctl import up_state
+
+    gateway = await start_gateway(**cached_gateway(redis_server))
+    await unary(gateway.stub, "找到缓存。", voice="zhiyan_emo")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    parser = argparse.ArgumentParser()
+    cache_report.add_arguments(parser.add_subparsers())
+    args = parser.parse_args(["cache-purge", "--voice", "zhiyan_emo"])
+    assert await asyncio.to_thread(cache_report.run_purge, args) == 2
+    assert "no `ttsctl up` is running" in capsys.readouterr().err
+    state = up_state.state_path()
+    up_state.write(state, {"redis_url": redis_server.url})
+    assert state.stat().st_mode & 0o777 == 0o600  # it holds the password
+    assert await asyncio.to_thread(cache_report.run_purge, args) == 0
+    assert "deleted 2 cache entries" in capsys.readouterr().out
+    assert await audio_keys(rdb) == []
+    up_state.clear(state)
+    assert not state.exists()
+
+
+def test_up_state_of_a_stopped_stack_is_ignored(tmp_path) -> None:
+    """A file left by a process that is gone (killed ``up``) is not trusted."""
+    import json
+
+    from ttsctl import up_state
+
+    path = tmp_path / "up.json"
+    path.write_text(json.dumps({"redis_url": "redis://x", "pid": 2**22 + 12345}))
+    assert up_state.read(path) is None
+    up_state.clear(path)  # not ours: kept
+    assert path.exists()
+
+
 async def test_no_cache_flag_neither_reads_nor_writes(
     start_gateway, fake_stages, redis_server, rdb
 ) -> None:
