@@ -290,8 +290,9 @@ def start_ttsctl_up(log: Path) -> tuple[subprocess.Popen[str], dict[str, int]]:
     cmd = [sys.executable, "-m", "ttsctl", "up", "--port", "0", "--http-port", "0",
            "--model-dir", str(MODEL_DIR), "--startup-timeout", "120"]  # fmt: skip
     with log.open("wb") as err:
+        env = {**os.environ, **STACK_ENV, "XDG_RUNTIME_DIR": str(log.parent)}
         up = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=err,
-                              text=True, env={**os.environ, **STACK_ENV})  # fmt: skip
+                              text=True, env=env)  # fmt: skip
     try:
         assert up.stdout is not None
         assert up.stdout.readline().startswith("gateway listening"), log.read_text()
@@ -344,8 +345,11 @@ def test_ttsctl_up_restarts_a_killed_stage_and_sighup_stops_everything(
         assert f"vocoder (pid {pids['vocoder']}) died: killed by SIGKILL" in text
         pids = {**pids, **children_in(log)}
         assert alive(pids["vocoder"])
+        state = tmp_path / "sambert-tts" / "up.json"  # for ttsctl cache-purge
+        assert "redis://" in state.read_text() and state.stat().st_mode & 0o077 == 0
         up.send_signal(signal.SIGHUP)
         assert up.wait(timeout=60) == 0, log.read_text()
+        assert not state.exists()
     finally:
         up.kill()
         up.wait()
