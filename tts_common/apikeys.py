@@ -20,9 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tts_common.config import ConfigError
+from tts_common.config import ConfigError, yaml_section
 
 __all__ = ["ApiKey", "ApiKeys", "RateLimiter", "presented_key"]
 
@@ -131,11 +129,7 @@ class ApiKeys:
 
 
 def _yaml_entries(text: str, source: str) -> list[dict[str, Any]]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise ConfigError(f"{source}: not valid YAML") from None
-    entries = data.get("keys") if isinstance(data, dict) else None
+    entries = yaml_section(text, source, "keys")
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ConfigError(f"{source}: expected 'keys:' with a list of {{name, key}}")
     return entries

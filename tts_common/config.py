@@ -155,6 +155,19 @@ def env_secret(environ: Mapping[str, str], name: str) -> str:
         raise ConfigError(f"{name}_FILE: cannot read {path!r} ({exc})") from None
 
 
+def yaml_section(text: str, source: str, key: str) -> Any:
+    """The value under top-level ``key`` of a YAML (or JSON) document, None when
+    the document is no mapping or lacks it; ConfigError naming ``source`` when the
+    text does not parse."""
+    import yaml  # deferred: only configs that point at a file need it
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ConfigError(f"{source}: not valid YAML or JSON") from None
+    return data.get(key) if isinstance(data, dict) else None
+
+
 def check_server_tls(cert_file: str, key_file: str, client_ca_file: str) -> None:
     """Reject a half-configured TLS server (names relative to the service prefix).
 

@@ -7,9 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from tts_common.config import ConfigError
+from tts_common.config import ConfigError, yaml_section
 from tts_common.symbols import EMOTIONS
 
 __all__ = ["OPENAI_VOICES", "VoiceAlias", "VoiceAliases"]
@@ -107,11 +105,7 @@ def _inline_entries(raw: str, source: str) -> Iterator[tuple[str, VoiceAlias]]:
 
 
 def _file_entries(text: str, source: str) -> Iterator[tuple[str, VoiceAlias]]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise ConfigError(f"{source}: not valid YAML or JSON") from None
-    entries = data.get("aliases") if isinstance(data, dict) else None
+    entries = yaml_section(text, source, "aliases")
     if not isinstance(entries, dict):
         raise ConfigError(
             f"{source}: expected 'aliases:' mapping each alias to "
