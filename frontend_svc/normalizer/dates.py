@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from frontend_svc.normalizer.numbers import read_digits, read_int
+from frontend_svc.normalizer.numbers import read_decimal, read_digits, read_int
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
@@ -266,11 +266,12 @@ RULES: list[Rule] = [
     (
         re.compile(
             _NB
-            + r"(?P<a>\d{1,3})\s*[:：]\s*(?P<b>\d{1,3})"
+            + r"(?P<a>\d{1,3})\s*[:：]\s*(?P<b>\d{1,3}(?:\.\d+)?)"
             + _NA
             + r"(?![:：]\d)(?P<ctx>)"
         ),
-        lambda m: read_int(m["a"], False) + "比" + read_int(m["b"], False),
+        # A ratio's second term may be a decimal (1:2.5 -> 一比二点五).
+        lambda m: read_int(m["a"], False) + "比" + read_decimal(m["b"], False),
     ),
 ]
 """Applied in order; each returns spoken text for its match."""

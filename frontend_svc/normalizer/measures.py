@@ -47,6 +47,8 @@ _MAX_CARDINAL = 12
 _MATH = {"=": "等于", "+": "加", "×": "乘", "*": "乘", "÷": "除以", "<": "小于",
          ">": "大于", "≤": "小于等于", "≥": "大于等于", "<=": "小于等于",
          ">=": "大于等于", "≠": "不等于", "!=": "不等于", "≈": "约等于"}  # fmt: skip
+_SPOKEN_DIGITS = "零一二三四五六七八九十"
+"""Numbers already read (fractions: 1/2+1/3=5/6): an operator between them is read too."""
 _MATH_RE = "|".join(re.escape(k) for k in sorted(_MATH, key=len, reverse=True))
 
 
@@ -311,8 +313,21 @@ RULES: list[Rule] = [
         ),
         _fraction,
     ),
-    (re.compile(r"(?<=[\d\s])(?P<op>" + _MATH_RE + r")(?=\s*[-\d])"), _math),
+    (
+        re.compile(
+            r"(?<=[\d\s"
+            + _SPOKEN_DIGITS
+            + r"])(?P<op>"
+            + _MATH_RE
+            + r")(?=\s*[-\d"
+            + _SPOKEN_DIGITS
+            + r"])"
+        ),
+        _math,
+    ),
     (re.compile(r"(?P<op>[≤≥≠≈])(?=\s*[-\d])"), _math),
+    # × and ÷ are operators wherever they stand (5cm×10cm, 1920×1080).
+    (re.compile(r"\s*(?P<op>[×÷])\s*"), _math),
     (re.compile(r"±(?=\d)"), lambda m: "正负"),
     # Powers and roots after the units (5m² is an area): 3² -> 三的平方, √2 -> 根号二.
     (re.compile(r"(?<=\d)[²³]"), lambda m: _POWERS[m.group()]),
