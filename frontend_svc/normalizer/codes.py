@@ -92,14 +92,15 @@ PHONE_RULES: list[Rule] = [
     ),
     # Licence plates (京A07ZX3F, 鄂a7l62u): every digit on its own, letters kept.
     (re.compile(_PLATE), lambda m: m["p"] + re.sub(r"\d", _digit, m["rest"])),
-    # Grouped telephone numbers: 400-800-8888, 138-1234-5678, 138 1234 5678,
-    # +86 10-1234-5678 (after the dates, so 2008-08-08 stays a date; a lone pair
-    # such as 100-200 stays a range).
+    # Grouped telephone numbers: 400-800-8888, 400 800 8888, 138-1234-5678,
+    # 138 1234 5678, 86-10-12345678 (country, area, number), +86 10-1234-5678
+    # (after the dates, so 2008-08-08 stays a date; a lone pair such as 100-200
+    # stays a range).
     (
         re.compile(
             _NB
             + r"(?:\+\d{1,3}[- ]?)?(?:\d{2,4}-\d{3,4}-\d{3,4}|1[3-9]\d[ -]\d{4}[ -]\d{4}"
-            + r"|[48]00-?\d{3}-?\d{4})(?![\d-])"
+            + r"|[48]00[- ]?\d{3}[- ]?\d{4}|\d{1,3}-\d{2,3}-\d{7,8})(?![\d-])"
         ),
         _phone,
     ),

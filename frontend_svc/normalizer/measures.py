@@ -203,6 +203,13 @@ RULES: list[Rule] = [
         re.compile(r"(?<=\d)(?P<u>\s*(?:km|dm|cm|mm|mi|m))(?P<e>[23])(?![\dA-Za-z])"),
         lambda m: m["u"] + ("²" if m["e"] == "2" else "³"),
     ),
+    # Scientific notation: 1e-5 -> 一乘十的负五次方, 6.02E23.
+    (
+        re.compile(
+            r"(?<![A-Za-z0-9_.])(?P<m>\d+(?:\.\d+)?)[eE](?P<e>[-+]?\d{1,3})(?![\dA-Za-z])"
+        ),
+        lambda m: read_decimal(m["m"]) + "乘十的" + read_decimal(m["e"]) + "次方",
+    ),
     # Video resolutions (1080P, 720p): digit by digit.
     (
         re.compile(_NB + r"(?P<d>\d{3,4})(?=[Pp](?![A-Za-z]))"),
