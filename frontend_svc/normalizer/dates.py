@@ -76,13 +76,28 @@ def _load_teams() -> tuple[frozenset[str], int]:
 _TEAMS, _TEAM_MAX = _load_teams()
 
 
+_NOT_A_TEAM = "第至从到周每版号年月日点时"
+"""Just before a pair, these make it an ordinal, a time or a version, not a score."""
+
+
 def _team_score(m: re.Match[str]) -> str:
-    """``中国1-2``, ``拉齐奥 2/2``: a pair right after a team name is a score."""
+    """``中国1-2``, ``拉齐奥 2/2``: a pair right after a team name is a score; so is
+    a dashed pair that does not go up (``拜仁3-2``)."""
     start = m.start()
     text = m.string
     for size in range(2, min(_TEAM_MAX, start) + 1):
         if text[start - size : start] in _TEAMS:
             return read_int(m["a"], False) + "比" + read_int(m["b"], False)
+    # Not a listed team (拜仁3-2, 皇马0-0): a dashed pair after a name that does
+    # not go up is no range (3到2 says nothing), so it is a score.
+    before = text[max(0, start - 3) : start]
+    if (
+        "-" in m.group()
+        and int(m["a"]) >= int(m["b"])
+        and len(m["a"]) <= 2
+        and not any(c in before for c in _NOT_A_TEAM)
+    ):
+        return read_int(m["a"], False) + "比" + read_int(m["b"], False)
     return m.group()
 
 
