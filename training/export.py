@@ -149,6 +149,15 @@ def write_voice(ckpt_path: Path, out: Path) -> Path:
     return out / "voices" / VOICE / "am" / "ckpt" / am_path.name
 
 
+def _phones() -> list[str]:
+    """The phones the voice was trained on: the Mandarin part of the KAN-TTS
+    inventory (the corpus has no English), so the frontend spells Latin words."""
+    from frontend_svc.english import ENGLISH_PHONES
+    from tts_common.symbols import BREAKS, phone_inventory
+
+    return [p for p in phone_inventory() if p not in ENGLISH_PHONES | set(BREAKS)]
+
+
 def main(argv: list[str] | None = None) -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -163,12 +172,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def _phones() -> list[str]:
-    """The phones the voice was trained on: the Mandarin part of the KAN-TTS
-    inventory (the corpus has no English), so the frontend spells Latin words."""
-    from frontend_svc.english import ENGLISH_PHONES
-    from tts_common.symbols import BREAKS, phone_inventory
-
-    return [p for p in phone_inventory() if p not in ENGLISH_PHONES | set(BREAKS)]
