@@ -34,6 +34,10 @@ _UNITS = {
     "GB": "吉字节", "gb": "吉字节", "TB": "太字节", "tb": "太字节", "V": "伏特",
     "ºC": "摄氏度", "°c": "摄氏度", "ºc": "摄氏度", "°f": "华氏度", "º": "度",
     "db": "分贝", "sq ft": "平方英尺", "kgf": "千克力",
+    "gwh": "吉瓦时", "gpa": "吉帕斯卡", "pa": "帕斯卡", "v": "伏特", "rad": "弧度",
+    "Gy": "戈瑞", "gy": "戈瑞", "Sv": "希沃特", "mSv": "毫希沃特", "pg": "皮克",
+    "sq mi": "平方英里",
+    "TJ": "万亿焦耳", "tj": "万亿焦耳", "amu": "原子质量单位", "cwt": "英担",
 }  # fmt: skip
 _UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
 # Measure words after which a lone 2 is read 两 (两个, 两年后, 两点).
