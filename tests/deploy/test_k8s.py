@@ -413,6 +413,12 @@ def test_http_bridge_beside_the_gateway(kustomization: str) -> None:
         p["name"]: p for p in one(kustomization, "Service", "gateway")["spec"]["ports"]
     }
     assert svc_ports["http"]["targetPort"] == "http"
+    # Its /metrics is scraped through the Service (the pod annotation names the
+    # gateway's port), on the port the bridge listens on.
+    notes = one(kustomization, "Service", "gateway")["metadata"]["annotations"]
+    assert notes["prometheus.io/scrape"] == "true"
+    assert int(notes["prometheus.io/port"]) == cfg.port == svc_ports["http"]["port"]
+    assert notes["prometheus.io/path"] == "/metrics"
     longest_stream = gateway_cfg.default_deadline_s
     assert cfg.request_timeout_s >= longest_stream and cfg.grace_s >= longest_stream
     assert cfg.drain_delay_s > 0
