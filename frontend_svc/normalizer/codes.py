@@ -77,16 +77,17 @@ PHONE_RULES: list[Rule] = [
     (re.compile(_NB + r"(?:\+?86[- ]?)?1[3-9]\d{9}" + _NA), _phone),
     (
         re.compile(
-            rf"(?<!第){_NB}(?:{_SERVICE}|{_EMERGENCY})(?![\d.%]|\s*[{_COUNTED}])"
+            rf"(?<![第·]){_NB}(?:{_SERVICE}|{_EMERGENCY})"
+            rf"(?![\d.%·]|\s*[{_COUNTED}])"
         ),
         _phone,
     ),
-    # Flat and room numbers (3单元401, 1205室): digit by digit.
+    # Flat and room numbers (3单元401, A座1001, 1205室): digit by digit; not after
+    # 座 as a measure word (一座6000多平方米的晒谷场).
     (
         re.compile(
-            r"(?:(?<=单元)|(?<=栋)|(?<=座))\d{3,4}(?![\d.])|"
-            + _NB
-            + r"\d{3,4}(?=室|房(?!间))"
+            r"(?:(?<=单元)|(?<=[A-Za-z\d]栋)|(?<=[A-Za-z]座))\d{3,4}"
+            r"(?![\d.多余万千百平米人元个])|" + _NB + r"\d{3,4}(?=室|房(?!间))"
         ),
         _digit,
     ),

@@ -200,6 +200,9 @@ RULES: list[Rule] = [
         lambda m: "点".join(read_int(p, False) for p in m.group().split(".")),
     ),
     *money.RULES,
+    # × and ÷ between numbers, also with units (5cm×10cm, 1920×1080); not a
+    # masked name (王×).
+    (re.compile(r"(?<=[\dA-Za-z²³])\s*(?P<op>[×÷])\s*(?=\d)"), _math),
     # Equations with single letters (x+y=5, 2x-1=3, a>b): the operators are read.
     (re.compile(_EQUATION), _equation),
     # Exponents written as digits after a length unit: 5m2 -> 5m², 3cm3 -> 3cm³.
@@ -337,8 +340,6 @@ RULES: list[Rule] = [
         _math,
     ),
     (re.compile(r"(?P<op>[≤≥≠≈])(?=\s*[-\d])"), _math),
-    # × and ÷ are operators wherever they stand (5cm×10cm, 1920×1080).
-    (re.compile(r"\s*(?P<op>[×÷])\s*"), _math),
     (re.compile(r"±(?=\d)"), lambda m: "正负"),
     # Powers and roots after the units (5m² is an area): 3² -> 三的平方, √2 -> 根号二.
     (re.compile(r"(?<=\d)[²³]"), lambda m: _POWERS[m.group()]),

@@ -82,6 +82,13 @@ CASES = {
         ("皇马0-0", "皇马零比零"),
         ("周一至周五9-5", "周一至周五九到五"),  # working hours
         ("第3-5页", "第三到五页"),
+        # Found by running the old and new normalizer over People's Daily 1998-01:
+        ("一座6000多平方米的晒谷场", "一座六千多平方米的晒谷场"),  # 座 counts here
+        ("A座1001", "A座一零零一"),
+        ("指数381·95382·37", "指数三百八十一·九万五千三百八十二·三十七"),  # no hotline
+        ("我叫王×", "我叫王×"),  # a masked name, no times sign
+        ("每小时100公里", "每小时一百公里"),
+        ("速度60公里/小时", "速度每小时六十公里"),  # raised KeyError before
     ],
     "licence_plate": [
         ("京A07ZX3F", "京A零七ZX三F"),
