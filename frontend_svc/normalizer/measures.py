@@ -344,8 +344,15 @@ RULES: list[Rule] = [
     # Powers and roots after the units (5m² is an area): 3² -> 三的平方, √2 -> 根号二.
     (re.compile(r"(?<=\d)[²³]"), lambda m: _POWERS[m.group()]),
     (re.compile(r"√(?=\s*\d)"), lambda m: "根号"),
-    # A plus after a number that no number follows (1000+人, 100万+): 多.
-    (re.compile(r"(?<=[\d万亿千百])\+(?!\s*[\dA-Za-z(（])"), lambda m: "多"),
+    # A plus after a number, before a counted word or the end of a clause
+    # (1000+人, 100万+): 多. Elsewhere it is a plus (房费232+早餐28).
+    (
+        re.compile(
+            r"(?<=[\d万亿千百])\+(?=\s*(?:[人个位名件次家元条款台种项]|[，。、！？,.!?；;）)]|$))"
+        ),
+        lambda m: "多",
+    ),
+    (re.compile(r"(?<=\d)\s*\+\s*(?=[\u4e00-\u9fff])"), lambda m: "加"),
     # A written plus sign that is no operator (text start, after a space or a
     # punctuation mark): +5 -> 正五. After Chinese (价格+10元) it stays unread.
     (re.compile(r"(?:^|(?<=[\s(（,，:：;；]))\+(?=\d)"), lambda m: "正"),

@@ -89,6 +89,7 @@ CASES = {
         ("我叫王×", "我叫王×"),  # a masked name, no times sign
         ("每小时100公里", "每小时一百公里"),
         ("速度60公里/小时", "速度每小时六十公里"),  # raised KeyError before
+        ("房费232+早餐28", "房费两百三十二加早餐二十八"),  # a plus, not 多
     ],
     "licence_plate": [
         ("京A07ZX3F", "京A零七ZX三F"),
