@@ -37,7 +37,8 @@ def _output_symbols() -> list[str]:
     return out
 
 
-_LETTERS = ["<pad>", "<unk>", "</s>", *"abcdefghijklmnopqrstuvwxyz"]
+_LETTER_IDS = {c: i for i, c in enumerate("abcdefghijklmnopqrstuvwxyz", start=3)}
+"""Encoder inputs: 0 <pad>, 1 <unk>, 2 </s>, then the letters."""
 _SYMBOLS = _output_symbols()
 _START, _END, _MAX_PHONES = 2, 3, 20
 
@@ -62,7 +63,7 @@ class LetterToPhone:
         """Phones of ``word`` (letters a-z; others count as unknown), ``UW`` as
         ``UW0``; empty when the model gives nothing usable."""
         w = self._w
-        ids = [_LETTERS.index(c) if c in _LETTERS else 1 for c in word.lower()] + [2]
+        ids = [_LETTER_IDS.get(c, 1) for c in word.lower()] + [2]
         h = np.zeros(w["enc_w_hh"].shape[1], np.float32)
         for x in w["enc_emb"][ids]:
             h = self._gru(x, h, "enc")

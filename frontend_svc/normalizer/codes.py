@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from frontend_svc.normalizer.dates import Rule
-from frontend_svc.normalizer.numbers import read_digits
+from frontend_svc.normalizer.numbers import digits_of, read_digits
 
 _NB = r"(?<![\d.])"  # not preceded by a digit or decimal point
 _NA = r"(?![\d])"  # not followed by a digit
@@ -62,10 +62,6 @@ _PLATE = (
 )
 
 
-def _digit(m: re.Match[str]) -> str:
-    return read_digits(m.group())
-
-
 ADDRESS_RULES: list[Rule] = [
     (re.compile(r"(?:https?://|www\.)[A-Za-z0-9./:_\-?=&#%~+]+", re.I), _spell_address),
     (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"), _spell_address),
@@ -89,10 +85,10 @@ PHONE_RULES: list[Rule] = [
             r"(?:(?<=单元)|(?<=[A-Za-z\d]栋)|(?<=[A-Za-z]座))\d{3,4}"
             r"(?![\d.多余万千百平米人元个])|" + _NB + r"\d{3,4}(?=室|房(?!间))"
         ),
-        _digit,
+        digits_of,
     ),
     # Licence plates (京A07ZX3F, 鄂a7l62u): every digit on its own, letters kept.
-    (re.compile(_PLATE), lambda m: m["p"] + re.sub(r"\d", _digit, m["rest"])),
+    (re.compile(_PLATE), lambda m: m["p"] + re.sub(r"\d", digits_of, m["rest"])),
     # Grouped telephone numbers: 400-800-8888, 400 800 8888, 138-1234-5678,
     # 138 1234 5678, 86-10-12345678 (country, area, number), +86 10-1234-5678
     # (after the dates, so 2008-08-08 stays a date; a lone pair such as 100-200

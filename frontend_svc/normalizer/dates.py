@@ -6,7 +6,12 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from frontend_svc.normalizer.numbers import read_decimal, read_digits, read_int
+from frontend_svc.normalizer.numbers import (
+    digits_of,
+    read_decimal,
+    read_digits,
+    read_int,
+)
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
@@ -124,10 +129,6 @@ def _holiday(m: re.Match[str]) -> str:
     return read_int(m["m"], False) + read_digits(m["d"])
 
 
-def _digits(m: re.Match[str]) -> str:
-    return read_digits(m["d"])
-
-
 RULES: list[Rule] = [
     # Holidays named by their date (5.1劳动节, 3.15晚会, 10.1国庆): the month, then
     # the day's digits (五一, 三一五, 十一); shopping days likewise (618大促, 双11).
@@ -135,7 +136,7 @@ RULES: list[Rule] = [
         re.compile(_NB + r"(?P<m>1[0-2]|[1-9])\.(?P<d>[0-3]?\d)(?=" + _FESTIVE + ")"),
         _holiday,
     ),
-    (re.compile(_NB + r"(?P<d>618|520|1111|1212)(?=" + _FESTIVE + ")"), _digits),
+    (re.compile(_NB + r"(?P<d>618|520|1111|1212)(?=" + _FESTIVE + ")"), digits_of),
     # A written 0 minute after 点 (1点05分): 零, as in 1:05.
     (re.compile(r"(?<=点)0(?=[1-9]分)"), lambda m: "零"),
     # Decades: 90年代 -> 九十年代 (the standard reading; 九零 is for 90后).

@@ -67,6 +67,11 @@ def read_digits(digits: str, yao: bool = False) -> str:
     return "".join(table[ord(c) - 48] for c in digits if "0" <= c <= "9")
 
 
+def digits_of(m: re.Match[str]) -> str:
+    """A regex callback: the whole match read digit by digit."""
+    return read_digits(m.group())
+
+
 def read_int(digits: str, liang: bool = True) -> str:
     """Cardinal reading of a digit string: ``"2000"`` -> 两千, ``"10"`` -> 十."""
     digits = digits.lstrip("0") or "0"
