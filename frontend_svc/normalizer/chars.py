@@ -25,6 +25,22 @@ _CONTROL_RE = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff0-\uffff]"
 )
 _SPACES_RE = re.compile(r"[ \t\r\f\v]+")
+# CJK compatibility units (㎡ ㎏ ㎞ ㏄ ...) are symbols (category So) and would be
+# stripped unread: spell them as the units the rules know (㎡ -> m², ㎧ -> m/s).
+_UNIT_CHARS = {
+    cp: re.sub(
+        r"(?<=m)([23])$",
+        lambda m: "²" if m.group() == "2" else "³",
+        unicodedata.normalize("NFKC", chr(cp)).replace("\u2215", "/"),
+    )
+    for cp in range(0x3380, 0x33E0)
+}
+# Vulgar fractions: ½ -> 1/2, and 3½ -> 3又1/2, for the fraction rule to read.
+_VULGAR = {
+    ch: unicodedata.normalize("NFKC", ch).replace("\u2044", "/")
+    for ch in "¼½¾⅐⅑⅒⅓⅔⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞"
+}
+_VULGAR_RE = re.compile("(\\d?)([" + "".join(_VULGAR) + "])")
 
 
 class CharNormalizer:
@@ -47,11 +63,16 @@ class CharNormalizer:
         text = _CONTROL_RE.sub("", text)
         text = text.translate(_WIDTH)
         if not text.isascii():
-            text = text.translate(self._digits)
+            text = text.translate(self._digits).translate(_UNIT_CHARS)
+            text = _VULGAR_RE.sub(_vulgar_fraction, text)
         text = _SPACES_RE.sub(" ", text)
         if not text.isascii():
             text = self._t2s.convert(text)
         return text
+
+
+def _vulgar_fraction(m: re.Match[str]) -> str:
+    return (m[1] + "又" if m[1] else "") + _VULGAR[m[2]]
 
 
 def strip_unpronounceable(text: str) -> str:

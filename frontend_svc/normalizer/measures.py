@@ -7,39 +7,10 @@ import re
 from frontend_svc.normalizer import money
 from frontend_svc.normalizer.dates import Rule
 from frontend_svc.normalizer.numbers import read_decimal, read_digits, read_int
+from frontend_svc.normalizer.units import PER, RATE_UNITS, UNIT_RE, UNITS
 
 _NB = r"(?<![\d.])"
 _NUM = r"(?P<n>\d+(?:\.\d+)?)"
-_UNITS = {
-    "km²": "平方千米", "m²": "平方米", "cm²": "平方厘米", "mm²": "平方毫米",
-    "m³": "立方米", "cm³": "立方厘米", "°C": "摄氏度", "℃": "摄氏度",
-    "°F": "华氏度", "℉": "华氏度", "km": "公里", "kg": "千克", "mg": "毫克",
-    "ml": "毫升", "mL": "毫升", "cm": "厘米", "mm": "毫米", "nm": "纳米",
-    "μm": "微米", "ms": "毫秒", "kW": "千瓦", "kw": "千瓦", "kWh": "千瓦时",
-    "kwh": "千瓦时", "KWh": "千瓦时", "KWH": "千瓦时",
-    "kHz": "千赫兹", "MHz": "兆赫兹", "GHz": "吉赫兹", "Hz": "赫兹", "mph": "英里每小时",
-    "min": "分钟", "g": "克", "m": "米", "s": "秒", "h": "小时", "t": "吨",
-    "L": "升", "W": "瓦", "w": "万", "°": "度", "kcal": "千卡", "cal": "卡",
-    "dB": "分贝", "kPa": "千帕", "MPa": "兆帕", "Pa": "帕斯卡",
-    # WeTextProcessing/NeMo units_en.tsv (both agree on these readings)
-    "km2": "平方千米", "m2": "平方米", "cm2": "平方厘米", "mm2": "平方毫米",
-    "m3": "立方米", "cm3": "立方厘米", "dm3": "立方分米", "dm³": "立方分米",
-    "dm": "分米", "ft": "英尺", "yd": "码", "mi": "英里", "mi²": "平方英里",
-    "lb": "磅", "lbs": "磅", "oz": "盎司", "ha": "公顷", "ng": "纳克", "μg": "微克",
-    "ns": "纳秒", "μs": "微秒", "ps": "皮秒", "mol": "摩尔", "mV": "毫伏", "mv": "毫伏",
-    "mW": "毫瓦", "mw": "毫瓦", "GW": "吉瓦", "gw": "吉瓦", "GWh": "吉瓦时",
-    "GPa": "吉帕斯卡", "kpa": "千帕", "mpa": "兆帕", "mhz": "兆赫兹", "khz": "千赫兹",
-    "ghz": "吉赫兹", "hz": "赫兹", "kbps": "千比特每秒", "Kbps": "千比特每秒",
-    "Mbps": "兆比特每秒", "mbps": "兆比特每秒", "rpm": "转每分", "bar": "巴",
-    "GB": "吉字节", "gb": "吉字节", "TB": "太字节", "tb": "太字节", "V": "伏特",
-    "ºC": "摄氏度", "°c": "摄氏度", "ºc": "摄氏度", "°f": "华氏度", "º": "度",
-    "db": "分贝", "sq ft": "平方英尺", "kgf": "千克力",
-    "gwh": "吉瓦时", "gpa": "吉帕斯卡", "pa": "帕斯卡", "v": "伏特", "rad": "弧度",
-    "Gy": "戈瑞", "gy": "戈瑞", "Sv": "希沃特", "mSv": "毫希沃特", "pg": "皮克",
-    "sq mi": "平方英里",
-    "TJ": "万亿焦耳", "tj": "万亿焦耳", "amu": "原子质量单位", "cwt": "英担",
-}  # fmt: skip
-_UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
 # Measure words after which a lone 2 is read 两 (两个, 两年后, 两点).
 _LIANG_BEFORE = (
     "个只条件本张次位名天年种台辆双把块岁小时分钟周家门层间片句口头匹座支架艘顶封"
@@ -98,22 +69,28 @@ def _percent(m: re.Match[str]) -> str:
 
 
 def _unit(m: re.Match[str]) -> str:
-    unit = _UNITS[m["u"]]
+    unit = UNITS[m["u"]]
     sign = m["sign"] or ""
     if sign and unit in ("摄氏度", "华氏度", "度"):
         return "零下" + read_decimal(m["n"]) + unit  # house: -10°C -> 零下十摄氏度
     return ("负" if sign else "") + read_decimal(m["n"]) + unit
 
 
-_PER = {"h": "小时", "s": "秒", "min": "分钟"}
-_RATE_UNITS = {"MB": "兆字节", "KB": "千字节", "kb": "千比特", "Mb": "兆比特"}
+def _per_unit(m: re.Match[str]) -> str:
+    """A unit over a unit that is not a time: 75μg/m³ -> 七十五微克每立方米."""
+    return read_decimal(m["n"]) + UNITS[m["u"]] + "每" + UNITS[m["per"]]
+
+
+def _height(m: re.Match[str]) -> str:
+    """1米75 -> 一米七五: centimetres after 米 are said digit by digit."""
+    return ("两" if m["m"] == "2" else "一") + "米" + read_digits(m["cm"])
 
 
 def _speed(m: re.Match[str]) -> str:
     """A rate reads its time first, as WeTextProcessing does: 30km/h -> 每小时三十公里,
     3m/s -> 每秒三米, 5MB/s -> 每秒五兆字节."""
-    unit = _UNITS.get(m["u"]) or _RATE_UNITS.get(m["u"], m["u"])
-    return "每" + _PER.get(m["per"], m["per"]) + read_decimal(m["n"]) + unit
+    unit = UNITS.get(m["u"]) or RATE_UNITS.get(m["u"], m["u"])
+    return "每" + PER.get(m["per"], m["per"]) + read_decimal(m["n"]) + unit
 
 
 def _fraction(m: re.Match[str]) -> str:
@@ -183,7 +160,7 @@ def _pct_range(m: re.Match[str]) -> str:
 
 
 def _speed_range(m: re.Match[str]) -> str:
-    unit = _UNITS.get(m["u"], m["u"])
+    unit = UNITS.get(m["u"], m["u"])
     return "每小时" + read_decimal(m["n"]) + "到" + read_decimal(m["n2"]) + unit
 
 
@@ -293,7 +270,7 @@ RULES: list[Rule] = [
             _NB
             + _NUM
             + r"(?P<mag>[万亿]?)(?P<pct>[%‰]?)(?P<u>(?:"
-            + _UNIT_RE
+            + UNIT_RE
             + r")?)\s*[~～\-–—至]\s*(?=\d)(?!\d+(?:\.\d+)?\s*[=＝])"
         ),
         _range,
@@ -310,11 +287,34 @@ RULES: list[Rule] = [
     ),
     (
         re.compile(
+            _NB
+            + _NUM
+            + r"\s*(?P<u>"
+            + UNIT_RE
+            + r")\s*/\s*(?P<per>"
+            + UNIT_RE
+            + r")(?![A-Za-z²³])"
+        ),
+        _per_unit,
+    ),
+    # A price per unit (5元/kg, 2万元/m²): the slash is 每.
+    (
+        re.compile(r"(?<=[元块])\s*/\s*(?P<u>" + UNIT_RE + r")(?![A-Za-z²³])"),
+        lambda m: "每" + UNITS[m["u"]],
+    ),
+    (
+        re.compile(
+            _NB + r"(?P<m>[12])米(?P<cm>\d{1,2})(?![\d.%])(?!\s*[厘毫公a-zA-Z])"
+        ),
+        _height,
+    ),
+    (
+        re.compile(
             r"(?P<sign>(?<![A-Za-z0-9_.])-)?"
             + _NB
             + _NUM
             + r"\s*(?P<u>"
-            + _UNIT_RE
+            + UNIT_RE
             + r")(?![A-Za-z²³])"
         ),
         _unit,
@@ -352,7 +352,7 @@ RULES: list[Rule] = [
         ),
         lambda m: "多",
     ),
-    (re.compile(r"(?<=\d)\s*\+\s*(?=[\u4e00-\u9fff])"), lambda m: "加"),
+    (re.compile(r"(?<=[\d万亿])\s*\+\s*(?=[\u4e00-\u9fff])"), lambda m: "加"),
     # A written plus sign that is no operator (text start, after a space or a
     # punctuation mark): +5 -> 正五. After Chinese (价格+10元) it stays unread.
     (re.compile(r"(?:^|(?<=[\s(（,，:：;；]))\+(?=\d)"), lambda m: "正"),
