@@ -137,8 +137,24 @@ RULES: list[Rule] = [
         _holiday,
     ),
     (re.compile(_NB + r"(?P<d>618|520|1111|1212)(?=" + _FESTIVE + ")"), digits_of),
-    # A written 0 minute after 点 (1点05分): 零, as in 1:05.
-    (re.compile(r"(?<=点)0(?=[1-9]分)"), lambda m: "零"),
+    # Dates written with a middle dot name events (9·11事件, “5·12”地震, 12·9运动):
+    # digit by digit, as they are said (九一一, 五一二, 一二九). Any other dot
+    # between digits is a decimal point (People's Daily: 增长3·3%, 1·8万人).
+    (
+        re.compile(
+            _NB + r"(?P<m>1[0-2]|[1-9])[·•・](?P<d>3[01]|[12]\d|[1-9])(?!\d)"
+            r"(?=”|\"|事件|事变|地震|运动|空难|惨案|枪击|大案|纪念|晚会)"
+        ),
+        lambda m: read_digits(m["m"]) + read_digits(m["d"]),
+    ),
+    (re.compile(r"(?<=\d)[·•・](?=\d)"), lambda m: "."),
+    # English decades (1990s): 一九九零年代.
+    (
+        re.compile(_NB + r"(?P<y>1[5-9]\d0|20\d0)s(?![A-Za-z])"),
+        lambda m: read_digits(m["y"]) + "年代",
+    ),
+    # A written 0 minute after 点 (1点05分, 9点05): 零, as in 1:05.
+    (re.compile(r"(?<=\d点)0(?=[1-9](?:分|(?![\d.])))"), lambda m: "零"),
     # Decades: 90年代 -> 九十年代 (the standard reading; 九零 is for 90后).
     (
         re.compile(_NB + r"(?P<d>[1-9]0)(?=年代)"),

@@ -81,6 +81,11 @@ def _per_unit(m: re.Match[str]) -> str:
     return read_decimal(m["n"]) + UNITS[m["u"]] + "每" + UNITS[m["per"]]
 
 
+def _degrees(m: re.Match[str]) -> str:
+    seconds = read_decimal(m["s"]) + "秒" if m["s"] else ""
+    return read_decimal(m["d"]) + "度" + read_decimal(m["m"]) + "分" + seconds
+
+
 def _height(m: re.Match[str]) -> str:
     """1米75 -> 一米七五: centimetres after 米 are said digit by digit."""
     return ("两" if m["m"] == "2" else "一") + "米" + read_digits(m["cm"])
@@ -212,6 +217,21 @@ RULES: list[Rule] = [
         ),
         lambda m: f"{m['a']} to {m['b']}",
     ),
+    # A range with the unit on both ends (3kg-5kg): the dash is no designation's
+    # (negative temperatures are left to their own rules).
+    (
+        re.compile(
+            r"(?<!-)" + _NB + _NUM + r"\s*(?P<u>" + UNIT_RE + r")\s*[-~～—–至]\s*"
+            r"(?P<n2>\d+(?:\.\d+)?)\s*(?P=u)(?![A-Za-z²³])"
+        ),
+        lambda m: (
+            read_decimal(m["n"])
+            + UNITS[m["u"]]
+            + "到"
+            + read_decimal(m["n2"])
+            + UNITS[m["u"]]
+        ),
+    ),
     # Designations: digits written after Latin letters (COVID-19, F-16, iPhone15,
     # MH370, SARS-CoV-2): the hyphen is silent (not 负, not 到); up to 2 digits are
     # a cardinal (十九), longer runs are read digit by digit (三七零).
@@ -297,6 +317,23 @@ RULES: list[Rule] = [
         ),
         _per_unit,
     ),
+    # Angles and coordinates: 116°23′ -> 一百一十六度二十三分, and lap times 3'25".
+    (
+        re.compile(
+            _NB + r"(?P<d>\d+(?:\.\d+)?)°\s*(?P<m>\d+(?:\.\d+)?)[′']"
+            r"(?:\s*(?P<s>\d+(?:\.\d+)?)[″\"])?"
+        ),
+        _degrees,
+    ),
+    (
+        re.compile(_NB + r"(?P<m>\d+)[′'](?P<s>\d+(?:\.\d+)?)[″\"]"),
+        lambda m: read_int(m["m"], False) + "分" + read_decimal(m["s"]) + "秒",
+    ),
+    # Blood pressure (120/80mmHg): the slash is 比, no fraction.
+    (
+        re.compile(_NB + r"(?P<a>\d{2,3})\s*/\s*(?P<b>\d{2,3})\s*mmHg"),
+        lambda m: read_int(m["a"], False) + "比" + read_int(m["b"], False) + "毫米汞柱",
+    ),
     # A price per unit (5元/kg, 2万元/m²): the slash is 每.
     (
         re.compile(r"(?<=[元块])\s*/\s*(?P<u>" + UNIT_RE + r")(?![A-Za-z²³])"),
@@ -318,6 +355,11 @@ RULES: list[Rule] = [
             + r")(?![A-Za-z²³])"
         ),
         _unit,
+    ),
+    # A mixed number (1 1/2杯) was written with a space: 一又二分之一.
+    (
+        re.compile(_NB + r"(?P<w>\d{1,2}) (?=\d+\s*/\s*\d+(?![\d./]))"),
+        lambda m: m["w"] + "又",
     ),
     (
         re.compile(

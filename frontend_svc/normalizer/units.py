@@ -37,6 +37,7 @@ UNITS = {
     "gwh": "吉瓦时", "gpa": "吉帕斯卡", "pa": "帕斯卡", "v": "伏特", "rad": "弧度",
     "Gy": "戈瑞", "gy": "戈瑞", "Sv": "希沃特", "mSv": "毫希沃特", "pg": "皮克",
     "sq mi": "平方英里",
+    "mmHg": "毫米汞柱", "mmol": "毫摩尔", "r/min": "转每分钟",
     "TJ": "万亿焦耳", "tj": "万亿焦耳", "amu": "原子质量单位", "cwt": "英担",
 }  # fmt: skip
 UNIT_RE = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))

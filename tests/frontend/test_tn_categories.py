@@ -85,7 +85,8 @@ CASES = {
         # Found by running the old and new normalizer over People's Daily 1998-01:
         ("一座6000多平方米的晒谷场", "一座六千多平方米的晒谷场"),  # 座 counts here
         ("A座1001", "A座一零零一"),
-        ("指数381·95382·37", "指数三百八十一·九万五千三百八十二·三十七"),  # no hotline
+        # A run-together table row: whatever it means, 95382 is no hotline.
+        ("指数381·95382·37", "指数三百八十一点九万五千三百八十二点三十七"),
         ("我叫王×", "我叫王×"),  # a masked name, no times sign
         ("每小时100公里", "每小时一百公里"),
         ("速度60公里/小时", "速度每小时六十公里"),  # raised KeyError before
@@ -236,11 +237,28 @@ CASES = {
         ("25元/kg", "二十五元每千克"),
         ("车速30km/h", "车速每小时三十公里"),  # a rate still reads its time first
     ],
+    "angles_and_event_dates": [
+        ("东经116°23′", "东经一百一十六度二十三分"),  # ′ was dropped unread
+        ("北纬39°54′27″", "北纬三十九度五十四分二十七秒"),
+        ("配速5'30\"", "配速五分三十秒"),
+        ("9·11事件", "九一一事件"),
+        ("南航“5·8”空难", "南航“五八”空难"),
+        ("增长3·3%", "增长百分之三点三"),  # a dot between digits is a decimal point
+        ("1·8万人", "一点八万人"),
+        ("5·12地震", "五一二地震"),
+        ("12·9运动", "一二九运动"),
+        ("他在1990s出生", "他在一九九零年代出生"),  # was 一千九百九十秒
+        ("血压120/80mmHg", "血压一百二十比八十毫米汞柱"),  # was a fraction
+        ("转速3000r/min", "转速三千转每分钟"),
+    ],
     "height_and_plus": [
         ("身高1米75", "身高一米七五"),
         ("姚明2米26", "姚明两米二六"),
         ("5米30厘米", "五米三十厘米"),  # a unit after: no height shorthand
         ("10w+阅读", "十万加阅读"),
+        ("3kg-5kg", "三千克到五千克"),  # was 三千克五KG (read as a designation)
+        ("1 1/2杯", "一又二分之一杯"),
+        ("9点05", "九点零五"),
     ],
     "address": [
         ("邮箱test_1@mail.com。", "邮箱test下划线一艾特mail点com。"),
