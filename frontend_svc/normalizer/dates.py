@@ -61,6 +61,13 @@ def _clock(m: re.Match[str]) -> str:
     return text
 
 
+def _ratio_chain(m: re.Match[str]) -> str:
+    parts = re.split("[:：]", m.group())
+    if len(parts) == 3 and all(len(p) == 2 for p in parts[1:]):
+        return m.group()  # 12:00:30 is a time (the clock rule reads it)
+    return "比".join(read_int(p, False) for p in parts)
+
+
 def _sexagesimal(two: str) -> str:
     """Minutes/seconds: 05 -> 零五, 00 -> 零, 30 -> 三十."""
     if two.startswith("0"):
@@ -284,6 +291,11 @@ RULES: list[Rule] = [
             + r"(?![:：]\d)"  # 12:00:30 is a clock time
         ),
         _score,
+    ),
+    # Three or more terms that are no clock time (1:2:3): a ratio.
+    (
+        re.compile(_NB + r"\d{1,3}(?:[:：]\d{1,3}){2,}" + _NA + r"(?![:：]\d)"),
+        _ratio_chain,
     ),
     (
         re.compile(

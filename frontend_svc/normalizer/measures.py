@@ -185,6 +185,13 @@ RULES: list[Rule] = [
     # × and ÷ between numbers, also with units (5cm×10cm, 1920×1080); not a
     # masked name (王×).
     (re.compile(r"(?<=[\dA-Za-z²³])\s*(?P<op>[×÷])\s*(?=\d)"), _math),
+    # A letter x between two numbers is a times sign too (1920x1080), not hex (0x1F).
+    (
+        re.compile(
+            r"(?<![\dA-Za-z.])(?!0[xX])(?P<a>\d+)\s*[xX]\s*(?=\d+(?![\dA-Za-z]))"
+        ),
+        lambda m: m["a"] + "乘",
+    ),
     # Equations with single letters (x+y=5, 2x-1=3, a>b): the operators are read.
     (re.compile(_EQUATION), _equation),
     # Exponents written as digits after a length unit: 5m2 -> 5m², 3cm3 -> 3cm³.
