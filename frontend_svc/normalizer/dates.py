@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from frontend_svc.normalizer.money import ends_with_code
 from frontend_svc.normalizer.numbers import (
     digits_of,
     read_decimal,
@@ -65,7 +66,12 @@ def _ratio_chain(m: re.Match[str]) -> str:
     parts = re.split("[:：]", m.group())
     if len(parts) == 3 and all(len(p) == 2 for p in parts[1:]):
         return m.group()  # 12:00:30 is a time (the clock rule reads it)
-    return "比".join(read_int(p, False) for p in parts)
+    spoken = [read_int(p, False) for p in parts]
+    ratio = "比" in m.string[max(0, m.start() - 4) : m.start()]
+    h, mi, sec = (int(p) for p in [*parts, "99"][:3])
+    if len(parts) == 3 and not ratio and h <= 24 and mi < 60 and sec < 60:
+        return f"{spoken[0]}点{spoken[1]}分{spoken[2]}秒"
+    return "比".join(spoken)
 
 
 def _sexagesimal(two: str) -> str:
@@ -97,6 +103,8 @@ def _team_score(m: re.Match[str]) -> str:
     a dashed pair that does not go up (``拜仁3-2``)."""
     start = m.start()
     text = m.string
+    if ends_with_code(text[:start]):
+        return m.group()  # an amount: the money rules read it
     for size in range(2, min(_TEAM_MAX, start) + 1):
         if text[start - size : start] in _TEAMS:
             return read_int(m["a"], False) + "比" + read_int(m["b"], False)
@@ -292,7 +300,8 @@ RULES: list[Rule] = [
         ),
         _score,
     ),
-    # Three or more terms that are no clock time (1:2:3): a ratio.
+    # Three or more terms that are no written-out clock time: a ratio after 比
+    # (比例为1:2:3), else a time if they can be one (3:4:5 -> 三点四分五秒).
     (
         re.compile(_NB + r"\d{1,3}(?:[:：]\d{1,3}){2,}" + _NA + r"(?![:：]\d)"),
         _ratio_chain,

@@ -25,6 +25,16 @@ _CODES = {
     "MYR": "马来西亚令吉", "RM": "马来西亚令吉", "MOP": "澳门元", "SEK": "瑞典克朗",
     "AED": "阿联酋迪拉姆", "SAR": "沙特里亚尔", "BRL": "巴西雷亚尔",
 }  # fmt: skip
+_CODE_BEFORE_RE = re.compile(
+    r"(?<![A-Za-z])(?:" + "|".join(_CODES) + r")\s?$", re.IGNORECASE
+)
+
+
+def ends_with_code(text: str) -> bool:
+    """Whether ``text`` ends with a currency code (TWD45-6 is money, not a score)."""
+    return _CODE_BEFORE_RE.search(text[-5:]) is not None
+
+
 MONEY_WORDS = (
     "元|圆|块|美元|美金|欧元|港元|港币|英镑|日元|日圆|韩元|人民币|加元|加拿大元|澳元"
     "|新台币|台币|卢布|卢比|法郎|比索|克朗|里拉|雷亚尔|兰特|泰铢|令吉|新加坡元|新西兰元"
