@@ -162,6 +162,7 @@ RULES: list[Rule] = [
         ),
         lambda m: read_digits(m["m"]) + read_digits(m["d"]),
     ),
+    (re.compile(_NB + r"911(?=事件|恐怖|袭击)"), lambda m: "九一一"),
     (re.compile(r"(?<=\d)[·•・](?=\d)"), lambda m: "."),
     # English decades (1990s): 一九九零年代.
     (
