@@ -4,13 +4,17 @@ The vocoder pays a fixed cost per pass, so a short chunk costs more per frame
 than a long one. While a stream's previous pass runs, the acoustic stage keeps
 sending: reading ahead and taking what has arrived makes steps grow exactly
 when the vocoder falls behind, and stay small (early first audio) while it keeps
-up. A step is sized (:func:`step_limit`) to give about as much new audio as was
-already sent (at least ``MIN_STEP_FRAMES`` worth): computing N frames takes less
-than playing the N before them whenever the vocoder is faster than real time, so
-the listener never runs dry, and a stream that arrives all at once still takes
-few passes. A non-causal vocoder holds back its look-ahead, so its first step
-also takes those frames: a first answer of a few milliseconds of audio would run
-out before the second. Steps
+up. A step is sized (:func:`step_limit`) to give half as much new audio as was
+already sent (at least ``MIN_STEP_FRAMES`` worth). With a step of a times the
+audio sent S, computing it (cost c per second of audio) must end before the
+S - c*S seconds still buffered run out: c < 1 / (1 + a). Whole-sentence passes
+cost c ~ 0.3 on one core, but the first steps of a stream share the 2 cores with
+the acoustic stage's burst and were measured at c ~ 0.6-0.8: a = 1 stalled the
+player about once in eight requests, a = 1/2 never in 76 (2-core box, one caller,
+`ttsctl bench load`), for one or two more passes per sentence. A non-causal
+vocoder holds back its look-ahead, so its first step also takes those frames
+plus a whole ``MIN_STEP_FRAMES``: a first answer of a few milliseconds of audio
+would run out before the second. Steps
 never exceed ``MAX_STEP_FRAMES``, which bounds the activations a pass allocates
 and the shapes the conv kernels see (with whole sentences per pass, the process
 grew to several GB as the allocator kept every size it had been asked for).
@@ -31,7 +35,7 @@ from tts_common.errors import InvalidInput
 __all__ = ["MelInbox", "first_audio_frames", "step_limit"]
 
 MIN_STEP_FRAMES = 16
-"""Largest first step: about 0.2 s of audio at common hops, so first audio is early."""
+"""Smallest step, and the first answer's audio: about 0.2 s at common hops."""
 MAX_STEP_FRAMES = 64
 """Largest step: per-pass overhead is a few percent from here on (1 CPU thread,
 bundled voice: 48-frame steps cost 1.05x one whole-sentence pass, 12-frame 1.23x)."""
@@ -46,16 +50,18 @@ _Item = tuple[np.ndarray, bool] | Exception
 
 def first_audio_frames(look_ahead: int) -> int:
     """Frames the first step waits for (at most ``FIRST_STEP_WAIT_S``): a
-    non-causal vocoder's held-back look-ahead plus half a minimal step, so the
-    first answer is worth sending; a causal one's first frame is audio already."""
-    return look_ahead + MIN_STEP_FRAMES // 2 if look_ahead else 1
+    non-causal vocoder's held-back look-ahead plus a minimal step, so the first
+    answer lasts while the second is made (half a step, 93 ms of audio, was
+    measured to stall the player at the second or third answer); a causal one's
+    first frame is audio already."""
+    return look_ahead + MIN_STEP_FRAMES if look_ahead else 1
 
 
 def step_limit(taken: int, played: int, look_ahead: int) -> int:
-    """Frames the next step may take: enough for as many frames of new audio as
-    have been ``played`` (sent), clamped to MIN..MAX_STEP_FRAMES, plus what the
+    """Frames the next step may take: enough for half as many frames of new audio
+    as have been ``played`` (sent), clamped to MIN..MAX_STEP_FRAMES, plus what the
     look-ahead still holds back of the ``taken`` frames."""
-    want = min(max(played, MIN_STEP_FRAMES), MAX_STEP_FRAMES)
+    want = min(max(played // 2, MIN_STEP_FRAMES), MAX_STEP_FRAMES)
     held = taken - played  # frames in, audio not out yet
     return want + max(look_ahead - held, 0)
 
