@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
+from torch.multiprocessing.spawn import spawn
 
 from training.parallel import Group
 
@@ -43,6 +43,11 @@ def _worker(rank: int, port: int, out: str) -> None:
     group.close()
 
 
+def _grad(p: torch.nn.Parameter) -> torch.Tensor:
+    assert p.grad is not None
+    return p.grad.clone()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -50,12 +55,12 @@ def _free_port() -> int:
 
 
 def test_two_processes_average_gradients_and_stop_together(tmp_path: Path) -> None:
-    mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=2, join=True)
+    spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=2, join=True)
     expected = []
     for rank in (0, 1):
         model = _model()
         _grads(model, _inputs(rank))
-        expected.append([p.grad.clone() for p in model.parameters()])
+        expected.append([_grad(p) for p in model.parameters()])
     mean = [(a + b) / 2 for a, b in zip(*expected, strict=True)]
     for rank in (0, 1):
         got = torch.load(tmp_path / f"rank{rank}.pt")
