@@ -216,13 +216,14 @@ RULES: list[Rule] = [
         re.compile(_NB + r"(?P<d>\d+)(?:st|nd|rd|th)(?![A-Za-z])", re.I),
         lambda m: "第" + read_int(m["d"], False),
     ),
-    # B2B, O2O, P2P: a lone 2 between two business-model letters is "to" (not
-    # in formulas: H2O).
+    # B2B, O2O, P2P (also typed o 2 o): a lone 2 between two business-model
+    # letters is "to" (not in formulas: H2O).
     (
         re.compile(
-            r"(?<![A-Za-z0-9])(?P<a>[BCOPMFGD])2(?P<b>[BCOPMFGD])(?![A-Za-z0-9])"
+            r"(?<![A-Za-z0-9])(?P<a>[BCOPMFGD]) ?2 ?(?P<b>[BCOPMFGD])(?![A-Za-z0-9])",
+            re.I,
         ),
-        lambda m: f"{m['a']} to {m['b']}",
+        lambda m: f"{m['a'].upper()} to {m['b'].upper()}",
     ),
     # A range with the unit on both ends (3kg-5kg): the dash is no designation's
     # (negative temperatures are left to their own rules).
