@@ -62,6 +62,12 @@ def _clock(m: re.Match[str]) -> str:
     return text
 
 
+def _hour_ampm(m: re.Match[str]) -> str:
+    prefix = m["pre"] or ("上午" if m["ap"][0] in "Aa" else "下午")
+    hour = int(m["h"])
+    return prefix + ("两" if hour == 2 else read_int(str(hour), False)) + "点"
+
+
 def _ratio_chain(m: re.Match[str]) -> str:
     parts = re.split("[:：]", m.group())
     if len(parts) == 3 and all(len(p) == 2 for p in parts[1:]):
@@ -313,9 +319,18 @@ RULES: list[Rule] = [
             + _NB
             + r"(?P<h>\d{1,2})[:：](?P<min>\d{2})(?:[:：](?P<s>\d{2}))?"
             + _NA
-            + r"(?:\s*(?P<ap>[AaPp]\.?[Mm]\.?)(?![A-Za-z]))?"
+            + r"(?:\s*(?P<ap>[AaPp]\.?\s?[Mm]\.?)(?![A-Za-z]))?"
         ),
         _clock,
+    ),
+    # An hour with am/pm and no minutes (8am, 8点pm, 8 a.m.): 上午八点.
+    (
+        re.compile(
+            r"(?P<pre>上午|下午|早上|晚上|凌晨|中午)?"
+            + _NB
+            + r"(?P<h>1[0-2]|0?\d)(?P<dian>点)?\s?(?P<ap>[AaPp]\.?\s?[Mm]\.?)(?![A-Za-z\d])"
+        ),
+        _hour_ampm,
     ),
     (
         re.compile(

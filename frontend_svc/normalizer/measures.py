@@ -216,6 +216,11 @@ RULES: list[Rule] = [
         re.compile(_NB + r"(?P<d>\d+)(?:st|nd|rd|th)(?![A-Za-z])", re.I),
         lambda m: "第" + read_int(m["d"], False),
     ),
+    # Capitals written with dots (M.V.P, U.S.A.): one acronym.
+    (
+        re.compile(r"(?<![A-Za-z.])(?:[A-Z]\.){1,4}[A-Z]\.?(?![A-Za-z])"),
+        lambda m: m.group().replace(".", ""),
+    ),
     # B2B, O2O, P2P (also typed o 2 o): a lone 2 between two business-model
     # letters is "to" (not in formulas: H2O).
     (

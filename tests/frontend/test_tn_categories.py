@@ -63,7 +63,11 @@ CASES = {
         ("x²+y²=1", "x的平方加y的平方等于一"),
         ("5m²", "五平方米"),
         ("√2", "根号二"),
-        ("H2O", "H二O"),  # a formula, not B2B
+        ("H2O", "H二O"),
+        ("他是M.V.P", "他是MVP"),
+        ("8am", "上午八点"),  # an hour with am/pm but no minutes
+        ("晚上8点pm", "晚上八点"),
+        ("10:30 a m", "上午十点三十分"),  # a formula, not B2B
         ("B2C", "B to C"),
         ("1点05分", "一点零五分"),  # as 1:05 is read
         ("5m/s", "每秒五米"),  # a rate reads its time first, as km/h does
@@ -267,6 +271,10 @@ CASES = {
         ("TWD45-6", "四十五到六新台币"),  # a currency code, no score
         ("这是一个o 2 o的平台", "这是一个O to O的平台"),
         ("H2O", "H二O"),
+        ("他是M.V.P", "他是MVP"),
+        ("8am", "上午八点"),  # an hour with am/pm but no minutes
+        ("晚上8点pm", "晚上八点"),
+        ("10:30 a m", "上午十点三十分"),
         ("分辨率为1920x1080", "分辨率为一千九百二十乘一千零八十"),
         ("电池容量为4000mAh", "电池容量为四千毫安时"),
         ("下载速度达1Gbps", "下载速度达一吉比特每秒"),
