@@ -307,6 +307,17 @@ RULES: list[Rule] = [
         ),
         _score,
     ),
+    # A dashed pair followed by a result (0-1负于, 1-1战平) is a score too.
+    (
+        re.compile(
+            _NB
+            + r"(?P<a>\d{1,3})\s*[-－]\s*(?P<b>\d{1,3})"
+            + _NA
+            + r"(?=\s*(?:战平|战胜|击败|获胜|取胜|负于|告负|落败|惜败|险胜|大胜|完胜|"
+            + r"逆转|晋级|横扫|力克|胜出|收官|的比分))(?P<ctx>)"
+        ),
+        _score,
+    ),
     # Three or more terms that are no written-out clock time: a ratio after 比
     # (比例为1:2:3), else a time if they can be one (3:4:5 -> 三点四分五秒).
     (

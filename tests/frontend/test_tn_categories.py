@@ -65,6 +65,9 @@ CASES = {
         ("√2", "根号二"),
         ("H2O", "H二O"),
         ("他是M.V.P", "他是MVP"),
+        ("国足0-1负于对手", "国足零比一负于对手"),  # a result after it: a score
+        ("1-1战平", "一比一战平"),
+        ("0-1岁", "零到一岁"),
         ("8am", "上午八点"),  # an hour with am/pm but no minutes
         ("晚上8点pm", "晚上八点"),
         ("10:30 a m", "上午十点三十分"),  # a formula, not B2B
@@ -272,6 +275,9 @@ CASES = {
         ("这是一个o 2 o的平台", "这是一个O to O的平台"),
         ("H2O", "H二O"),
         ("他是M.V.P", "他是MVP"),
+        ("国足0-1负于对手", "国足零比一负于对手"),  # a result after it: a score
+        ("1-1战平", "一比一战平"),
+        ("0-1岁", "零到一岁"),
         ("8am", "上午八点"),  # an hour with am/pm but no minutes
         ("晚上8点pm", "晚上八点"),
         ("10:30 a m", "上午十点三十分"),
