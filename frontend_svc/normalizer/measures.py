@@ -14,7 +14,7 @@ _NUM = r"(?P<n>\d+(?:\.\d+)?)"
 # Measure words after which a lone 2 is read 两 (两个, 两年后, 两点).
 _LIANG_BEFORE = (
     "个只条件本张次位名天年种台辆双把块岁小时分钟周家门层间片句口头匹座支架艘顶封"
-    "颗粒根瓶杯碗斤公斤千克米公里倍点项批类份套段场节集部首万亿千百"
+    "颗粒根瓶杯碗斤公斤千克米公里倍点项批类份套段场节集部首万亿千百夜晚室厅"
 )
 _QUANTITY_AFTER = frozenset(_LIANG_BEFORE + "元人余多")
 _MAX_CARDINAL = 12
@@ -138,11 +138,15 @@ def _grouped(m: re.Match[str]) -> str:
 
 def _is_code(digits: str) -> bool:
     """3+ digits with a leading 0 (0086, 007); 8 digits not ending in 00 (the
-    length of a landline number: 62345678); more than 12 digits (IDs, cards)."""
+    length of a landline number: 62345678); more than 12 digits (IDs, cards),
+    unless a round number of up to 16 (1000000000000 -> 一万亿)."""
+    round_big = (
+        len(digits) <= 16 and digits.rstrip("0") and len(digits.rstrip("0")) <= 4
+    )
     return (
         (len(digits) > 2 and digits[0] == "0")
         or (len(digits) == 8 and not digits.endswith("00"))
-        or len(digits) > _MAX_CARDINAL
+        or (len(digits) > _MAX_CARDINAL and not round_big)
     )
 
 
