@@ -63,18 +63,7 @@ CASES = {
         ("x²+y²=1", "x的平方加y的平方等于一"),
         ("5m²", "五平方米"),
         ("√2", "根号二"),
-        ("H2O", "H二O"),
-        ("他是M.V.P", "他是MVP"),
-        ("国足0-1负于对手", "国足零比一负于对手"),  # a result after it: a score
-        ("1-1战平", "一比一战平"),
-        ("0-1岁", "零到一岁"),
-        ("1000000000000", "一万亿"),  # a round number, no card number
-        ("1234567890123", "一二三四五六七八九零一二三"),
-        ("3天2夜", "三天两夜"),
-        ("3室2厅", "三室两厅"),
-        ("8am", "上午八点"),  # an hour with am/pm but no minutes
-        ("晚上8点pm", "晚上八点"),
-        ("10:30 a m", "上午十点三十分"),  # a formula, not B2B
+        ("H2O", "H二O"),  # a formula, not B2B
         ("B2C", "B to C"),
         ("1点05分", "一点零五分"),  # as 1:05 is read
         ("5m/s", "每秒五米"),  # a rate reads its time first, as km/h does
