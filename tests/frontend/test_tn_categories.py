@@ -266,7 +266,6 @@ CASES = {
         ("3:4:5", "三点四分五秒"),  # no 比 before: a time it can be
         ("TWD45-6", "四十五到六新台币"),  # a currency code, no score
         ("这是一个o 2 o的平台", "这是一个O to O的平台"),
-        ("H2O", "H二O"),
         ("他是M.V.P", "他是MVP"),
         ("国足0-1负于对手", "国足零比一负于对手"),  # a result after it: a score
         ("1-1战平", "一比一战平"),
