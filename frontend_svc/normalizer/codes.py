@@ -42,7 +42,8 @@ _COUNTED = "个人元块次件条年月日天号岁米克名位家台辆万亿�
 """A number followed by one of these counts something: never a service number."""
 _PHONE_WORDS = ("电话", "手机", "拨打", "致电", "热线", "号码", "呼叫", "来电", "短信")
 _ID_WORDS = ("尾号", "编号", "卡号", "账号", "帐号", "单号", "邮编", "工号", "学号",
-             "代码", "密码", "验证码", "房间", "车次", "航班", "型号", "证号")  # fmt: skip
+             "代码", "密码", "验证码", "房间", "车次", "航班", "型号", "证号", "分机",
+             "后四位", "后4位", "后六位", "后6位", "末四位", "末位")  # fmt: skip
 # Service numbers said digit by digit with 幺 (10086, 12306): the carriers',
 # railway and government hotlines, and any 5-digit 95xxx company hotline. 12345
 # and 10000 are left out (as often an example or a count as a hotline).
