@@ -238,6 +238,9 @@ class VarianceAdaptor(nn.Module):
     ) -> torch.Tensor:
         """Length-regulate to frames, add duration positions, pack r frames per step."""
         r = self.r
+        if n_frames == 0:  # every duration rounds to 0: no steps (the caller refuses)
+            width = r * aug.shape[-1] + spk.shape[-1] + emo.shape[-1]
+            return aug.new_zeros(0, width)
         n_steps = -(-n_frames // r)
         pad = n_steps * r - n_frames
         device = aug.device

@@ -161,3 +161,17 @@ def test_revision_changes_with_weights(tmp_path):
     assert before == load_acoustic_model(GOLDEN / "small_causal").revision
     _rewrite(root, lambda s: s["model"]["mel_postnet.fc.bias"].add_(1.0))
     assert load_acoustic_model(root).revision != before
+
+
+def test_a_voice_that_predicts_no_frames_is_refused_clearly(tmp_path, case0_symbols):
+    """Every duration rounding to 0 is bad input for this voice, not a crash."""
+    root = copy_fixture(tmp_path)
+
+    def silence(state):
+        fc = "variance_adaptor.duration_predictor.fc"
+        state["model"][f"{fc}.weight"].zero_()
+        state["model"][f"{fc}.bias"].fill_(-20.0)  # exp(-20) - 1 -> 0 frames
+
+    _rewrite(root, silence)
+    with pytest.raises(InvalidInput, match="no audio frames"):
+        load_acoustic_model(root).mel(case0_symbols)
