@@ -43,6 +43,14 @@ def _year(m: re.Match[str]) -> str:
     return m["pre"] + read_digits(m["y"]) + "年"
 
 
+def _year_or_span(m: re.Match[str]) -> str:
+    year, after = int(m["y"]), m["after"] or ""
+    dated = m.string[m.start() - 1 : m.start()] in ("在", "于", "到", "至", "从")
+    if year >= 2100 or (after and year % 1000 == 0 and not dated):
+        return read_int(m["y"]) + "年" + after
+    return _year(m) + after
+
+
 def _era(m: re.Match[str]) -> str:
     era = "公元前" if m["era"].lower().startswith("b") else "公元"
     return era + read_digits(m["y"]) + "年" + (m["rest"] or "")
@@ -154,7 +162,7 @@ RULES: list[Rule] = [
     # Holidays named by their date (5.1劳动节, 3.15晚会, 10.1国庆): the month, then
     # the day's digits (五一, 三一五, 十一); shopping days likewise (618大促, 双11).
     (
-        re.compile(_NB + r"(?P<m>1[0-2]|[1-9])\.(?P<d>[0-3]?\d)(?=" + _FESTIVE + ")"),
+        re.compile(_NB + r"(?P<m>1[0-2]|[1-9])[./](?P<d>[0-3]?\d)(?=" + _FESTIVE + ")"),
         _holiday,
     ),
     (re.compile(_NB + r"(?P<d>618|520|1111|1212)(?=" + _FESTIVE + ")"), digits_of),
@@ -272,7 +280,17 @@ RULES: list[Rule] = [
         re.compile(r"(?P<pre>(?:公元|西元|纪元)前?)(?P<y>\d{2,4})年"),
         _year,
     ),
-    (re.compile(r"(?P<pre>)" + _NB + r"(?P<y>\d{4})年"), _year),
+    # Four digits before 年 are a year, unless no calendar year (5000年) or a round
+    # span of years (3000年前, 2000年来, 5000年历史; but 在2000年前 is a date):
+    # those count years.
+    (
+        re.compile(
+            r"(?P<pre>)"
+            + _NB
+            + r"(?P<y>\d{4})年(?P<after>前(?!后)|来|多|之久|的?历史)?"
+        ),
+        _year_or_span,
+    ),
     # A two-digit year standing alone as a clause (98年, 50年我...): digit by digit;
     # a count (工作了50年, 50年来, 20年前) keeps its cardinal reading.
     (

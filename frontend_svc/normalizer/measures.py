@@ -417,7 +417,7 @@ RULES: list[Rule] = [
     (re.compile(r"(?:^|(?<=[\s(（,，:：;；]))\+(?=\d)"), lambda m: "正"),
     (re.compile(r"(?<=[\dA-Za-z])\s*-\s*(?=(?:\d+|[A-Za-z])\s*等于)"), lambda m: "减"),
     (
-        re.compile(r"(?<!第)" + _NB + r"2(?=[" + _LIANG_BEFORE + r"])(?![\d])"),
+        re.compile(r"(?<!第)" + _NB + r"2(?=[" + _LIANG_BEFORE + r"])(?![\d]|分之)"),
         lambda m: "两",
     ),
     # A dash between two dates or times (5月-6月, 1990年-2000年) is a range.
