@@ -260,7 +260,7 @@ RULES: list[Rule] = [
     (
         re.compile(
             _NB
-            + r"(?P<a>[12]\d{3})\s*[-~～至到]\s*(?P<b>[12]\d{3})"
+            + r"(?P<a>[12]\d{3})\s*(?:——|[-~～—–至到])\s*(?P<b>[12]\d{3})"
             + r"(?=年|赛季|财年|学年|年度|财政年度)"
         ),
         lambda m: read_digits(m["a"]) + "到" + read_digits(m["b"]),
