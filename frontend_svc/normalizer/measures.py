@@ -234,6 +234,19 @@ RULES: list[Rule] = [
         ),
         lambda m: f"{m['a'].upper()} to {m['b'].upper()}",
     ),
+    # Compound durations (1h30min, 2min30s): each part with its unit.
+    (
+        re.compile(
+            _NB
+            + r"(?P<a>\d+)\s*(?P<u1>h|min)\s*(?P<b>\d+)\s*(?P<u2>min|m|s)(?![A-Za-z])"
+        ),
+        lambda m: (
+            read_int(m["a"])
+            + PER[m["u1"]]
+            + read_int(m["b"])
+            + PER.get(m["u2"], "分钟")
+        ),
+    ),
     # A range with the unit on both ends (3kg-5kg): the dash is no designation's
     # (negative temperatures are left to their own rules).
     (
