@@ -49,10 +49,11 @@ _CODE_RE = (
     + r")(?![A-Za-z])"
 )
 _CUR = rf"(?:{_SIGN_RE}|{_CODE_RE})"
-_AMOUNT = r"\d+(?:\.\d+)?"
+_AMOUNT = r"(?:\d+(?:\.\d+)?|\.\d+)"
 _MAG = r"[万亿千百]*"
+# A minus before or after the sign (-¥50, ¥-50) makes the amount negative.
 MONEY_RE = re.compile(
-    rf"(?P<cur>{_CUR})\s*(?P<n>{_AMOUNT})(?P<mag>{_MAG})"
+    rf"(?P<neg>(?<![A-Za-z0-9_.])-\s*)?(?P<cur>{_CUR})\s*(?P<neg2>-\s*)?(?P<n>{_AMOUNT})(?P<mag>{_MAG})"
     rf"(?:\s*[~～\-–—至到]\s*(?:{_CUR})?\s*(?P<n2>{_AMOUNT})(?P<mag2>{_MAG}))?"
     rf"(?=\s*(?P<tail>(?:{MONEY_WORDS})?))",
     re.I,
@@ -65,16 +66,29 @@ def _word(sign: str) -> str:
 
 
 def _amount(number: str) -> str:
-    """Trailing decimal zeros of an amount are not read (14.60 -> 十四点六)."""
+    """Trailing decimal zeros of an amount are not read (14.60 -> 十四点六); a
+    leading point is a zero (.99 -> 零点九九)."""
+    number = "0" + number if number.startswith(".") else number
     return read_decimal(number.rstrip("0").rstrip(".") if "." in number else number)
 
 
 def _money(m: re.Match[str]) -> str:
-    spoken = _amount(m["n"]) + m["mag"]
+    sign = "负" if m["neg"] or m["neg2"] else ""
+    spoken = sign + _amount(m["n"]) + m["mag"]
     if m["n2"]:
         spoken += "到" + _amount(m["n2"]) + m["mag2"]
     return spoken + ("" if m["tail"] else _word(m["cur"]))
 
 
-RULES = [(MONEY_RE, _money)]
+# A code written after the amount (100RMB, 100 USD): the currency's name.
+_CODE_AFTER_RE = re.compile(
+    rf"(?<![\d.])(?P<n>\d+(?:\.\d+)?)(?P<mag>{_MAG})\s?(?P<cur>{_CODE_RE})", re.I
+)
+
+
+def _code_after(m: re.Match[str]) -> str:
+    return _amount(m["n"]) + m["mag"] + _word(m["cur"])
+
+
+RULES = [(MONEY_RE, _money), (_CODE_AFTER_RE, _code_after)]
 """Applied by ``measures`` after thousands separators are removed."""
