@@ -280,6 +280,13 @@ RULES: list[Rule] = [
         re.compile(r"(?P<pre>(?:公元|西元|纪元)前?)(?P<y>\d{2,4})年"),
         _year,
     ),
+    # A year naming a season, class or model (2023财年, 2023届, 2024款): digit by digit.
+    (
+        re.compile(
+            _NB + r"(?P<y>(?:19|20)\d{2})(?=财年|学年|赛季|届|级|版|款|财政年度)"
+        ),
+        lambda m: read_digits(m["y"]),
+    ),
     # Four digits before 年 are a year, unless no calendar year (5000年) or a round
     # span of years (3000年前, 2000年来, 5000年历史; but 在2000年前 is a date):
     # those count years.
