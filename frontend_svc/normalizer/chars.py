@@ -35,6 +35,31 @@ _UNIT_CHARS = {
     )
     for cp in range(0x3380, 0x33E0)
 }
+# Enumerators and numeral signs read as the numbers they are: ① -> 1, ⑴ -> (1),
+# ㈠ -> (一), ❶ ➀ ➊ -> 1, Ⅲ -> 三 (Ⅱ型 -> 二型), subscripts (H₂O -> H2O); the
+# ratio sign between numbers is 比 (People's Daily writes scores 21∶14, 6∶2∶2). Without this most are symbols and would be dropped unread.
+_NUMERALS = "一二三四五六七八九十"
+_ENCLOSED = {
+    cp: unicodedata.normalize("NFKC", chr(cp))
+    for cp in [
+        *range(0x2460, 0x249C),
+        0x24EA,
+        *range(0x3220, 0x3244),
+        *range(0x3280, 0x328A),
+    ]
+}
+_ENCLOSED.update({0x2776 + i: str(i + 1) for i in range(10)})  # ❶-❿
+_ENCLOSED.update({0x2780 + i: str(i + 1) for i in range(10)})  # ➀-➉
+_ENCLOSED.update({0x278A + i: str(i + 1) for i in range(10)})  # ➊-➓
+_ROMAN = [*_NUMERALS, "十一", "十二"]
+_ENCLOSED.update({0x2160 + i: _ROMAN[i] for i in range(12)})  # Ⅰ-Ⅻ
+_ENCLOSED.update({0x2170 + i: _ROMAN[i] for i in range(12)})  # ⅰ-ⅻ
+_ENCLOSED.update({0x2080 + i: str(i) for i in range(10)})  # ₀-₉
+# Superscript exponents other than a lone ² or ³ (which the unit rules read):
+# 10⁻⁶ -> 10^-6, 2⁵ -> 2^5, for the power rule.
+_RATIO_RE = re.compile(r"(?<=\d)\s*∶\s*(?=\d)")
+_SUPER = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+", strict=True))
+_SUPER_RE = re.compile("(?<=[0-9A-Za-z)])([⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
 # Vulgar fractions: ½ -> 1/2, and 3½ -> 3又1/2, for the fraction rule to read.
 _VULGAR = {
     ch: unicodedata.normalize("NFKC", ch).replace("\u2044", "/")
@@ -64,11 +89,20 @@ class CharNormalizer:
         text = text.translate(_WIDTH)
         if not text.isascii():
             text = text.translate(self._digits).translate(_UNIT_CHARS)
+            text = _RATIO_RE.sub("比", text.translate(_ENCLOSED))
             text = _VULGAR_RE.sub(_vulgar_fraction, text)
+            text = _SUPER_RE.sub(_exponent, text)
         text = _SPACES_RE.sub(" ", text)
         if not text.isascii():
             text = self._t2s.convert(text)
         return text
+
+
+def _exponent(m: re.Match[str]) -> str:
+    sup = m.group()
+    if sup in ("²", "³"):
+        return sup
+    return "^" + "".join(_SUPER[c] for c in sup)
 
 
 def _vulgar_fraction(m: re.Match[str]) -> str:

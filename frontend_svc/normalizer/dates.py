@@ -280,6 +280,11 @@ RULES: list[Rule] = [
         re.compile(r"(?P<pre>(?:公元|西元|纪元)前?)(?P<y>\d{2,4})年"),
         _year,
     ),
+    # A document number's year in brackets (国发〔2023〕5号, [2023]): digit by digit.
+    (
+        re.compile(r"(?<=[〔\[［【(（])(?P<y>(?:19|20)\d{2})(?=[〕\]］】)）])"),
+        lambda m: read_digits(m["y"]),
+    ),
     # A year naming a season, class or model (2023财年, 2023届, 2024款): digit by digit.
     (
         re.compile(

@@ -60,9 +60,12 @@ def _equation(m: re.Match[str]) -> str:
     return "".join(out)
 
 
+_PER_MILLE = {"‰": "千分之", "‱": "万分之"}
+
+
 def _percent(m: re.Match[str]) -> str:
     sign = {"-": "负", "负": "负", "±": "正负", "+": "正"}.get(m["sign"] or "", "")
-    head = "千分之" if m["pct"] == "‰" else "百分之"
+    head = _PER_MILLE.get(m["pct"], "百分之")
     if head == "百分之" and m["n"] == "100":
         return sign + "百分之百"  # the idiom; 百分之一百 is rarely said
     return sign + head + read_decimal(m["n"], liang=False)
@@ -325,7 +328,7 @@ RULES: list[Rule] = [
         ),
         _range,
     ),
-    (re.compile(r"(?P<sign>[-+±负])?" + _NB + _NUM + r"\s*(?P<pct>[%‰])"), _percent),
+    (re.compile(r"(?P<sign>[-+±负])?" + _NB + _NUM + r"\s*(?P<pct>[%‰‱])"), _percent),
     (
         re.compile(
             _NB
