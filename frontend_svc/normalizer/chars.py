@@ -37,7 +37,8 @@ _UNIT_CHARS = {
 }
 # Enumerators and numeral signs read as the numbers they are: ① -> 1, ⑴ -> (1),
 # ㈠ -> (一), ❶ ➀ ➊ -> 1, Ⅲ -> 三 (Ⅱ型 -> 二型), subscripts (H₂O -> H2O); the
-# ratio sign between numbers is 比 (People's Daily writes scores 21∶14, 6∶2∶2). Without this most are symbols and would be dropped unread.
+# ratio sign between numbers is 比 (People's Daily writes scores 21∶14, 6∶2∶2).
+# Without this most are symbols and would be dropped unread.
 _NUMERALS = "一二三四五六七八九十"
 _ENCLOSED = {
     cp: unicodedata.normalize("NFKC", chr(cp))
