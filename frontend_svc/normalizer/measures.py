@@ -265,6 +265,12 @@ RULES: list[Rule] = [
             + UNITS[m["u"]]
         ),
     ),
+    # A model code continued after a dash (i9-13900K, DDR5-6000): the dash is
+    # silent, not 负, and the digits are read as one designation.
+    (
+        re.compile(r"(?:(?<=[A-Za-z]\d)|(?<=[A-Za-z]\d\d))-(?=\d{3,}|\d+[A-Za-z])"),
+        lambda m: "",
+    ),
     # Designations: digits written after Latin letters (COVID-19, F-16, iPhone15,
     # MH370, SARS-CoV-2): the hyphen is silent (not 负, not 到); up to 2 digits are
     # a cardinal (十九), longer runs are read digit by digit (三七零).

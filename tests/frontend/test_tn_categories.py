@@ -296,6 +296,8 @@ CASES = {
         ("3——5人", "三到五人"),
         ("2023届毕业生", "二零二三届毕业生"),  # a year naming a class
         ("2024款", "二零二四款"),
+        ("i9-13900K", "i九一三九零零K"),  # a model code's dash is no minus
+        ("DDR5-6000", "DDR五六零零零"),
         ("5KG", "五千克"),  # units in capitals
         ("10MB", "十兆字节"),
         ("1h30min", "一小时三十分钟"),  # was 一小时三十MIN
