@@ -265,6 +265,12 @@ RULES: list[Rule] = [
             + UNITS[m["u"]]
         ),
     ),
+    # A single lower-case letter plus or minus a number is algebra (n+1, x-1), not a
+    # designation (F-16).
+    (
+        re.compile(r"(?<![A-Za-z][a-z])(?<=[a-z])\s*(?P<op>[+-])\s*(?=\d)"),
+        lambda m: "加" if m["op"] == "+" else "减",
+    ),
     # A model code continued after a dash (i9-13900K, DDR5-6000): the dash is
     # silent, not 负, and the digits are read as one designation.
     (
@@ -421,6 +427,16 @@ RULES: list[Rule] = [
         _math,
     ),
     (re.compile(r"(?P<op>[≤≥≠≈])(?=\s*[-\d])"), _math),
+    # Operators next to brackets, bars, powers and single-letter variables:
+    # 2(3+4)=14, (1+2)×3, |x|=1, 2^10=1024.
+    (
+        re.compile(
+            r"(?:(?<=[)）|²³])|(?<=次方))\s*(?P<op>[=×÷+≠≈≥≤])\s*"
+            r"(?=[-\d(（|√A-Za-z" + _SPOKEN_DIGITS + r"])"
+        ),
+        _math,
+    ),
+    (re.compile(r"(?<=[\dA-Za-z)）])\s*(?P<op>[=×÷])\s*(?=[(（|√])"), _math),
     (re.compile(r"±(?=\d)"), lambda m: "正负"),
     # Powers and roots after the units (5m² is an area): 3² -> 三的平方, √2 -> 根号二.
     (re.compile(r"(?<=\d)[²³]"), lambda m: _POWERS[m.group()]),

@@ -296,6 +296,12 @@ CASES = {
         ("3——5人", "三到五人"),
         ("2023届毕业生", "二零二三届毕业生"),  # a year naming a class
         ("2024款", "二零二四款"),
+        ("2(3+4)=14", "二(三加四)等于十四"),  # operators next to brackets
+        ("(1+2)×3=9", "(一加二)乘三等于九"),
+        ("2^10=1024", "二的十次方等于一千零二十四"),
+        ("n+1", "n加一"),  # a single letter: algebra, not a designation
+        ("x-1", "x减一"),
+        ("F-16", "F十六"),
         ("i9-13900K", "i九一三九零零K"),  # a model code's dash is no minus
         ("DDR5-6000", "DDR五六零零零"),
         ("5KG", "五千克"),  # units in capitals
