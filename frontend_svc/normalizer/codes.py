@@ -104,6 +104,21 @@ PHONE_RULES: list[Rule] = [
         _phone,
     ),
     (re.compile(_NB + r"(?:\(0\d{2,3}\)|0\d{2,3})-?\d{7,8}" + _NA), _phone),
+    # Landlines grouped by spaces (010 1234 5678, 0755-8888 8888) and international
+    # numbers grouped (+852 1234 5678): every digit, the plus as 加.
+    (
+        re.compile(_NB + r"0\d{2,3}[ -]\d{3,4} \d{4}" + _NA),
+        _phone,
+    ),
+    (
+        re.compile(r"(?<![\w+])\+(?P<cc>\d{1,3})[ -]\d{3,4}[ -]\d{4}" + _NA),
+        lambda m: "加" + read_digits(m.group()[1:], yao=True),
+    ),
+    # An extension after a number read out (0755-88888888转123): digits too.
+    (
+        re.compile(r"(?<=[零幺一二三四五六七八九])转(?P<ext>\d{1,5})" + _NA),
+        lambda m: "转" + read_digits(m["ext"], yao=True),
+    ),
     (
         re.compile(
             r"(?P<kw>"
