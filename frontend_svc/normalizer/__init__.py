@@ -2,8 +2,8 @@
 
 Library part: OpenCC tables (traditional -> simplified, ``chars.py``). Hand-written
 parts: integer reading (``numbers.py``), the ordered regex rules (``codes.py``,
-``dates.py``, ``money.py``, ``measures.py``) and the house conventions (see
-CONVENTIONS.md).
+``dates.py``, ``money.py``, ``measures.py`` with ``maths.py`` and ``units.py``) and
+the house conventions (see CONVENTIONS.md).
 """
 
 from __future__ import annotations
