@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import re
 
-from frontend_svc.normalizer.dates import Rule
 from frontend_svc.normalizer.numbers import digits_of, read_digits
-
-_NB = r"(?<![\d.])"  # not preceded by a digit or decimal point
-_NA = r"(?![\d])"  # not followed by a digit
+from frontend_svc.normalizer.rule import NA, NB, Rule
 
 
 def _phone(m: re.Match[str]) -> str:
@@ -67,15 +64,15 @@ _PLATE = (
 ADDRESS_RULES: list[Rule] = [
     (re.compile(r"(?:https?://|www\.)[A-Za-z0-9./:_\-?=&#%~+]+", re.I), _spell_address),
     (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"), _spell_address),
-    (re.compile(_NB + r"\d{1,3}(?:\.\d{1,3}){3}" + _NA), _ip),
+    (re.compile(NB + r"\d{1,3}(?:\.\d{1,3}){3}" + NA), _ip),
 ]
 """Before the date rules (a URL's digits are no date)."""
 
 PHONE_RULES: list[Rule] = [
-    (re.compile(_NB + r"(?:\+?86[- ]?)?1[3-9]\d{9}" + _NA), _phone),
+    (re.compile(NB + r"(?:\+?86[- ]?)?1[3-9]\d{9}" + NA), _phone),
     (
         re.compile(
-            rf"(?<![第·]){_NB}(?:{_SERVICE}|{_EMERGENCY})"
+            rf"(?<![第·]){NB}(?:{_SERVICE}|{_EMERGENCY})"
             rf"(?![\d.%·]|\s*[{_COUNTED}])"
         ),
         _phone,
@@ -85,7 +82,7 @@ PHONE_RULES: list[Rule] = [
     (
         re.compile(
             r"(?:(?<=单元)|(?<=[A-Za-z\d]栋)|(?<=[A-Za-z]座))\d{3,4}"
-            r"(?![\d.多余万千百平米人元个])|" + _NB + r"\d{3,4}(?=室|房(?!间))"
+            r"(?![\d.多余万千百平米人元个])|" + NB + r"\d{3,4}(?=室|房(?!间))"
         ),
         digits_of,
     ),
@@ -97,26 +94,26 @@ PHONE_RULES: list[Rule] = [
     # stays a range).
     (
         re.compile(
-            _NB
+            NB
             + r"(?:\+\d{1,3}[- ]?)?(?:\d{2,4}-\d{3,4}-\d{3,4}|1[3-9]\d[ -]\d{4}[ -]\d{4}"
             + r"|[48]00[- ]?\d{3}[- ]?\d{4}|\d{1,3}-\d{2,3}-\d{7,8})(?![\d-])"
         ),
         _phone,
     ),
-    (re.compile(_NB + r"(?:\(0\d{2,3}\)|0\d{2,3})-?\d{7,8}" + _NA), _phone),
+    (re.compile(NB + r"(?:\(0\d{2,3}\)|0\d{2,3})-?\d{7,8}" + NA), _phone),
     # Landlines grouped by spaces (010 1234 5678, 0755-8888 8888) and international
     # numbers grouped (+852 1234 5678): every digit, the plus as 加.
     (
-        re.compile(_NB + r"0\d{2,3}[ -]\d{3,4} \d{4}" + _NA),
+        re.compile(NB + r"0\d{2,3}[ -]\d{3,4} \d{4}" + NA),
         _phone,
     ),
     (
-        re.compile(r"(?<![\w+])\+(?P<cc>\d{1,3})[ -]\d{3,4}[ -]\d{4}" + _NA),
+        re.compile(r"(?<![\w+])\+(?P<cc>\d{1,3})[ -]\d{3,4}[ -]\d{4}" + NA),
         lambda m: "加" + read_digits(m.group()[1:], yao=True),
     ),
     # An extension after a number read out (0755-88888888转123): digits too.
     (
-        re.compile(r"(?<=[零幺一二三四五六七八九])转(?P<ext>\d{1,5})" + _NA),
+        re.compile(r"(?<=[零幺一二三四五六七八九])转(?P<ext>\d{1,5})" + NA),
         lambda m: "转" + read_digits(m["ext"], yao=True),
     ),
     (

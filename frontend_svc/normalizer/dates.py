@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from pathlib import Path
 
-from frontend_svc.normalizer.money import ends_with_code
+from frontend_svc.normalizer import scores
 from frontend_svc.normalizer.numbers import (
     digits_of,
     read_decimal,
     read_digits,
     read_int,
 )
-
-Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
-
-_NB = r"(?<![\d.])"  # not preceded by a digit or decimal point
-_NA = r"(?![\d])"  # not followed by a digit
+from frontend_svc.normalizer.rule import NA, NB, Rule
 
 
 def _ymd(year: str, month: str, day: str | None) -> str | None:
@@ -95,58 +89,9 @@ def _sexagesimal(two: str) -> str:
     return read_int(two, False)
 
 
-def _load_teams() -> tuple[frozenset[str], int]:
-    path = Path(__file__).with_name("sport_teams.txt")
-    names = {
-        line.strip()
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.startswith("#")
-    }
-    return frozenset(names), max(map(len, names))
-
-
-_TEAMS, _TEAM_MAX = _load_teams()
-
-
-_NOT_A_TEAM = "第至从到周每版号年月日点时"
-"""Just before a pair, these make it an ordinal, a time or a version, not a score."""
-
-
-def _team_score(m: re.Match[str]) -> str:
-    """``中国1-2``, ``拉齐奥 2/2``: a pair right after a team name is a score; so is
-    a dashed pair that does not go up (``拜仁3-2``)."""
-    start = m.start()
-    text = m.string
-    if ends_with_code(text[:start]):
-        return m.group()  # an amount: the money rules read it
-    for size in range(2, min(_TEAM_MAX, start) + 1):
-        if text[start - size : start] in _TEAMS:
-            return read_int(m["a"], False) + "比" + read_int(m["b"], False)
-    # Not a listed team (拜仁3-2, 皇马0-0): a dashed pair after a name that does
-    # not go up is no range (3到2 says nothing), so it is a score.
-    before = text[max(0, start - 3) : start]
-    if (
-        "-" in m.group()
-        and int(m["a"]) >= int(m["b"])
-        and len(m["a"]) <= 2
-        and not any(c in before for c in _NOT_A_TEAM)
-    ):
-        return read_int(m["a"], False) + "比" + read_int(m["b"], False)
-    return m.group()
-
-
 def _standalone_year(m: re.Match[str]) -> str:
     return read_digits(m["y"]) + "年"
 
-
-def _score(m: re.Match[str]) -> str:
-    return m["ctx"] + read_int(m["a"], False) + "比" + read_int(m["b"], False)
-
-
-# A score needs a sports word just before it (up to 4 other characters between).
-_SCORE_CTX = (
-    r"(?P<ctx>(?:比分|比赛|战胜|击败|力克|爆冷|负于|胜|负|平|以|队)[^\d，。,]{0,4}?)"
-)
 
 _FESTIVE = (
     "劳动节|国庆|儿童节|妇女节|青年节|晚会|假期|黄金周|长假|小长假|购物节|大促|促销"
@@ -162,53 +107,49 @@ RULES: list[Rule] = [
     # Holidays named by their date (5.1劳动节, 3.15晚会, 10.1国庆): the month, then
     # the day's digits (五一, 三一五, 十一); shopping days likewise (618大促, 双11).
     (
-        re.compile(_NB + r"(?P<m>1[0-2]|[1-9])[./](?P<d>[0-3]?\d)(?=" + _FESTIVE + ")"),
+        re.compile(NB + r"(?P<m>1[0-2]|[1-9])[./](?P<d>[0-3]?\d)(?=" + _FESTIVE + ")"),
         _holiday,
     ),
-    (re.compile(_NB + r"(?P<d>618|520|1111|1212)(?=" + _FESTIVE + ")"), digits_of),
+    (re.compile(NB + r"(?P<d>618|520|1111|1212)(?=" + _FESTIVE + ")"), digits_of),
     # Dates written with a middle dot name events (9·11事件, “5·12”地震, 12·9运动):
     # digit by digit, as they are said (九一一, 五一二, 一二九). Any other dot
     # between digits is a decimal point (People's Daily: 增长3·3%, 1·8万人).
     (
         re.compile(
-            _NB + r"(?P<m>1[0-2]|[1-9])[·•・](?P<d>3[01]|[12]\d|[1-9])(?!\d)"
+            NB + r"(?P<m>1[0-2]|[1-9])[·•・](?P<d>3[01]|[12]\d|[1-9])(?!\d)"
             r"(?=”|\"|事件|事变|地震|运动|空难|惨案|枪击|大案|纪念|晚会)"
         ),
         lambda m: read_digits(m["m"]) + read_digits(m["d"]),
     ),
-    (re.compile(_NB + r"911(?=事件|恐怖|袭击)"), lambda m: "九一一"),
+    (re.compile(NB + r"911(?=事件|恐怖|袭击)"), lambda m: "九一一"),
     (re.compile(r"(?<=\d)[·•・](?=\d)"), lambda m: "."),
     # English decades (1990s): 一九九零年代.
     (
-        re.compile(_NB + r"(?P<y>1[5-9]\d0|20\d0)s(?![A-Za-z])"),
+        re.compile(NB + r"(?P<y>1[5-9]\d0|20\d0)s(?![A-Za-z])"),
         lambda m: read_digits(m["y"]) + "年代",
     ),
     # A written 0 minute after 点 (1点05分, 9点05): 零, as in 1:05.
     (re.compile(r"(?<=\d点)0(?=[1-9](?:分|(?![\d.])))"), lambda m: "零"),
     # Decades: 90年代 -> 九十年代 (the standard reading; 九零 is for 90后).
     (
-        re.compile(_NB + r"(?P<d>[1-9]0)(?=年代)"),
+        re.compile(NB + r"(?P<d>[1-9]0)(?=年代)"),
         lambda m: read_int(m["d"], False),
     ),
     (
         re.compile(
-            _NB
-            + r"(?P<y>\d{4})(?P<sep>[-/.])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})"
-            + _NA
+            NB + r"(?P<y>\d{4})(?P<sep>[-/.])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})" + NA
         ),
         _date_ymd,
     ),
     (
         re.compile(
-            _NB
-            + r"(?P<m>\d{1,2})(?P<sep>[-/.])(?P<d>\d{1,2})(?P=sep)(?P<y>\d{4})"
-            + _NA
+            NB + r"(?P<m>\d{1,2})(?P<sep>[-/.])(?P<d>\d{1,2})(?P=sep)(?P<y>\d{4})" + NA
         ),
         _date_mdy,
     ),
     (
         re.compile(
-            _NB
+            NB
             + r"(?P<y>[12]\d{3})(?:/(?P<m>\d{1,2})|\.(?P<m2>\d{2}))(?P<d>)"
             + r"(?![\d.万亿千百元%])"
         ),
@@ -217,7 +158,7 @@ RULES: list[Rule] = [
     # 2023.1 (a year of this or the last century and a month 1-9): a date.
     (
         re.compile(
-            _NB
+            NB
             + r"(?P<y>(?:19|20)\d\d)\.(?P<m>[1-9])(?P<d>)"
             + r"(?![\d.万亿千百元%倍A-Za-z]|\s*[个人只件年天次米克升吨度分秒])"
         ),
@@ -225,13 +166,13 @@ RULES: list[Rule] = [
     ),
     # Month/year only for plausible years (5/2023); 1/1000 is a fraction.
     (
-        re.compile(_NB + r"(?P<m>\d{1,2})/(?P<y>1[89]\d\d|20\d\d)(?P<d>)" + _NA),
+        re.compile(NB + r"(?P<m>\d{1,2})/(?P<y>1[89]\d\d|20\d\d)(?P<d>)" + NA),
         _date_mdy,
     ),
     # Two-digit years (NeMo): 12/2/2, 21-05-03 -> 一二年二月二日.
     (
         re.compile(
-            _NB
+            NB
             + r"(?P<y>\d{2})(?P<sep>[-/])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})"
             + r"(?![\d./:-])"
         ),
@@ -240,7 +181,7 @@ RULES: list[Rule] = [
     # A month with its leading zero and a day (WeTextProcessing): 05/20 -> 五月二十日.
     (
         re.compile(
-            _NB + r"(?P<m>0[1-9])(?P<sep>[-/])(?P<d>[0-3]?\d)(?P<y>)(?![\d./:-])"
+            NB + r"(?P<m>0[1-9])(?P<sep>[-/])(?P<d>[0-3]?\d)(?P<y>)(?![\d./:-])"
         ),
         lambda m: (
             read_int(m["m"], False) + "月" + read_int(m["d"], False) + "日"
@@ -250,8 +191,7 @@ RULES: list[Rule] = [
     ),
     (
         re.compile(
-            _NB
-            + r"(?P<y>\d{1,4})\s*(?P<era>a\.?d\.?|b\.?c\.?)(?P<rest>(?:\d{1,2}月)?)",
+            NB + r"(?P<y>\d{1,4})\s*(?P<era>a\.?d\.?|b\.?c\.?)(?P<rest>(?:\d{1,2}月)?)",
             re.I,
         ),
         _era,
@@ -259,7 +199,7 @@ RULES: list[Rule] = [
     # Year ranges (1990-2000年, 2023-2024赛季): both years digit by digit.
     (
         re.compile(
-            _NB
+            NB
             + r"(?P<a>[12]\d{3})\s*(?:——|[-~～—–至到])\s*(?P<b>[12]\d{3})"
             + r"(?=年|赛季|财年|学年|年度|财政年度)"
         ),
@@ -268,7 +208,7 @@ RULES: list[Rule] = [
     # An era written after a date (1823年3月bc): 公元前一八二三年三月.
     (
         re.compile(
-            _NB
+            NB
             + r"(?P<y>\d{1,4})年(?P<rest>(?:\d{1,2}月)?(?:\d{1,2}[日号])?)\s*"
             + r"(?P<era>a\.?d\.?|b\.?c\.?)(?![A-Za-z])",
             re.I,
@@ -288,7 +228,7 @@ RULES: list[Rule] = [
     # A year naming a season, class or model (2023财年, 2023届, 2024款): digit by digit.
     (
         re.compile(
-            _NB + r"(?P<y>(?:19|20)\d{2})(?=财年|学年|赛季|届|级|版|款|财政年度)"
+            NB + r"(?P<y>(?:19|20)\d{2})(?=财年|学年|赛季|届|级|版|款|财政年度)"
         ),
         lambda m: read_digits(m["y"]),
     ),
@@ -297,9 +237,7 @@ RULES: list[Rule] = [
     # those count years.
     (
         re.compile(
-            r"(?P<pre>)"
-            + _NB
-            + r"(?P<y>\d{4})年(?P<after>前(?!后)|来|多|之久|的?历史)?"
+            r"(?P<pre>)" + NB + r"(?P<y>\d{4})年(?P<after>前(?!后)|来|多|之久|的?历史)?"
         ),
         _year_or_span,
     ),
@@ -314,52 +252,24 @@ RULES: list[Rule] = [
     ),
     (
         re.compile(
-            r"(?P<pre>)" + _NB + r"(?P<y>0\d|\d{2}(?=年(?:代|初|末|底|\d{1,2}月)))年"
+            r"(?P<pre>)" + NB + r"(?P<y>0\d|\d{2}(?=年(?:代|初|末|底|\d{1,2}月)))年"
         ),
         _year,
     ),
-    (re.compile(_NB + r"(?P<y>\d0)(?=后)"), lambda m: read_digits(m["y"])),
-    (
-        re.compile(
-            r"(?<=[\u4e00-\u9fffA-Za-z])\s?"
-            + r"(?P<a>\d{1,3})\s*[-/:：]\s*(?P<b>\d{1,3})"
-            + r"(?![\d.:：/%‰年月日号点时分秒万亿千百元个天人名位岁-]|\s*[-~])"
-        ),
-        _team_score,
-    ),
-    (
-        re.compile(
-            _SCORE_CTX
-            + _NB
-            + r"(?P<a>\d{1,3})\s*[:：\-]\s*(?P<b>\d{1,3})"
-            + _NA
-            + r"(?![:：]\d)"  # 12:00:30 is a clock time
-        ),
-        _score,
-    ),
-    # A dashed pair followed by a result (0-1负于, 1-1战平) is a score too.
-    (
-        re.compile(
-            _NB
-            + r"(?P<a>\d{1,3})\s*[-－]\s*(?P<b>\d{1,3})"
-            + _NA
-            + r"(?=\s*(?:战平|战胜|击败|获胜|取胜|负于|告负|落败|惜败|险胜|大胜|完胜|"
-            + r"逆转|晋级|横扫|力克|胜出|收官|的比分))(?P<ctx>)"
-        ),
-        _score,
-    ),
+    (re.compile(NB + r"(?P<y>\d0)(?=后)"), lambda m: read_digits(m["y"])),
+    *scores.RULES,
     # Three or more terms that are no written-out clock time: a ratio after 比
     # (比例为1:2:3), else a time if they can be one (3:4:5 -> 三点四分五秒).
     (
-        re.compile(_NB + r"\d{1,3}(?:[:：]\d{1,3}){2,}" + _NA + r"(?![:：]\d)"),
+        re.compile(NB + r"\d{1,3}(?:[:：]\d{1,3}){2,}" + NA + r"(?![:：]\d)"),
         _ratio_chain,
     ),
     (
         re.compile(
             r"(?P<pre>上午|下午|早上|晚上|凌晨|中午)?"
-            + _NB
+            + NB
             + r"(?P<h>\d{1,2})[:：](?P<min>\d{2})(?:[:：](?P<s>\d{2}))?"
-            + _NA
+            + NA
             + r"(?:\s*(?P<ap>[AaPp]\.?\s?[Mm]\.?)(?![A-Za-z]))?"
         ),
         _clock,
@@ -368,16 +278,16 @@ RULES: list[Rule] = [
     (
         re.compile(
             r"(?P<pre>上午|下午|早上|晚上|凌晨|中午)?"
-            + _NB
+            + NB
             + r"(?P<h>1[0-2]|0?\d)(?P<dian>点)?\s?(?P<ap>[AaPp]\.?\s?[Mm]\.?)(?![A-Za-z\d])"
         ),
         _hour_ampm,
     ),
     (
         re.compile(
-            _NB
+            NB
             + r"(?P<a>\d{1,3})\s*[:：]\s*(?P<b>\d{1,3}(?:\.\d+)?)"
-            + _NA
+            + NA
             + r"(?![:：]\d)(?P<ctx>)"
         ),
         # A ratio's second term may be a decimal (1:2.5 -> 一比二点五).

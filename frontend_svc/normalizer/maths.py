@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from frontend_svc.normalizer.dates import Rule
 from frontend_svc.normalizer.numbers import read_decimal
+from frontend_svc.normalizer.rule import Rule
 
 __all__ = ["ALGEBRA", "OPERATORS", "POWERS", "PRODUCTS", "SCIENTIFIC"]
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 
 from frontend_svc.normalizer import maths, money
-from frontend_svc.normalizer.dates import Rule
 from frontend_svc.normalizer.numbers import read_decimal, read_digits, read_int
+from frontend_svc.normalizer.rule import NB, Rule
 from frontend_svc.normalizer.units import PER, RATE_UNITS, UNIT_RE, UNITS
 
-_NB = r"(?<![\d.])"
 _NUM = r"(?P<n>\d+(?:\.\d+)?)"
 # Measure words after which a lone 2 is read 两 (两个, 两年后, 两点).
 _LIANG_BEFORE = (
@@ -142,7 +141,7 @@ RULES: list[Rule] = [
     ),
     # Version numbers: 3.2.1 -> 三点二点一 (IPs with four parts are handled earlier).
     (
-        re.compile(_NB + r"\d+(?:\.\d+){2,}(?![\d.])"),
+        re.compile(NB + r"\d+(?:\.\d+){2,}(?![\d.])"),
         lambda m: "点".join(read_int(p, False) for p in m.group().split(".")),
     ),
     *money.RULES,
@@ -155,12 +154,12 @@ RULES: list[Rule] = [
     *maths.SCIENTIFIC,
     # Video resolutions (1080P, 720p): digit by digit.
     (
-        re.compile(_NB + r"(?P<d>\d{3,4})(?=[Pp](?![A-Za-z]))"),
+        re.compile(NB + r"(?P<d>\d{3,4})(?=[Pp](?![A-Za-z]))"),
         lambda m: read_digits(m["d"]),
     ),
     # English ordinals written with digits (1st, 22nd): 第 + cardinal.
     (
-        re.compile(_NB + r"(?P<d>\d+)(?:st|nd|rd|th)(?![A-Za-z])", re.I),
+        re.compile(NB + r"(?P<d>\d+)(?:st|nd|rd|th)(?![A-Za-z])", re.I),
         lambda m: "第" + read_int(m["d"], False),
     ),
     # Capitals written with dots (M.V.P, U.S.A.): one acronym.
@@ -180,7 +179,7 @@ RULES: list[Rule] = [
     # Compound durations (1h30min, 2min30s): each part with its unit.
     (
         re.compile(
-            _NB
+            NB
             + r"(?P<a>\d+)\s*(?P<u1>h|min)\s*(?P<b>\d+)\s*(?P<u2>min|m|s)(?![A-Za-z])"
         ),
         lambda m: (
@@ -194,7 +193,7 @@ RULES: list[Rule] = [
     # (negative temperatures are left to their own rules).
     (
         re.compile(
-            r"(?<!-)" + _NB + _NUM + r"\s*(?P<u>" + UNIT_RE + r")\s*[-~～—–至]\s*"
+            r"(?<!-)" + NB + _NUM + r"\s*(?P<u>" + UNIT_RE + r")\s*[-~～—–至]\s*"
             r"(?P<n2>\d+(?:\.\d+)?)\s*(?P=u)(?![A-Za-z²³])"
         ),
         lambda m: (
@@ -243,13 +242,13 @@ RULES: list[Rule] = [
     # 30~41% -> 百分之三十到百分之四十一, 11~100km/h -> 每小时十一到一百公里.
     (
         re.compile(
-            _NB + _NUM + r"\s*[~～\-–—至到]\s*(?P<n2>\d+(?:\.\d+)?)\s*(?P<pct>[%‰])"
+            NB + _NUM + r"\s*[~～\-–—至到]\s*(?P<n2>\d+(?:\.\d+)?)\s*(?P<pct>[%‰])"
         ),
         _pct_range,
     ),
     (
         re.compile(
-            _NB
+            NB
             + _NUM
             + r"\s*[~～\-–—至到]\s*(?P<n2>\d+(?:\.\d+)?)\s*(?P<u>km|m|公里|千米|米)"
             + r"\s*/\s*(?:h|小时)(?![A-Za-z])"
@@ -258,7 +257,7 @@ RULES: list[Rule] = [
     ),
     (
         re.compile(
-            _NB
+            NB
             + _NUM
             + r"(?P<mag>[万亿]?)(?P<pct>[%‰]?)(?P<u>(?:"
             + UNIT_RE
@@ -266,10 +265,10 @@ RULES: list[Rule] = [
         ),
         _range,
     ),
-    (re.compile(r"(?P<sign>[-+±负])?" + _NB + _NUM + r"\s*(?P<pct>[%‰‱])"), _percent),
+    (re.compile(r"(?P<sign>[-+±负])?" + NB + _NUM + r"\s*(?P<pct>[%‰‱])"), _percent),
     (
         re.compile(
-            _NB
+            NB
             + _NUM
             + r"\s*(?P<u>km|m|公里|千米|米|kg|g|L|ml|mL|MB|GB|KB|kb|Mb)\s*/\s*"
             + r"(?P<per>h|s|min|小时|秒|分钟|天|年|月|人)(?![A-Za-z])"
@@ -278,7 +277,7 @@ RULES: list[Rule] = [
     ),
     (
         re.compile(
-            _NB
+            NB
             + _NUM
             + r"\s*(?P<u>"
             + UNIT_RE
@@ -291,18 +290,18 @@ RULES: list[Rule] = [
     # Angles and coordinates: 116°23′ -> 一百一十六度二十三分, and lap times 3'25".
     (
         re.compile(
-            _NB + r"(?P<d>\d+(?:\.\d+)?)°\s*(?P<m>\d+(?:\.\d+)?)[′']"
+            NB + r"(?P<d>\d+(?:\.\d+)?)°\s*(?P<m>\d+(?:\.\d+)?)[′']"
             r"(?:\s*(?P<s>\d+(?:\.\d+)?)[″\"])?"
         ),
         _degrees,
     ),
     (
-        re.compile(_NB + r"(?P<m>\d+)[′'](?P<s>\d+(?:\.\d+)?)[″\"]"),
+        re.compile(NB + r"(?P<m>\d+)[′'](?P<s>\d+(?:\.\d+)?)[″\"]"),
         lambda m: read_int(m["m"], False) + "分" + read_decimal(m["s"]) + "秒",
     ),
     # Blood pressure (120/80mmHg): the slash is 比, no fraction.
     (
-        re.compile(_NB + r"(?P<a>\d{2,3})\s*/\s*(?P<b>\d{2,3})\s*mmHg"),
+        re.compile(NB + r"(?P<a>\d{2,3})\s*/\s*(?P<b>\d{2,3})\s*mmHg"),
         lambda m: read_int(m["a"], False) + "比" + read_int(m["b"], False) + "毫米汞柱",
     ),
     # A price per unit (5元/kg, 2万元/m²): the slash is 每.
@@ -311,15 +310,13 @@ RULES: list[Rule] = [
         lambda m: "每" + UNITS[m["u"]],
     ),
     (
-        re.compile(
-            _NB + r"(?P<m>[12])米(?P<cm>\d{1,2})(?![\d.%])(?!\s*[厘毫公a-zA-Z])"
-        ),
+        re.compile(NB + r"(?P<m>[12])米(?P<cm>\d{1,2})(?![\d.%])(?!\s*[厘毫公a-zA-Z])"),
         _height,
     ),
     (
         re.compile(
             r"(?P<sign>(?<![A-Za-z0-9_.])-)?"
-            + _NB
+            + NB
             + _NUM
             + r"\s*(?P<u>"
             + UNIT_RE
@@ -329,13 +326,13 @@ RULES: list[Rule] = [
     ),
     # A mixed number (1 1/2杯) was written with a space: 一又二分之一.
     (
-        re.compile(_NB + r"(?P<w>\d{1,2}) (?=\d+\s*/\s*\d+(?![\d./]))"),
+        re.compile(NB + r"(?P<w>\d{1,2}) (?=\d+\s*/\s*\d+(?![\d./]))"),
         lambda m: m["w"] + "又",
     ),
     (
         re.compile(
             r"(?P<sign>(?<![A-Za-z0-9_.])[-+]|负)?"
-            + _NB
+            + NB
             + r"(?P<num>\d+)\s*/\s*(?P<den>\d+)(?![\d.])"
         ),
         _fraction,
@@ -355,7 +352,7 @@ RULES: list[Rule] = [
     (re.compile(r"(?:^|(?<=[\s(（,，:：;；]))\+(?=\d)"), lambda m: "正"),
     (re.compile(r"(?<=[\dA-Za-z])\s*-\s*(?=(?:\d+|[A-Za-z])\s*等于)"), lambda m: "减"),
     (
-        re.compile(r"(?<!第)" + _NB + r"2(?=[" + _LIANG_BEFORE + r"])(?![\d]|分之)"),
+        re.compile(r"(?<!第)" + NB + r"2(?=[" + _LIANG_BEFORE + r"])(?![\d]|分之)"),
         lambda m: "两",
     ),
     # A dash between two dates or times (5月-6月, 1990年-2000年) is a range.
@@ -368,7 +365,7 @@ RULES: list[Rule] = [
     (re.compile(r"(?<![A-Za-z0-9_.])-(?=\d+(?:\.\d+)?度)"), lambda m: "零下"),
     (re.compile(r"(?<![A-Za-z0-9_.])-(?=\d)"), lambda m: "负"),
     (re.compile(r"(?<![A-Za-z0-9_])\.(?=\d)"), lambda m: "0."),
-    (re.compile(_NB + r"\d+\.\d+"), lambda m: read_decimal(m.group())),
+    (re.compile(NB + r"\d+\.\d+"), lambda m: read_decimal(m.group())),
     (re.compile(r"\d+"), _long_int),
     (re.compile(r"(?<=[\u4e00-\u9fff])/(?=[\u4e00-\u9fff])"), lambda m: "每"),
     (re.compile(r"[~～](?=[\u4e00-\u9fff])"), lambda m: "到"),
