@@ -16,6 +16,11 @@ _LIANG_BEFORE = (
     "颗粒根瓶杯碗斤公斤千克米公里倍点项批类份套段场节集部首万亿千百夜晚室厅"
 )
 _QUANTITY_AFTER = frozenset(_LIANG_BEFORE + "元人余多")
+_PER_WORDS = (
+    "平方米|平米|平方|立方米|立方|公斤|千克|公里|千米|小时|分钟|[斤两克吨米升人次天日月年周时"
+    "分秒件个台套间晚夜张份盒瓶罐听箱袋包户亩株头只辆趟场页字股座位]"
+)
+"""What a price or rate is given per, after a slash (元/斤, 次/分)."""
 _MAX_CARDINAL = 12
 """Bare integers up to this many digits are cardinals (千亿); longer ones are codes."""
 
@@ -333,7 +338,7 @@ RULES: list[Rule] = [
         re.compile(
             r"(?P<sign>(?<![A-Za-z0-9_.])[-+]|负)?"
             + NB
-            + r"(?P<num>\d+)\s*/\s*(?P<den>\d+)(?![\d.])"
+            + r"(?<![A-Za-z])(?P<num>\d+)\s*/\s*(?P<den>\d+)(?![\d.])"
         ),
         _fraction,
     ),
@@ -367,7 +372,16 @@ RULES: list[Rule] = [
     (re.compile(r"(?<![A-Za-z0-9_])\.(?=\d)"), lambda m: "0."),
     (re.compile(NB + r"\d+\.\d+"), lambda m: read_decimal(m.group())),
     (re.compile(r"\d+"), _long_int),
-    (re.compile(r"(?<=[\u4e00-\u9fff])/(?=[\u4e00-\u9fff])"), lambda m: "每"),
+    # A slash before a unit of counting or time is 每 (元/斤, 次/分, 升/百公里); between
+    # other words it is "or" and stays unread (男/女, 北京/上海).
+    (
+        re.compile(
+            r"(?<=[\u4e00-\u9fff])/(?=[零一二三四五六七八九十百千万两]*(?:"
+            + _PER_WORDS
+            + "))"
+        ),
+        lambda m: "每",
+    ),
     (re.compile(r"[~～](?=[\u4e00-\u9fff])"), lambda m: "到"),
 ]
 """Applied in order after the date/time rules."""
