@@ -50,13 +50,18 @@ def _era(m: re.Match[str]) -> str:
     return era + read_digits(m["y"]) + "年" + (m["rest"] or "")
 
 
+def _spoken_hour(hour: int) -> str:
+    """An hour as said on the clock: 两点, 十一点."""
+    return ("两" if hour == 2 else read_int(str(hour), False)) + "点"
+
+
 def _clock(m: re.Match[str]) -> str:
     hour, minute, sec = int(m["h"]), m["min"], m["s"]
     if hour > 24 or int(minute) > 59 or (sec is not None and int(sec) > 59):
         return m.group()
     ampm = (m["ap"] or "").lower()
     prefix = m["pre"] or ("上午" if ampm.startswith("a") else "下午" if ampm else "")
-    text = prefix + ("两" if hour == 2 else read_int(str(hour), False)) + "点"
+    text = prefix + _spoken_hour(hour)
     if minute != "00" or sec is not None:
         text += _sexagesimal(minute) + "分"
     if sec is not None:
@@ -67,7 +72,7 @@ def _clock(m: re.Match[str]) -> str:
 def _hour_ampm(m: re.Match[str]) -> str:
     prefix = m["pre"] or ("上午" if m["ap"][0] in "Aa" else "下午")
     hour = int(m["h"])
-    return prefix + ("两" if hour == 2 else read_int(str(hour), False)) + "点"
+    return prefix + _spoken_hour(hour)
 
 
 def _ratio_chain(m: re.Match[str]) -> str:
