@@ -3,7 +3,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Idle OpenMP threads sleep instead of spinning, as the services run them
+# (tts_common/stack.py): a spinning pool makes torch tests many times slower on a
+# loaded 2-core machine. Set before any test module imports torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DEFAULT_FUZZ_EXAMPLES = 120
 """Examples per fuzz test in CI (a few hundred in all, under a minute on 2 cores)."""

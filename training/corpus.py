@@ -137,7 +137,9 @@ def analyse(sentences: list[str]) -> list[CorpusRow]:
     rows: list[CorpusRow] = []
     for sent in sentences:
         try:
-            parts = frontend.analyze(sent)
+            # english=False: the teacher (and the demo voice) speak Mandarin phones
+            # only, so Latin letters are spelled with Mandarin letter names.
+            parts = frontend.analyze(sent, english=False)
             if len(parts) != 1:
                 continue
             plan = plan_teacher(parts[0].symbols, parts[0].pinyin)

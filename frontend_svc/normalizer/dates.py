@@ -61,12 +61,46 @@ def _clock(m: re.Match[str]) -> str:
         return m.group()
     ampm = (m["ap"] or "").lower()
     prefix = m["pre"] or ("上午" if ampm.startswith("a") else "下午" if ampm else "")
+    if sec is not None and not prefix and _is_duration(m):
+        return _duration(hour, minute, sec, m["frac"])
     text = prefix + _spoken_hour(hour)
     if minute != "00" or sec is not None:
         text += _sexagesimal(minute) + "分"
     if sec is not None:
-        text += _sexagesimal(sec) + "秒"
+        text += _sexagesimal(sec) + _decimals(m["frac"]) + "秒"
     return text
+
+
+_DURATION_BEFORE = re.compile(
+    r"(?:用时|耗时|成绩|时长|历时|跑出|游出|完赛|计时|净时)\S{0,3}$"
+)
+
+
+def _is_duration(m: re.Match[str]) -> bool:
+    """H:MM:SS is an elapsed time, not a clock reading, after 用时/成绩...
+    or with decimal seconds (2:03:45.67): clocks do not show tenths."""
+    before = m.string[max(0, m.start() - 6) : m.start()]
+    return bool(m["frac"]) or bool(_DURATION_BEFORE.search(before))
+
+
+def _lap_time(m: re.Match[str]) -> str:
+    return _duration(0, m["min"], m["s"], m["frac"])
+
+
+def _duration(hour: int, minute: str, sec: str, frac: str | None) -> str:
+    """An elapsed time, zero fields left out: 两小时零三分, 一小时零五秒, 十二点五秒."""
+    text = ("两" if hour == 2 else read_int(str(hour), False)) + "小时" if hour else ""
+    if int(minute):
+        text += (_sexagesimal(minute) if text else read_int(minute, False)) + "分"
+    if int(sec) or frac or not text:
+        text += (_sexagesimal(sec) if text else read_int(sec, False)) + _decimals(frac)
+        text += "秒"
+    return text
+
+
+def _decimals(frac: str | None) -> str:
+    """Tenths and beyond, digit by digit: .5 -> 点五; nothing for None."""
+    return "点" + read_digits(frac[1:]) if frac else ""
 
 
 def _hour_ampm(m: re.Match[str]) -> str:
@@ -262,6 +296,13 @@ RULES: list[Rule] = [
         _year,
     ),
     (re.compile(NB + r"(?P<y>\d0)(?=后)"), lambda m: read_digits(m["y"])),
+    # A lap or race time with tenths (1:45.3, 0:59.87): minutes and seconds.
+    (
+        re.compile(
+            r"(?<![\d.:：])(?P<min>\d{1,2})[:：](?P<s>[0-5]\d)(?P<frac>\.\d+)" + NA
+        ),
+        _lap_time,
+    ),
     *scores.RULES,
     # Three or more terms that are no written-out clock time: a ratio after 比
     # (比例为1:2:3), else a time if they can be one (3:4:5 -> 三点四分五秒).
@@ -273,7 +314,8 @@ RULES: list[Rule] = [
         re.compile(
             r"(?P<pre>上午|下午|早上|晚上|凌晨|中午)?"
             + NB
-            + r"(?P<h>\d{1,2})[:：](?P<min>\d{2})(?:[:：](?P<s>\d{2}))?"
+            + r"(?P<h>\d{1,2})[:：](?P<min>\d{2})"
+            + r"(?:[:：](?P<s>\d{2})(?P<frac>\.\d+)?)?"
             + NA
             + r"(?:\s*(?P<ap>[AaPp]\.?\s?[Mm]\.?)(?![A-Za-z]))?"
         ),

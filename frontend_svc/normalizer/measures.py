@@ -71,6 +71,18 @@ def _fraction(m: re.Match[str]) -> str:
     return sign + read_int(m["den"], False) + "分之" + read_int(m["num"], False)
 
 
+def _designation(m: re.Match[str]) -> str:
+    def part(digits: str) -> str:
+        return read_int(digits, False) if len(digits) <= 2 else read_digits(digits)
+
+    first, second = m["d"], m["e"]
+    if second is None:
+        return part(first)
+    if len(first) <= 3 and len(second) <= 3 and int(second) > int(first):
+        return read_int(first, False) + "到" + read_int(second, False)
+    return part(first) + part(second)
+
+
 def _range(m: re.Match[str]) -> str:
     return m["n"] + m["mag"] + (m["pct"] or "") + (m["u"] or "") + "到"
 
@@ -218,10 +230,12 @@ RULES: list[Rule] = [
     ),
     # Designations: digits written after Latin letters (COVID-19, F-16, iPhone15,
     # MH370, SARS-CoV-2): the hyphen is silent (not 负, not 到); up to 2 digits are
-    # a cardinal (十九), longer runs are read digit by digit (三七零).
+    # a cardinal (十九), longer runs are read digit by digit (三七零). A second
+    # dashed number is a range when it is larger (A4-5页, P3-4), else more of the
+    # designation (GB2312-80).
     (
-        re.compile(r"(?<=[A-Za-z])-?(?P<d>\d+)(?![\d.,]|[:：/]\d)"),
-        lambda m: read_int(m["d"], False) if len(m["d"]) <= 2 else read_digits(m["d"]),
+        re.compile(r"(?<=[A-Za-z])-?(?P<d>\d+)(?:-(?P<e>\d+))?(?![\d.,]|[:：/]\d|-\d)"),
+        _designation,
     ),
     # Temperature ranges with negative ends: -10~-5℃ -> 零下十到零下五摄氏度.
     (

@@ -82,7 +82,7 @@ RULES: list[Rule] = [
             + NB
             + r"(?P<a>\d{1,3})\s*[:：\-]\s*(?P<b>\d{1,3})"
             + NA
-            + r"(?![:：]\d)"  # 12:00:30 is a clock time
+            + r"(?![:：]\d|\.\d)"  # 12:00:30 is a clock time, 1:2.5 a ratio
         ),
         _score,
     ),

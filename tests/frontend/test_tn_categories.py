@@ -119,6 +119,14 @@ CASES = {
         ("比赛进行到12:00:30", "比赛进行到十二点零分三十秒"),  # not a score
         ("下午3:05出发", "下午三点零五分出发"),
         ("8:00-10:00", "八点到十点"),
+        ("于8:30:15.5点火", "于八小时三十分十五点五秒点火"),  # tenths: elapsed
+        ("马拉松成绩2:08:30", "马拉松成绩两小时零八分三十秒"),  # after 成绩
+        ("全程耗时1:30:00", "全程耗时一小时三十分"),  # zero fields left out
+        ("下午2:03:45", "下午两点零三分四十五秒"),  # a clock after 下午
+        ("比赛用时1:45.3", "比赛用时一分四十五点三秒"),  # a lap time
+        ("0:59.87", "五十九点八七秒"),
+        ("比例1:2.5", "比例一比二点五"),  # one digit after the colon: a ratio
+        ("比分1:2.5", "比分一比二点五"),  # decimals: no score
     ],
     "designation": [
         ("COVID-19", "COVID十九"),  # issue 17: the dash is silent
@@ -129,6 +137,9 @@ CASES = {
         ("MH370航班", "MH三七零航班"),
         ("B2B和O2O", "B to B和O to O"),
         ("PM2.5", "PM二点五"),
+        ("A4-5页", "A四到五页"),  # a larger second number: a range
+        ("iPhone14-15", "iPhone十四到十五"),
+        ("GB2312-80", "GB二三一二八十"),  # else more of the designation
     ],
     "cardinal": [
         ("10001000", "一千万一千"),
