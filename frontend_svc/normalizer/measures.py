@@ -59,6 +59,13 @@ def _height(m: re.Match[str]) -> str:
     return ("两" if m["m"] == "2" else "一") + "米" + read_digits(m["cm"])
 
 
+_RATE = (
+    r"\s*(?P<u>km|m|公里|千米|米|kg|g|L|ml|mL|MB|GB|KB|kb|Mb)\s*/\s*"
+    + r"(?P<per>h|s|min|小时|秒|分钟|天|年|月|人)(?![A-Za-z])"
+)
+"""A rate's unit and time (km/h, MB/s, 公里/小时), shared by the value and range rules."""
+
+
 def _speed(m: re.Match[str]) -> str:
     """A rate reads its time first, as WeTextProcessing does: 30km/h -> 每小时三十公里,
     3m/s -> 每秒三米, 5MB/s -> 每秒五兆字节."""
@@ -145,8 +152,10 @@ def _pct_range(m: re.Match[str]) -> str:
 
 
 def _speed_range(m: re.Match[str]) -> str:
-    unit = UNITS.get(m["u"], m["u"])
-    return "每小时" + read_decimal(m["n"]) + "到" + read_decimal(m["n2"]) + unit
+    """3~5m/s -> 每秒三到五米: the time first, once, as for a single rate."""
+    unit = UNITS.get(m["u"]) or RATE_UNITS.get(m["u"], m["u"])
+    span = read_decimal(m["n"]) + "到" + read_decimal(m["n2"])
+    return "每" + PER.get(m["per"], m["per"]) + span + unit
 
 
 RULES: list[Rule] = [
@@ -266,12 +275,7 @@ RULES: list[Rule] = [
         _pct_range,
     ),
     (
-        re.compile(
-            NB
-            + _NUM
-            + r"\s*[~～\-–—至到]\s*(?P<n2>\d+(?:\.\d+)?)\s*(?P<u>km|m|公里|千米|米)"
-            + r"\s*/\s*(?:h|小时)(?![A-Za-z])"
-        ),
+        re.compile(NB + _NUM + r"\s*[~～\-–—至到]\s*(?P<n2>\d+(?:\.\d+)?)" + _RATE),
         _speed_range,
     ),
     (
@@ -286,12 +290,7 @@ RULES: list[Rule] = [
     ),
     (re.compile(r"(?P<sign>[-+±负])?" + NB + _NUM + r"\s*(?P<pct>[%‰‱])"), _percent),
     (
-        re.compile(
-            NB
-            + _NUM
-            + r"\s*(?P<u>km|m|公里|千米|米|kg|g|L|ml|mL|MB|GB|KB|kb|Mb)\s*/\s*"
-            + r"(?P<per>h|s|min|小时|秒|分钟|天|年|月|人)(?![A-Za-z])"
-        ),
+        re.compile(NB + _NUM + _RATE),
         _speed,
     ),
     (
