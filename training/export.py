@@ -74,10 +74,21 @@ def _vocoder_files() -> tuple[dict[str, Any], Path]:
     ), data / "generator_universal.pth.tar"
 
 
-def write_voice(ckpt_path: Path, out: Path) -> Path:
-    """Write the model dir; returns the am checkpoint path."""
+def write_voice(ckpt_path: Path, out: Path, raw: bool = False) -> Path:
+    """Write the model dir; returns the am checkpoint path.
+
+    The weights are the checkpoint's moving average (``ema``, written by
+    ``training.train``) where it has one, unless ``raw``; else the model's own.
+    """
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     step, size = int(ckpt["step"]), str(ckpt["size"])
+    use_ema = not raw and "ema" in ckpt
+    weights = ckpt["ema"] if use_ema else ckpt["model"]
+    _LOGGER.info(
+        "exporting the %s weights of step %d",
+        f"moving-average ({ckpt['ema_updates']} updates)" if use_ema else "raw",
+        step,
+    )
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     vdir = tmp / "voices" / VOICE
@@ -114,12 +125,13 @@ def write_voice(ckpt_path: Path, out: Path) -> Path:
             "recipe": "training/ in this repository",
             "step": step,
             "size": size,
+            "weights": "moving average" if use_ema else "raw",
         },
     }
     (vdir / "am" / "config.yaml").write_text(yaml.safe_dump(am_conf, sort_keys=False))
     state = {
         k: (v.half() if v.is_floating_point() else v)
-        for k, v in ckpt["model"].items()
+        for k, v in weights.items()
         if not k.endswith(("position_enc.position_enc", "inv_timescales"))
     }
     am_path = vdir / "am" / "ckpt" / f"checkpoint_{step}.pth"
@@ -165,9 +177,14 @@ def main(argv: list[str] | None = None) -> None:
         "--ckpt", type=Path, default=ROOT / "training" / "checkpoint" / "demo.pt"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "voices" / "demo")
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="export the last step's weights, not their moving average",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    write_voice(args.ckpt, args.out)
+    write_voice(args.ckpt, args.out, raw=args.raw)
 
 
 if __name__ == "__main__":

@@ -47,3 +47,28 @@ def test_checkpoint_exports_to_a_voice_the_services_load(tmp_path: Path) -> None
             torch.testing.assert_close(
                 saved["model"][name].float(), tensor.half().float()
             )
+
+
+def test_export_writes_the_moving_average_unless_raw(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model, average = build_model("tiny"), build_model("tiny")
+    ckpt = tmp_path / "demo.pt"
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "ema": average.state_dict(),
+            "ema_updates": 500,
+            "step": 7,
+            "size": "tiny",
+        },
+        ckpt,
+    )
+    for flags, source in (([], average), (["--raw"], model)):
+        out = tmp_path / f"voice{len(flags)}"
+        export_main(["--ckpt", str(ckpt), "--out", str(out), *flags])
+        path = out / "voices" / "demo_female" / "am" / "ckpt" / "checkpoint_7.pth"
+        saved = torch.load(path, weights_only=True)["model"]
+        name = "variance_adaptor.duration_predictor.fc.weight"
+        torch.testing.assert_close(
+            saved[name].float(), source.state_dict()[name].half().float()
+        )

@@ -216,6 +216,39 @@ def test_checkpoint_resume_continues_identically(tmp_path, monkeypatch):
     second.load()
     assert second.step == 4
     assert [second.train_step() for _ in range(2)] == expected
+    # The weights' moving average resumes too.
+    assert int(second.ema.n_averaged) == int(first.ema.n_averaged) == 6
+    for a, b in zip(first.ema.parameters(), second.ema.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_moving_average_follows_the_weights(tmp_path, monkeypatch):
+    """ema = decay * ema + (1 - decay) * weights after each step; the first step
+    copies the weights."""
+    from training import sizes, train
+
+    monkeypatch.setitem(sizes.SIZES, "micro", MICRO)
+    monkeypatch.setattr(train, "SymbolEncoder", lambda _speakers: _Sizes())
+    data = _write_dataset(tmp_path / "ds.pt")
+    flags = "--size micro --batch-size 2 --threads 1 --ema-decay 0.5".split()
+    args = train.parse_args(
+        [*flags, "--data", str(data), "--ckpt", str(tmp_path / "c.pt")]
+    )
+    trainer = train.Trainer(args, torch.device("cpu"))
+    expected: list[torch.Tensor] = []
+    for step in range(3):
+        trainer.train_step()
+        now = [p.detach().clone() for p in trainer.model.parameters()]
+        expected = (
+            now if step == 0 else [0.5 * e + 0.5 * w for e, w in zip(expected, now)]
+        )
+    got = list(trainer.ema.parameters())
+    for e, g in zip(expected, got, strict=True):
+        torch.testing.assert_close(g, e)
+    assert any(
+        not torch.equal(g, w)
+        for g, w in zip(got, trainer.model.parameters(), strict=True)
+    )
 
 
 class _Sizes:
