@@ -230,7 +230,8 @@ def test_moving_average_follows_the_weights(tmp_path, monkeypatch):
     monkeypatch.setitem(sizes.SIZES, "micro", MICRO)
     monkeypatch.setattr(train, "SymbolEncoder", lambda _speakers: _Sizes())
     data = _write_dataset(tmp_path / "ds.pt")
-    flags = "--size micro --batch-size 2 --threads 1 --ema-decay 0.5".split()
+    flags = ["--size", "micro", "--batch-size", "2", "--threads", "1"]
+    flags += ["--ema-decay", "0.5"]
     args = train.parse_args(
         [*flags, "--data", str(data), "--ckpt", str(tmp_path / "c.pt")]
     )
@@ -240,7 +241,9 @@ def test_moving_average_follows_the_weights(tmp_path, monkeypatch):
         trainer.train_step()
         now = [p.detach().clone() for p in trainer.model.parameters()]
         expected = (
-            now if step == 0 else [0.5 * e + 0.5 * w for e, w in zip(expected, now)]
+            now
+            if step == 0
+            else [0.5 * e + 0.5 * w for e, w in zip(expected, now, strict=True)]
         )
     got = list(trainer.ema.parameters())
     for e, g in zip(expected, got, strict=True):
