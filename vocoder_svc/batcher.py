@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import collections
-import contextlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
-from prometheus_client import Histogram
 
-from tts_common.errors import NotReady, Overloaded
+from tts_common.batching import StepBatcher, batch_size_observer
+from tts_common.errors import Overloaded
 from tts_common.executor import BoundedExecutor
 from tts_common.metrics import Metrics
 from vocoder_svc.model import Vocoder, VocoderStream
 
 __all__ = ["VocodeBatcher", "build_batchers"]
 
-_BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
+_Step = tuple[VocoderStream, np.ndarray, bool]
+"""A stream, its next mel chunk, and whether the chunk ends it."""
 
 
-@dataclass
-class _Job:
-    stream: VocoderStream
-    mel: np.ndarray
-    end: bool
-    future: asyncio.Future[np.ndarray]
-    enqueued: float
-
-
-class VocodeBatcher:
+class VocodeBatcher(StepBatcher[_Step, np.ndarray]):
     """Gathers the next step of many streams and runs them in one ``stream_batch``.
 
     A step is a stream's next mel chunk (or its end). A batch is dispatched when
@@ -62,34 +50,16 @@ class VocodeBatcher:
             max_wait_s: Longest the oldest pending step waits for company.
             on_batch: Called with each dispatched batch's size (metrics).
         """
-        if max_batch < 1 or max_wait_s < 0:
-            raise ValueError("max_batch must be >= 1 and max_wait_s >= 0")
+        super().__init__(
+            executor,
+            what="vocoder",
+            max_batch=max_batch,
+            max_wait_s=max_wait_s,
+            on_batch=on_batch,
+        )
         self.vocoder = vocoder
         """The model this batcher runs."""
-        self._executor = executor
-        self._max_batch = max_batch
-        self._max_wait_s = max_wait_s
         self._max_pending = max_batch * executor.capacity
-        self._on_batch = on_batch or (lambda size: None)
-        self._pending: collections.deque[_Job] = collections.deque()
-        self._wakeup = asyncio.Event()
-        self._slots = asyncio.Semaphore(executor.max_workers)
-        self._task: asyncio.Task[None] | None = None
-        self._running: set[asyncio.Task[None]] = set()
-        self._closed = False
-        self.batch_sizes: collections.Counter[int] = collections.Counter()
-        """Number of forward passes run so far, by batch size."""
-
-    @property
-    def pending(self) -> int:
-        """Steps waiting for a batch (cancelled ones included until dropped)."""
-        return len(self._pending)
-
-    @property
-    def queued_batches(self) -> int:
-        """Batches the pending steps make: executor jobs that run before a
-        step sent now (they are not in the executor's queue yet)."""
-        return -(-len(self._pending) // self._max_batch)
 
     def open_stream(self) -> VocoderStream:
         """State for a new sentence of this voice."""
@@ -105,88 +75,16 @@ class VocodeBatcher:
             Overloaded: Too many steps are pending.
             NotReady: The batcher is closed.
         """
-        if self._closed:
-            raise NotReady("vocoder is shutting down")
+        self._check_open()
         if len(self._pending) >= self._max_pending:
             raise Overloaded(
                 f"vocoder queue is full ({len(self._pending)} chunks pending); "
                 "retry with backoff"
             )
-        loop = asyncio.get_running_loop()
-        if self._task is None:
-            self._task = loop.create_task(self._dispatch(), name="vocode-batcher")
-        job = _Job(stream, mel, end, loop.create_future(), loop.time())
-        self._pending.append(job)
-        self._wakeup.set()
-        return await job.future
+        return await self._submit_item((stream, mel, end))
 
-    async def close(self) -> None:
-        """Stop dispatching; pending callers get NotReady, running batches finish."""
-        self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        while self._pending:
-            job = self._pending.popleft()
-            if not job.future.done():
-                job.future.set_exception(NotReady("vocoder is shutting down"))
-        if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
-
-    async def _dispatch(self) -> None:
-        """Forever: take a worker slot, collect a batch, start it."""
-        while True:
-            await self._slots.acquire()
-            try:
-                batch = await self._collect()
-            except BaseException:
-                self._slots.release()
-                raise
-            task = asyncio.create_task(self._run(batch))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
-
-    async def _collect(self) -> list[_Job]:
-        """Wait for work, then until the batch is full or the oldest has waited."""
-        loop = asyncio.get_running_loop()
-        while True:
-            self._drop_cancelled()
-            if not self._pending:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            remaining = self._pending[0].enqueued + self._max_wait_s - loop.time()
-            if len(self._pending) >= self._max_batch or remaining <= 0:
-                break
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), remaining)
-        count = min(self._max_batch, len(self._pending))
-        return [self._pending.popleft() for _ in range(count)]
-
-    def _drop_cancelled(self) -> None:
-        if any(job.future.done() for job in self._pending):
-            live = [job for job in self._pending if not job.future.done()]
-            self._pending = collections.deque(live)
-
-    async def _run(self, batch: list[_Job]) -> None:
-        """Vocode ``batch`` in one job and hand each result to its caller."""
-        self.batch_sizes[len(batch)] += 1
-        self._on_batch(len(batch))
-        try:
-            steps = [(job.stream, job.mel, job.end) for job in batch]
-            results = await self._executor.submit(self.vocoder.stream_batch, steps)
-        except Exception as exc:
-            for job in batch:
-                if not job.future.done():
-                    job.future.set_exception(exc)
-        else:
-            for job, audio in zip(batch, results, strict=True):
-                if not job.future.done():
-                    job.future.set_result(audio)
-        finally:
-            self._slots.release()
+    async def _run_batch(self, items: list[_Step]) -> list[np.ndarray]:
+        return await self._executor.submit(self.vocoder.stream_batch, items)
 
 
 def build_batchers(
@@ -201,22 +99,18 @@ def build_batchers(
     With ``metrics``, each batch's size is recorded in a ``tts_vocoder_batch_size``
     histogram (label ``voice``) on its registry.
     """
-    histogram = None
-    if metrics is not None:
-        histogram = Histogram(
-            "tts_vocoder_batch_size",
-            "Stream steps (mel chunks) per vocoder forward pass.",
-            ["voice"],
-            buckets=_BATCH_BUCKETS,
-            registry=metrics.registry,
-        )
+    observer = batch_size_observer(
+        metrics,
+        "tts_vocoder_batch_size",
+        "Stream steps (mel chunks) per vocoder forward pass.",
+    )
     return {
         name: VocodeBatcher(
             voc,
             executor,
             max_batch=max_batch,
             max_wait_s=max_wait_s,
-            on_batch=histogram.labels(name).observe if histogram else None,
+            on_batch=observer(name),
         )
         for name, voc in vocoders.items()
     }
