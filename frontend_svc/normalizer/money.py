@@ -1,5 +1,7 @@
 """Money: a currency sign or ISO code before an amount, read after it (¥5 -> 五元).
 
+English magnitudes become Chinese places first ($1.5 billion -> 十五亿美元).
+
 Ranges keep one currency word at the end ($8000~9000 -> 八千到九千美元), and a currency
 word already written after the amount is not doubled (¥1,234.56元 -> ...元).
 """
@@ -7,6 +9,7 @@ word already written after the amount is not doubled (¥1,234.56元 -> ...元).
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from frontend_svc.normalizer.numbers import read_decimal
 
@@ -90,5 +93,29 @@ def _code_after(m: re.Match[str]) -> str:
     return _amount(m["n"]) + m["mag"] + _word(m["cur"])
 
 
-RULES = [(MONEY_RE, _money), (_CODE_AFTER_RE, _code_after)]
+# English magnitudes after a number ($1.5 billion, 300 million): the Chinese
+# places a listener expects, written as digits with 万/亿 for the rules after.
+_ENGLISH_MAG_RE = re.compile(
+    r"(?<![\d.])(?P<n>\d+(?:\.\d+)?)\s*(?P<w>thousand|million|billion|trillion|bn)s?"
+    r"(?![A-Za-z])",
+    re.I,
+)
+_ENGLISH_MAG = {"thousand": 3, "million": 6, "billion": 9, "bn": 9, "trillion": 12}
+_CHINESE_PLACES = ((12, "万亿"), (8, "亿"), (4, "万"))
+
+
+def _english_magnitude(m: re.Match[str]) -> str:
+    """1.5 billion -> 15亿, 300 million -> 3亿, 7.5 thousand -> 7500."""
+    value = Decimal(m["n"]).scaleb(_ENGLISH_MAG[m["w"].lower()])
+    for exponent, place in _CHINESE_PLACES:
+        if value >= Decimal(1).scaleb(exponent):
+            return format(value.scaleb(-exponent).normalize(), "f") + place
+    return format(value.normalize(), "f")
+
+
+RULES = [
+    (_ENGLISH_MAG_RE, _english_magnitude),
+    (MONEY_RE, _money),
+    (_CODE_AFTER_RE, _code_after),
+]
 """Applied by ``measures`` after thousands separators are removed."""
