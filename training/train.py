@@ -61,11 +61,6 @@ def learning_rate(step: int, peak: float, warmup: int) -> float:
     return peak * min(step / warmup, decay)
 
 
-def ema_weights(ema: AveragedModel) -> dict[str, torch.Tensor]:
-    """The averaged model's state dict, named like the model's own."""
-    return dict(ema.module.state_dict())
-
-
 class Trainer:
     """Owns model, optimizer, data order and the checkpoint file."""
 
@@ -97,7 +92,7 @@ class Trainer:
         return {
             "model": self.model.state_dict(),
             "optim": self.optim.state_dict(),
-            "ema": ema_weights(self.ema),
+            "ema": self.ema.module.state_dict(),  # named like "model"
             "ema_updates": int(self.ema.n_averaged),
             "step": self.step,
             "epoch": self.epoch,

@@ -9,6 +9,7 @@ from frontend_svc.normalizer.numbers import (
     digits_of,
     read_decimal,
     read_digits,
+    read_fraction,
     read_int,
 )
 from frontend_svc.normalizer.rule import NA, NB, Rule
@@ -50,9 +51,14 @@ def _era(m: re.Match[str]) -> str:
     return era + read_digits(m["y"]) + "年" + (m["rest"] or "")
 
 
+def _hours(hour: int) -> str:
+    """A count of hours as said: 两, 十一 (never 二)."""
+    return "两" if hour == 2 else read_int(str(hour), False)
+
+
 def _spoken_hour(hour: int) -> str:
     """An hour as said on the clock: 两点, 十一点."""
-    return ("两" if hour == 2 else read_int(str(hour), False)) + "点"
+    return _hours(hour) + "点"
 
 
 def _clock(m: re.Match[str]) -> str:
@@ -67,7 +73,7 @@ def _clock(m: re.Match[str]) -> str:
     if minute != "00" or sec is not None:
         text += _sexagesimal(minute) + "分"
     if sec is not None:
-        text += _sexagesimal(sec) + _decimals(m["frac"]) + "秒"
+        text += _sexagesimal(sec) + read_fraction(m["frac"]) + "秒"
     return text
 
 
@@ -89,18 +95,14 @@ def _lap_time(m: re.Match[str]) -> str:
 
 def _duration(hour: int, minute: str, sec: str, frac: str | None) -> str:
     """An elapsed time, zero fields left out: 两小时零三分, 一小时零五秒, 十二点五秒."""
-    text = ("两" if hour == 2 else read_int(str(hour), False)) + "小时" if hour else ""
+    text = _hours(hour) + "小时" if hour else ""
     if int(minute):
         text += (_sexagesimal(minute) if text else read_int(minute, False)) + "分"
     if int(sec) or frac or not text:
-        text += (_sexagesimal(sec) if text else read_int(sec, False)) + _decimals(frac)
+        text += _sexagesimal(sec) if text else read_int(sec, False)
+        text += read_fraction(frac)
         text += "秒"
     return text
-
-
-def _decimals(frac: str | None) -> str:
-    """Tenths and beyond, digit by digit: .5 -> 点五; nothing for None."""
-    return "点" + read_digits(frac[1:]) if frac else ""
 
 
 def _hour_ampm(m: re.Match[str]) -> str:
@@ -299,7 +301,7 @@ RULES: list[Rule] = [
     # A lap or race time with tenths (1:45.3, 0:59.87): minutes and seconds.
     (
         re.compile(
-            r"(?<![\d.:：])(?P<min>\d{1,2})[:：](?P<s>[0-5]\d)(?P<frac>\.\d+)" + NA
+            r"(?<![\d.:：])(?P<min>\d{1,2})[:：](?P<s>[0-5]\d)\.(?P<frac>\d+)" + NA
         ),
         _lap_time,
     ),
@@ -315,7 +317,7 @@ RULES: list[Rule] = [
             r"(?P<pre>上午|下午|早上|晚上|凌晨|中午)?"
             + NB
             + r"(?P<h>\d{1,2})[:：](?P<min>\d{2})"
-            + r"(?:[:：](?P<s>\d{2})(?P<frac>\.\d+)?)?"
+            + r"(?:[:：](?P<s>\d{2})(?:\.(?P<frac>\d+))?)?"
             + NA
             + r"(?:\s*(?P<ap>[AaPp]\.?\s?[Mm]\.?)(?![A-Za-z]))?"
         ),

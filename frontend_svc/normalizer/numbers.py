@@ -93,9 +93,12 @@ def read_decimal(number: str, liang: bool = True) -> str:
         sign, number = "正", number[1:]
     whole, _, frac = number.partition(".")
     text = read_int(whole, liang) if whole else "零"
-    if frac:
-        text += "点" + read_digits(frac)
-    return sign + text
+    return sign + text + read_fraction(frac)
+
+
+def read_fraction(frac: str | None) -> str:
+    """Digits after a decimal point: ``"05"`` -> 点零五; nothing for ``""``/None."""
+    return "点" + read_digits(frac) if frac else ""
 
 
 _NUMBER_RE = re.compile(r"[-+]?\d+(?:\.\d+)?")
